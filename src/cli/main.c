@@ -1,0 +1,15 @@
+/* sshlease: placeholder entry point until its commands exist. */
+#include <stdio.h>
+#include <string.h>
+
+#include "build-config.h"
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("sshlease %s\n", SSHLEASE_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "sshlease: not implemented yet\n");
+	return 1;
+}

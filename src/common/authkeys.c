@@ -1,0 +1,2 @@
+/* Placeholder: implemented with its module. */
+#include "authkeys.h"

@@ -1,0 +1,57 @@
+/* Logging to stderr or syslog, keeping errno for the caller. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char *log_ident = "sshlease";
+static enum log_target log_to = LOG_TARGET_STDERR;
+static int log_max = LOG_INFO;
+
+void log_init(const char *ident, enum log_target target, int max_priority)
+{
+	log_ident = ident;
+	log_to = target;
+	log_max = max_priority;
+	if (target == LOG_TARGET_SYSLOG)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+}
+
+void log_msg(int priority, const char *file, int line, const char *fmt, ...)
+{
+	int saved_errno = errno;
+	va_list ap;
+
+	if (priority > log_max)
+		goto out;
+	va_start(ap, fmt);
+	if (log_to == LOG_TARGET_SYSLOG) {
+		vsyslog(priority, fmt, ap);
+	} else {
+		char buf[2048];
+
+		vsnprintf(buf, sizeof(buf), fmt, ap);
+		if (log_max >= LOG_DEBUG)
+			fprintf(stderr, "%s: %s (%s:%d)\n", log_ident, buf, file, line);
+		else
+			fprintf(stderr, "%s: %s\n", log_ident, buf);
+	}
+	va_end(ap);
+out:
+	errno = saved_errno;
+}
+
+char *log_safe(char *dst, size_t size, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size && src[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	dst[i] = '\0';
+	return dst;
+}

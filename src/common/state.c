@@ -1,0 +1,2 @@
+/* Placeholder: implemented with its module. */
+#include "state.h"
