@@ -44,6 +44,10 @@ struct state {
 	size_t n_grants;
 	struct nonce *nonces;
 	size_t n_nonces;
+	/* Accounts the daemon has ever written a line for, so that orphaned
+	 * managed lines can be found at start without scanning every home. */
+	char **accounts;
+	size_t n_accounts;
 };
 
 /* Load state_dir/state.json; a missing file is an empty state. Refuses
@@ -70,6 +74,9 @@ void grant_finish(struct grant *grant);
 
 /* JSON form of a grant, as in `--json` output and the protocol. */
 json_t *grant_to_json(const struct grant *grant);
+
+/* Remember that a line was written for this account (no duplicates). */
+int state_account_note(struct state *state, const char *user);
 
 /* Nonces: seen? record one; drop those past valid_until. */
 bool state_nonce_seen(const struct state *state, const char *value);
