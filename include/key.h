@@ -45,8 +45,28 @@ struct sshlease_key {
  * families not in policy->allowed_families, RSA below policy->min_rsa_bits.
  * A NULL policy means the defaults above.
  *
+ * The line grammar, strictly (reject, never guess):
+ *   - bytes are printable ASCII (0x20-0x7e) or tab; no NUL, CR or LF
+ *     anywhere, so a caller reading a file strips its one final newline
+ *     itself; at most KEY_LINE_MAX bytes;
+ *   - a blank is one space or one tab; the fields are separated by exactly
+ *     one blank; runs of blanks between the fields are refused;
+ *   - leading and trailing blanks are refused, not trimmed;
+ *   - the comment is the rest of the line after the blank that ends the
+ *     base64 field; inside it, blanks of any number are kept.
+ * The blob is parsed strictly by its type (canonical RSA numbers, 1024 to
+ * 16384 bits as OpenSSH demands; uncompressed ECDSA points; nothing after the
+ * key) and loaded by libssh as well; only then are the family and RSA size
+ * held against the policy. For a detailed message on a policy refusal, a
+ * caller may parse again with every family allowed and min_rsa_bits 0 to
+ * learn the family and size.
+ *
+ * On success key->fingerprint is "SHA256:" and the unpadded base64 of the
+ * SHA-256 of the blob, exactly as `ssh-keygen -l -E sha256` prints it, and
+ * key->comment has every tab replaced by a space.
+ *
  * Returns 0 and a new key in *out (free with key_free), SL_REFUSED with a
- * static reason in *why, or -ENOMEM.
+ * static reason in *why, -ENOMEM, or -EIO when libsodium cannot start.
  */
 int key_parse(const char *text, size_t len, const struct key_policy *policy,
 	      struct sshlease_key **out, const char **why);
