@@ -23,6 +23,10 @@
 #define AUTHKEYS_MARKER "sshlease:"
 /* Grant ids: 12 lower-case hex digits. */
 #define AUTHKEYS_ID_LEN 12
+/* The longest managed line we write (sshd refuses lines over 8 KiB). */
+#define AUTHKEYS_LINE_MAX 6144
+/* The largest authorized_keys the engine reads or writes. */
+#define AUTHKEYS_FILE_MAX (1024 * 1024)
 
 struct authkeys_ctx {
 	const char *lock_dir; /* directory for lock files; created 0700 if missing */
@@ -52,8 +56,16 @@ struct authkeys_line_spec {
 
 /*
  * Build the managed line (without newline) for spec, e.g.
- *   restrict,pty,expiry-time="20261201170000Z" ssh-ed25519 AAAA... sshlease:k7f3a9c2e4d1
- * Returns 0 and a new string in *out, SL_REFUSED with *why, or -ENOMEM.
+ *   restrict,pty,expiry-time="20261201170000Z" ssh-ed25519 AAAA... sshlease:0123456789ab
+ * Options come in this order: restrict,pty or restrict,command="internal-sftp";
+ * expiry-time (UTC with Z; for AUTHKEYS_EXPIRY_LOCAL the local digits that
+ * sshd's strptime + mktime(tm_isdst = 0) turns back into the deadline, in
+ * this process's time zone; none for AUTHKEYS_EXPIRY_NONE); from="LIST".
+ * Refused (SL_REFUSED with *why): an id that is not 12 lower-case hex
+ * digits, a key type or blob or from list with anything but the characters
+ * such names, base64 and address lists use (so no quote, blank or control
+ * can reach the file), a deadline outside years 1970-9999, a line longer
+ * than AUTHKEYS_LINE_MAX. Returns 0 and a new string in *out, or -ENOMEM.
  */
 int authkeys_format_line(const struct authkeys_line_spec *spec, char **out,
 			 const char **why);
@@ -62,23 +74,47 @@ int authkeys_format_line(const struct authkeys_line_spec *spec, char **out,
  * Append line (a managed line from authkeys_format_line) to the account's
  * authorized_keys, creating ~/.ssh (0700) and the file (0600) when missing.
  * Returns 0; SL_EXISTS when the same key blob is already in the file (ours
- * or the account's own); SL_REFUSED with *why when the path is unsafe
- * (symlink, hard link, FIFO, directory, bad owner or mode); SL_CHANGED when
- * the file kept changing under us after a bounded number of retries; -errno
- * on system failure. On any failure the file is untouched.
+ * or the account's own) or a line already carries this grant's marker;
+ * SL_REFUSED with *why when the path is unsafe (symlink, hard link, FIFO,
+ * directory, bad owner or mode) or line is not a managed line; SL_CHANGED
+ * when the file kept changing under us after a bounded number of retries;
+ * -errno on system failure. On any failure the file is untouched, with one
+ * exception: -EIO with *why "authorized_keys was replaced but fsync of
+ * ~/.ssh failed" means the new file is in place but may not survive a
+ * crash. *why is also set on -errno returns, naming the step that failed.
+ *
+ * The file's bytes are kept: a file that does not end in a newline gets
+ * "\n" + line (and still has no final newline); otherwise line + "\n".
+ * Needs root: the file is touched only by a child that has become acct.
+ * Callers must not reap children they did not start (no SIGCHLD = SIG_IGN).
  */
 int authkeys_add(const struct authkeys_ctx *ctx, const struct account *acct,
 		 const char *line, const char **why);
 
 /*
- * Remove every line that carries both the marker sshlease:<id> and the key
- * blob. *removed (may be NULL) gets the number of lines removed; 0 lines is
- * not an error. A missing file or ~/.ssh counts as 0 lines removed. Same
- * returns as authkeys_add (never SL_EXISTS).
+ * Remove every line that carries both the marker sshlease:<id> as its last
+ * field and the key blob as one of its fields. *removed (may be NULL) gets
+ * the number of lines removed; 0 lines is not an error and writes nothing.
+ * A missing file or ~/.ssh counts as 0 lines removed. Removing a last line
+ * that has no newline also removes the newline before it, so add then
+ * remove gives back the same bytes. Same returns as authkeys_add (never
+ * SL_EXISTS).
  */
 int authkeys_remove(const struct authkeys_ctx *ctx, const struct account *acct,
 		    const char *id, const char *blob_base64, size_t *removed,
 		    const char **why);
+
+/*
+ * Swap, in one atomic edit, the line(s) of a grant for line: the lines that
+ * carry line's own marker and key blob (as authkeys_remove matches them).
+ * The first keeps its place and its line ending; any others are removed.
+ * Made for extending a grant without a moment when its key has no line.
+ * *replaced (may be NULL) gets the number of lines matched; with 0 nothing
+ * is written and line is not added. Same returns as authkeys_add (never
+ * SL_EXISTS); SL_REFUSED when line is not a managed line.
+ */
+int authkeys_replace(const struct authkeys_ctx *ctx, const struct account *acct,
+		     const char *line, size_t *replaced, const char **why);
 
 struct authkeys_entry {
 	char id[AUTHKEYS_ID_LEN + 1];
@@ -102,5 +138,14 @@ void authkeys_entries_free(struct authkeys_entry *entries, size_t n);
 
 /* A new random grant id (AUTHKEYS_ID_LEN hex digits + NUL) from libsodium. */
 void authkeys_new_id(char out[AUTHKEYS_ID_LEN + 1]);
+
+/*
+ * Tests only. fn runs in the child, as the account, after the new content
+ * is in its temporary file and before the compare-and-swap check, with the
+ * fd of ~/.ssh and the attempt number (0 first): a test can play a
+ * concurrent writer there. NULL removes it. Never set by the programs.
+ */
+typedef void authkeys_test_hook_fn(int ssh_dir_fd, unsigned attempt, void *arg);
+void authkeys_set_test_hook(authkeys_test_hook_fn *fn, void *arg);
 
 #endif

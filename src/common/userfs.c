@@ -1,0 +1,945 @@
+/*
+ * Reading and replacing ~/.ssh/authorized_keys as the account: the parent
+ * (root) takes the account's lock and forks; the child becomes the account,
+ * walks from the home directory without following anything, edits, and
+ * sends a small fixed answer back over a pipe. Root never opens a path
+ * inside a home directory.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "userfs.h"
+
+#define AUTHKEYS_NAME "authorized_keys"
+/* Temporary files: this prefix and TEMP_RANDOM_BYTES bytes of hex. */
+#define TEMP_PREFIX ".authorized_keys.sshlease-"
+#define TEMP_RANDOM_BYTES 8
+#define TEMP_TRIES 8
+/* Re-reads when someone else changed the file between our read and rename. */
+#define CAS_ATTEMPTS 5
+/* A child that takes longer is stopped or stuck (the account can send it
+ * SIGSTOP): killing it leaves the old file or the new one, never half. */
+#define CHILD_TIMEOUT_MS (60 * 1000)
+#define GROUPS_MAX 65536
+
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+
+static const char *const reasons[USERFS_R_COUNT] = {
+	[USERFS_R_NONE] = NULL,
+	[USERFS_R_HOME_MISSING] = "the home directory does not exist",
+	[USERFS_R_HOME_SYMLINK] = "the home directory is a symlink; sshlease follows none",
+	[USERFS_R_HOME_NOTDIR] = "the home directory is not a directory",
+	[USERFS_R_HOME_ACCESS] = "the account cannot open its home directory",
+	[USERFS_R_HOME_OWNER] = "the home directory is owned by another account; sshd would ignore the keys (StrictModes)",
+	[USERFS_R_HOME_MODE] = "the home directory is group or world writable; sshd would ignore the keys (StrictModes): chmod go-w it",
+	[USERFS_R_SSH_SYMLINK] = "~/.ssh is a symlink; sshlease follows none",
+	[USERFS_R_SSH_NOTDIR] = "~/.ssh is not a directory",
+	[USERFS_R_SSH_ACCESS] = "the account cannot open its ~/.ssh",
+	[USERFS_R_SSH_CREATE] = "the account cannot create ~/.ssh in its home directory",
+	[USERFS_R_SSH_OWNER] = "~/.ssh is owned by another account; sshd would ignore the keys (StrictModes)",
+	[USERFS_R_SSH_MODE] = "~/.ssh is group or world writable; sshd would ignore the keys (StrictModes): chmod go-w it",
+	[USERFS_R_SSH_WRITE] = "the account cannot create files in its ~/.ssh",
+	[USERFS_R_FILE_SYMLINK] = "authorized_keys is a symlink; sshlease follows none",
+	[USERFS_R_FILE_DIR] = "authorized_keys is a directory",
+	[USERFS_R_FILE_NOTREG] = "authorized_keys is not a regular file (FIFO, socket or device)",
+	[USERFS_R_FILE_LINKS] = "authorized_keys has more than one hard link",
+	[USERFS_R_FILE_ACCESS] = "the account cannot read its authorized_keys",
+	[USERFS_R_FILE_OWNER] = "authorized_keys is owned by another account; sshd would ignore the keys (StrictModes)",
+	[USERFS_R_FILE_MODE] = "authorized_keys is group or world writable; sshd would ignore the keys (StrictModes): chmod go-w it",
+	[USERFS_R_FILE_ROOT] = "authorized_keys is owned by root, not by the account; replacing it would change its owner (chown it to the account)",
+	[USERFS_R_FILE_SIZE] = "authorized_keys is or would become larger than 1 MiB",
+	[USERFS_R_EXISTS_KEY] = "the key is already in authorized_keys",
+	[USERFS_R_EXISTS_ID] = "a line with this grant id is already in authorized_keys",
+	[USERFS_R_CHANGED] = "authorized_keys kept changing while being edited; try again",
+	[USERFS_R_STEP_SETUP] = "could not start the process that acts as the account",
+	[USERFS_R_STEP_DROP] = "could not become the account",
+	[USERFS_R_STEP_HOME] = "opening the home directory failed",
+	[USERFS_R_STEP_SSH] = "opening or creating ~/.ssh failed",
+	[USERFS_R_STEP_READ] = "reading authorized_keys failed",
+	[USERFS_R_STEP_TEMP] = "creating the temporary file in ~/.ssh failed",
+	[USERFS_R_STEP_WRITE] = "writing the temporary file failed",
+	[USERFS_R_STEP_FSYNC] = "fsync of the temporary file failed",
+	[USERFS_R_STEP_RENAME] = "renaming the temporary file over authorized_keys failed",
+	[USERFS_R_STEP_DIRSYNC] = "authorized_keys was replaced but fsync of ~/.ssh failed",
+};
+
+/* The child's answer: this header, then payload_len bytes. */
+struct reply {
+	int32_t rc;
+	uint32_t reason;
+	uint64_t count;
+	uint64_t payload_len;
+};
+
+/* authorized_keys as read: the fd stays open for the compare-and-swap. */
+struct current {
+	int fd;
+	bool exists;
+	struct stat st;
+	char *buf;
+	size_t len;
+};
+
+static authkeys_test_hook_fn *test_hook;
+static void *test_hook_arg;
+
+void authkeys_set_test_hook(authkeys_test_hook_fn *fn, void *arg)
+{
+	test_hook = fn;
+	test_hook_arg = arg;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read fd from offset 0 until EOF or until max bytes are in buf; *len is
+ * what was read. The caller sizes buf for max bytes. */
+static int pread_upto(int fd, char *buf, size_t max, size_t *len)
+{
+	size_t got = 0;
+
+	while (got < max) {
+		ssize_t n = pread(fd, buf + got, max - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	*len = got;
+	return 0;
+}
+
+/* sshd's StrictModes rule for one fd: owned by the account or root, and
+ * not writable by group or others. */
+static enum userfs_reason strict_modes(const struct stat *st, uid_t uid,
+				       enum userfs_reason owner,
+				       enum userfs_reason mode)
+{
+	if (st->st_uid != uid && st->st_uid != 0)
+		return owner;
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return mode;
+	return USERFS_R_NONE;
+}
+
+/* ---- the child: runs as the account ---- */
+
+/* Only to name the reason: open(O_DIRECTORY|O_NOFOLLOW) says ENOTDIR, not
+ * ELOOP, when the last component is a symlink. */
+static bool is_symlink(int dir_fd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISLNK(st.st_mode);
+}
+
+/* Keep only the answer pipe (moved to fd >= 3) and /dev/null as stdio, so
+ * nothing the daemon had open is reachable and a stray write to stdout
+ * cannot land in a file we opened. Returns the new pipe fd or -1. */
+static int child_isolate(int wfd)
+{
+	int fd = fcntl(wfd, F_DUPFD_CLOEXEC, 3);
+	int null_fd;
+
+	if (fd < 0)
+		return -1;
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd >= 0) {
+		dup2(null_fd, STDIN_FILENO);
+		dup2(null_fd, STDOUT_FILENO);
+		dup2(null_fd, STDERR_FILENO);
+	}
+	if ((fd > 3 && close_range(3, (unsigned)fd - 1, 0) < 0) ||
+	    close_range((unsigned)fd + 1, ~0U, 0) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		if (max < 0 || max > 65536)
+			max = 65536;
+		for (int i = 3; i < max; i++)
+			if (i != fd)
+				close(i);
+	}
+	signal(SIGPIPE, SIG_DFL);
+	return fd;
+}
+
+/* Become the account for good: groups, gid, uid; then prove there is no
+ * way back. */
+static int child_become(const struct account *acct, const gid_t *groups,
+			size_t ngroups)
+{
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
+	const struct rlimit no_core = { 0, 0 };
+
+	if (setgroups(ngroups, groups) < 0 ||
+	    setresgid(acct->gid, acct->gid, acct->gid) < 0 ||
+	    setresuid(acct->uid, acct->uid, acct->uid) < 0)
+		return -errno;
+	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
+		return -errno;
+	if (ruid != acct->uid || euid != acct->uid || suid != acct->uid ||
+	    rgid != acct->gid || egid != acct->gid || sgid != acct->gid)
+		return -EPERM;
+	if (acct->uid != 0 && setuid(0) != -1)
+		return -EPERM;
+	if (acct->gid != 0 && acct->uid != 0 && setgid(0) != -1)
+		return -EPERM;
+	/* The kernel already made us undumpable when the ids changed; say it
+	 * again so the account cannot ptrace or read the daemon's memory. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0)
+		return -errno;
+	umask(077);
+	return 0;
+}
+
+static int child_open_home(const struct account *acct, int *out,
+			   enum userfs_reason *reason)
+{
+	struct stat st;
+	int fd = open(acct->home, DIR_FLAGS);
+	int r;
+
+	if (fd < 0) {
+		switch (errno) {
+		case ENOENT: *reason = USERFS_R_HOME_MISSING; return SL_REFUSED;
+		case ELOOP: *reason = USERFS_R_HOME_SYMLINK; return SL_REFUSED;
+		case ENOTDIR:
+			*reason = is_symlink(AT_FDCWD, acct->home) ?
+				USERFS_R_HOME_SYMLINK : USERFS_R_HOME_NOTDIR;
+			return SL_REFUSED;
+		case EACCES: *reason = USERFS_R_HOME_ACCESS; return SL_REFUSED;
+		default: *reason = USERFS_R_STEP_HOME; return -errno;
+		}
+	}
+	if (fstat(fd, &st) < 0) {
+		*reason = USERFS_R_STEP_HOME;
+		r = -errno;
+		goto out;
+	}
+	*reason = strict_modes(&st, acct->uid, USERFS_R_HOME_OWNER, USERFS_R_HOME_MODE);
+	if (*reason != USERFS_R_NONE) {
+		r = SL_REFUSED;
+		goto out;
+	}
+	*out = fd;
+	fd = -1;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* Open ~/.ssh, creating it (0700) when create is set; *out stays -1 when it
+ * is missing and create is not set. */
+static int child_open_ssh(int home_fd, uid_t uid, bool create, int *out,
+			  enum userfs_reason *reason)
+{
+	struct stat st;
+	int fd = openat(home_fd, ".ssh", DIR_FLAGS);
+	int r;
+
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(home_fd, ".ssh", 0700) == 0) {
+			/* The new entry must survive a crash with the file. */
+			if (fsync(home_fd) < 0) {
+				*reason = USERFS_R_STEP_SSH;
+				return -errno;
+			}
+		} else if (errno == EACCES || errno == EPERM) {
+			*reason = USERFS_R_SSH_CREATE;
+			return SL_REFUSED;
+		} else if (errno != EEXIST) {
+			*reason = USERFS_R_STEP_SSH;
+			return -errno;
+		}
+		fd = openat(home_fd, ".ssh", DIR_FLAGS);
+	}
+	if (fd < 0) {
+		switch (errno) {
+		case ENOENT: return 0;
+		case ELOOP: *reason = USERFS_R_SSH_SYMLINK; return SL_REFUSED;
+		case ENOTDIR:
+			*reason = is_symlink(home_fd, ".ssh") ?
+				USERFS_R_SSH_SYMLINK : USERFS_R_SSH_NOTDIR;
+			return SL_REFUSED;
+		case EACCES: *reason = USERFS_R_SSH_ACCESS; return SL_REFUSED;
+		default: *reason = USERFS_R_STEP_SSH; return -errno;
+		}
+	}
+	if (fstat(fd, &st) < 0) {
+		*reason = USERFS_R_STEP_SSH;
+		r = -errno;
+		goto out;
+	}
+	*reason = strict_modes(&st, uid, USERFS_R_SSH_OWNER, USERFS_R_SSH_MODE);
+	if (*reason != USERFS_R_NONE) {
+		r = SL_REFUSED;
+		goto out;
+	}
+	*out = fd;
+	fd = -1;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static void current_finish(struct current *cur)
+{
+	if (cur->fd >= 0)
+		close(cur->fd);
+	free(cur->buf);
+	*cur = (struct current){ .fd = -1 };
+}
+
+/* Open and read authorized_keys; a missing file is empty and !exists. */
+static int child_read(int ssh_fd, uid_t uid, struct current *cur,
+		      enum userfs_reason *reason)
+{
+	struct stat st;
+	size_t cap;
+	int r;
+
+	/* Look before opening so a device or FIFO is never opened at all;
+	 * the fstat below, on what was really opened, is what counts. */
+	if (fstatat(ssh_fd, AUTHKEYS_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode)) {
+		*reason = S_ISLNK(st.st_mode) ? USERFS_R_FILE_SYMLINK :
+			  S_ISDIR(st.st_mode) ? USERFS_R_FILE_DIR :
+			  USERFS_R_FILE_NOTREG;
+		return SL_REFUSED;
+	}
+	/* O_NONBLOCK so a FIFO cannot hang the open; O_NOCTTY for devices. */
+	cur->fd = openat(ssh_fd, AUTHKEYS_NAME,
+			 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (cur->fd < 0) {
+		switch (errno) {
+		case ENOENT: cur->exists = false; return 0;
+		case ELOOP: *reason = USERFS_R_FILE_SYMLINK; return SL_REFUSED;
+		case ENXIO: *reason = USERFS_R_FILE_NOTREG; return SL_REFUSED;
+		case EISDIR: *reason = USERFS_R_FILE_DIR; return SL_REFUSED;
+		case EACCES: *reason = USERFS_R_FILE_ACCESS; return SL_REFUSED;
+		default: *reason = USERFS_R_STEP_READ; return -errno;
+		}
+	}
+	cur->exists = true;
+	if (fstat(cur->fd, &cur->st) < 0) {
+		*reason = USERFS_R_STEP_READ;
+		return -errno;
+	}
+	if (S_ISDIR(cur->st.st_mode))
+		*reason = USERFS_R_FILE_DIR;
+	else if (!S_ISREG(cur->st.st_mode))
+		*reason = USERFS_R_FILE_NOTREG;
+	else if (cur->st.st_nlink > 1)
+		*reason = USERFS_R_FILE_LINKS;
+	else if (cur->st.st_size > AUTHKEYS_FILE_MAX)
+		*reason = USERFS_R_FILE_SIZE;
+	else
+		*reason = strict_modes(&cur->st, uid, USERFS_R_FILE_OWNER,
+				       USERFS_R_FILE_MODE);
+	if (*reason != USERFS_R_NONE)
+		return SL_REFUSED;
+
+	/* One byte more than the bound tells a file that grew past it. */
+	cap = AUTHKEYS_FILE_MAX + 1;
+	cur->buf = malloc(cap);
+	if (!cur->buf) {
+		*reason = USERFS_R_STEP_READ;
+		return -ENOMEM;
+	}
+	r = pread_upto(cur->fd, cur->buf, cap, &cur->len);
+	if (r < 0) {
+		*reason = USERFS_R_STEP_READ;
+		return r;
+	}
+	if (cur->len > AUTHKEYS_FILE_MAX) {
+		*reason = USERFS_R_FILE_SIZE;
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+/* Compare-and-swap check: is authorized_keys still the file we read, with
+ * the same bytes? Returns 0 when it is, SL_CHANGED, or -errno. The bytes
+ * are compared too because mtime only moves with the kernel's coarse clock. */
+static int child_unchanged(int ssh_fd, const struct current *cur)
+{
+	struct stat now;
+	char *again = NULL;
+	size_t len;
+	int r;
+
+	if (fstatat(ssh_fd, AUTHKEYS_NAME, &now, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		return cur->exists ? SL_CHANGED : 0;
+	}
+	if (!cur->exists)
+		return SL_CHANGED;
+	if (now.st_dev != cur->st.st_dev || now.st_ino != cur->st.st_ino ||
+	    now.st_size != cur->st.st_size ||
+	    now.st_mtim.tv_sec != cur->st.st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != cur->st.st_mtim.tv_nsec ||
+	    now.st_ctim.tv_sec != cur->st.st_ctim.tv_sec ||
+	    now.st_ctim.tv_nsec != cur->st.st_ctim.tv_nsec)
+		return SL_CHANGED;
+	again = malloc(cur->len + 1);
+	if (!again)
+		return -ENOMEM;
+	r = pread_upto(cur->fd, again, cur->len + 1, &len);
+	if (r == 0 && (len != cur->len || memcmp(again, cur->buf, len) != 0))
+		r = SL_CHANGED;
+	free(again);
+	return r;
+}
+
+static void temp_name(char *out, size_t size)
+{
+	unsigned char random[TEMP_RANDOM_BYTES];
+	char hex[2 * TEMP_RANDOM_BYTES + 1];
+
+	randombytes_buf(random, sizeof(random));
+	sodium_bin2hex(hex, sizeof(hex), random, sizeof(random));
+	snprintf(out, size, "%s%s", TEMP_PREFIX, hex);
+}
+
+static bool temp_name_ours(const char *name)
+{
+	size_t prefix = sizeof(TEMP_PREFIX) - 1;
+
+	if (strncmp(name, TEMP_PREFIX, prefix) != 0 ||
+	    strlen(name) != prefix + 2 * TEMP_RANDOM_BYTES)
+		return false;
+	return strspn(name + prefix, "0123456789abcdef") == 2 * TEMP_RANDOM_BYTES;
+}
+
+/* Temporary files of ours left by a run that was killed. The account's
+ * lock is held, so no live run of ours owns one. Best effort: a leftover
+ * never blocks anything, it only takes space. */
+static void child_clean_temps(int ssh_fd, uid_t uid)
+{
+	struct dirent *entry;
+	struct stat st;
+	int fd = openat(ssh_fd, ".", DIR_FLAGS);
+	DIR *dir;
+
+	if (fd < 0)
+		return;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((entry = readdir(dir))) {
+		if (!temp_name_ours(entry->d_name))
+			continue;
+		if (fstatat(ssh_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_uid == uid)
+			unlinkat(ssh_fd, entry->d_name, 0);
+	}
+	closedir(dir);
+}
+
+/* Put the new bytes in place of authorized_keys: temp file, fsync,
+ * compare-and-swap check, rename, fsync of ~/.ssh. Returns 0, SL_CHANGED
+ * (nothing changed; read again), SL_REFUSED or -errno with *reason. On
+ * every return but 0 the original is untouched and the temp file gone. */
+static int child_replace(int ssh_fd, const struct current *cur,
+			 const char *content, size_t len, unsigned attempt,
+			 enum userfs_reason *reason)
+{
+	char name[sizeof(TEMP_PREFIX) + 2 * TEMP_RANDOM_BYTES];
+	bool temp_exists = false;
+	int fd = -1, r;
+
+	for (int i = 0; i < TEMP_TRIES && fd < 0; i++) {
+		temp_name(name, sizeof(name));
+		fd = openat(ssh_fd, name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+			    0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		if (errno == EACCES || errno == EPERM) {
+			*reason = USERFS_R_SSH_WRITE;
+			return SL_REFUSED;
+		}
+		*reason = USERFS_R_STEP_TEMP;
+		return -errno;
+	}
+	temp_exists = true;
+
+	*reason = USERFS_R_STEP_WRITE;
+	r = write_all(fd, content, len);
+	if (r < 0)
+		goto out;
+	/* Keep the mode the file had, minus group/world write (StrictModes). */
+	if (fchmod(fd, cur->exists ? (cur->st.st_mode & 0755) : 0600) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (cur->exists && cur->st.st_gid != getgid() &&
+	    fchown(fd, (uid_t)-1, cur->st.st_gid) < 0) {
+		/* Best effort: the account may have left that group; with no
+		 * group write the group only decides who may read. */
+	}
+	/* Never retried: after a failed fsync the page cache may already
+	 * claim the data is clean (fsyncgate). */
+	if (fsync(fd) < 0) {
+		*reason = USERFS_R_STEP_FSYNC;
+		r = -errno;
+		goto out;
+	}
+	r = close(fd);
+	fd = -1;
+	if (r < 0) {
+		r = -errno;
+		goto out;
+	}
+
+	if (test_hook)
+		test_hook(ssh_fd, attempt, test_hook_arg);
+
+	r = child_unchanged(ssh_fd, cur);
+	if (r != 0) {
+		*reason = USERFS_R_STEP_READ;
+		goto out;
+	}
+	/*
+	 * XXX a writer that does not take our lock can still slip in between
+	 * this check and the rename; no system call compares and renames in
+	 * one step. The window is a few system calls wide.
+	 */
+	*reason = USERFS_R_STEP_RENAME;
+	if (cur->exists) {
+		r = renameat(ssh_fd, name, ssh_fd, AUTHKEYS_NAME);
+	} else {
+		/* The file was missing: do not replace one created since. */
+		r = renameat2(ssh_fd, name, ssh_fd, AUTHKEYS_NAME, RENAME_NOREPLACE);
+		if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
+			r = linkat(ssh_fd, name, ssh_fd, AUTHKEYS_NAME, 0);
+			if (r == 0)
+				unlinkat(ssh_fd, name, 0);
+		}
+	}
+	if (r < 0) {
+		r = errno == EEXIST ? SL_CHANGED : -errno;
+		goto out;
+	}
+	temp_exists = false;
+	if (fsync(ssh_fd) < 0) {
+		*reason = USERFS_R_STEP_DIRSYNC;
+		r = -errno;
+		goto out;
+	}
+	*reason = USERFS_R_NONE;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (temp_exists)
+		unlinkat(ssh_fd, name, 0);
+	return r;
+}
+
+static void change_reset(struct userfs_change *change)
+{
+	free(change->content);
+	free(change->payload);
+	*change = (struct userfs_change){ 0 };
+}
+
+static int child_work(const struct account *acct, const struct userfs_op *op,
+		      struct userfs_change *change)
+{
+	struct current cur = { .fd = -1 };
+	enum userfs_reason reason = USERFS_R_NONE;
+	int home_fd = -1, ssh_fd = -1, r;
+
+	r = child_open_home(acct, &home_fd, &reason);
+	if (r != 0)
+		goto out;
+	r = child_open_ssh(home_fd, acct->uid, op->create, &ssh_fd, &reason);
+	if (r != 0)
+		goto out;
+	if (ssh_fd < 0) {
+		/* No ~/.ssh and not asked to create it: an empty file. */
+		r = op->edit(op->arg, "", 0, change);
+		reason = change->reason;
+		free(change->content);
+		change->content = NULL;
+		goto out;
+	}
+	if (op->write)
+		child_clean_temps(ssh_fd, acct->uid);
+
+	for (unsigned attempt = 0;; attempt++) {
+		reason = USERFS_R_NONE;
+		r = child_read(ssh_fd, acct->uid, &cur, &reason);
+		if (r != 0)
+			goto out;
+		change_reset(change);
+		r = op->edit(op->arg, cur.buf ? cur.buf : "", cur.len, change);
+		reason = change->reason;
+		if (r != 0 || !change->content || !op->write)
+			goto out;
+		if (cur.exists && cur.st.st_uid != acct->uid) {
+			reason = USERFS_R_FILE_ROOT;
+			r = SL_REFUSED;
+			goto out;
+		}
+		if (change->len > AUTHKEYS_FILE_MAX) {
+			reason = USERFS_R_FILE_SIZE;
+			r = SL_REFUSED;
+			goto out;
+		}
+		r = child_replace(ssh_fd, &cur, change->content, change->len,
+				  attempt, &reason);
+		if (r != SL_CHANGED)
+			goto out;
+		current_finish(&cur);
+		if (attempt + 1 >= CAS_ATTEMPTS) {
+			reason = USERFS_R_CHANGED;
+			goto out;
+		}
+	}
+out:
+	change->reason = reason;
+	current_finish(&cur);
+	if (ssh_fd >= 0)
+		close(ssh_fd);
+	if (home_fd >= 0)
+		close(home_fd);
+	return r;
+}
+
+static _Noreturn void child_main(int wfd, const struct account *acct,
+				 const gid_t *groups, size_t ngroups,
+				 const struct userfs_op *op)
+{
+	struct userfs_change change = { 0 };
+	struct reply reply = { 0 };
+	int r;
+
+	wfd = child_isolate(wfd);
+	if (wfd < 0)
+		_exit(1);
+	r = child_become(acct, groups, ngroups);
+	if (r < 0)
+		change.reason = USERFS_R_STEP_DROP;
+	else
+		r = child_work(acct, op, &change);
+
+	reply.rc = r;
+	reply.reason = change.reason;
+	reply.count = change.count;
+	reply.payload_len = r == 0 && change.payload ? change.payload_len : 0;
+	if (write_all(wfd, &reply, sizeof(reply)) < 0 ||
+	    write_all(wfd, change.payload, (size_t)reply.payload_len) < 0)
+		_exit(1);
+	/* _exit: no atexit handlers and no stdio flush of the daemon's buffers. */
+	_exit(0);
+}
+
+/* ---- the parent: root ---- */
+
+/* Take the per-account lock: <lock_dir>/<uid>.lock, flock'd exclusively. */
+static int lock_account(const struct authkeys_ctx *ctx, uid_t uid, int *out,
+			const char **why)
+{
+	char name[32];
+	struct stat st;
+	int dir_fd = -1, fd = -1, r;
+
+	if (!ctx || !ctx->lock_dir || ctx->lock_dir[0] != '/') {
+		*why = "the lock directory must be an absolute path";
+		return -EINVAL;
+	}
+	if (mkdir(ctx->lock_dir, 0700) < 0 && errno != EEXIST) {
+		*why = "creating the lock directory failed";
+		return -errno;
+	}
+	dir_fd = open(ctx->lock_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir_fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR) {
+			*why = "the lock directory is a symlink or not a directory";
+			return SL_REFUSED;
+		}
+		*why = "opening the lock directory failed";
+		return -errno;
+	}
+	if (fstat(dir_fd, &st) < 0) {
+		*why = "opening the lock directory failed";
+		r = -errno;
+		goto out;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		*why = "the lock directory must belong to root and not be group or world writable";
+		r = SL_REFUSED;
+		goto out;
+	}
+	snprintf(name, sizeof(name), "%lu.lock", (unsigned long)uid);
+	fd = openat(dir_fd, name,
+		    O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		*why = "opening the account's lock file failed";
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*why = "the account's lock file is not a regular file";
+		r = SL_REFUSED;
+		goto out;
+	}
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			*why = "locking the account's lock file failed";
+			r = -errno;
+			goto out;
+		}
+	}
+	*out = fd;
+	fd = -1;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	close(dir_fd);
+	return r;
+}
+
+/* The account's supplementary groups, read before fork (NSS is no place
+ * for a forked child). */
+static int account_groups(const struct account *acct, gid_t **out, size_t *n)
+{
+	gid_t *groups = NULL;
+	int count = 32;
+
+	for (;;) {
+		gid_t *bigger = realloc(groups, (size_t)count * sizeof(*groups));
+		int want = count;
+
+		if (!bigger) {
+			free(groups);
+			return -ENOMEM;
+		}
+		groups = bigger;
+		if (getgrouplist(acct->name, acct->gid, groups, &want) >= 0) {
+			*out = groups;
+			*n = (size_t)want;
+			return 0;
+		}
+		if (want <= count)
+			want = count * 2;
+		if (want > GROUPS_MAX) {
+			free(groups);
+			return -E2BIG;
+		}
+		count = want;
+	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read exactly len bytes before deadline: 0, -EPIPE at an early end,
+ * -ETIMEDOUT, or -errno. */
+static int read_full(int fd, void *buf, size_t len, int64_t deadline)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+		n = read(fd, p, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The child's answer is checked like any input: a known code, a reason
+ * from the table, a bounded payload. */
+static int read_reply(int fd, struct reply *reply, char **payload,
+		      const char **why)
+{
+	int64_t deadline = now_ms() + CHILD_TIMEOUT_MS;
+	char *buf = NULL;
+	int r;
+
+	r = read_full(fd, reply, sizeof(*reply), deadline);
+	if (r < 0)
+		goto fail;
+	if (reply->reason >= USERFS_R_COUNT || reply->payload_len > AUTHKEYS_FILE_MAX ||
+	    reply->rc < -4095 || reply->rc > SL_DENIED ||
+	    (reply->rc > 0 && reply->reason == USERFS_R_NONE)) {
+		*why = "the process acting as the account sent a malformed answer";
+		return -EPROTO;
+	}
+	buf = malloc((size_t)reply->payload_len + 1);
+	if (!buf)
+		return -ENOMEM;
+	r = read_full(fd, buf, (size_t)reply->payload_len, deadline);
+	if (r < 0) {
+		free(buf);
+		goto fail;
+	}
+	buf[reply->payload_len] = '\0';
+	*payload = buf;
+	return 0;
+fail:
+	if (r == -ETIMEDOUT)
+		*why = "the process acting as the account did not answer in time";
+	else if (r == -EPIPE)
+		*why = "the process acting as the account died before answering";
+	else
+		*why = "reading the answer of the process acting as the account failed";
+	return r == -EPIPE ? -EIO : r;
+}
+
+int userfs_run(const struct authkeys_ctx *ctx, const struct account *acct,
+	       const struct userfs_op *op, struct userfs_result *res,
+	       const char **why)
+{
+	struct reply reply = { 0 };
+	char *payload = NULL;
+	gid_t *groups = NULL;
+	size_t ngroups = 0;
+	int lock_fd = -1, pipe_fd[2] = { -1, -1 };
+	pid_t pid = -1;
+	int r;
+
+	*res = (struct userfs_result){ 0 };
+	if (geteuid() != 0) {
+		*why = "the authorized_keys engine must run as root";
+		return -EPERM;
+	}
+	if (sodium_init() < 0) {
+		*why = "libsodium failed to initialise";
+		return -EIO;
+	}
+	r = lock_account(ctx, acct->uid, &lock_fd, why);
+	if (r != 0)
+		goto out;
+	r = account_groups(acct, &groups, &ngroups);
+	if (r < 0) {
+		*why = "looking up the account's groups failed";
+		goto out;
+	}
+	if (pipe2(pipe_fd, O_CLOEXEC) < 0) {
+		r = -errno;
+		*why = reasons[USERFS_R_STEP_SETUP];
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		*why = reasons[USERFS_R_STEP_SETUP];
+		goto out;
+	}
+	if (pid == 0) {
+		close(pipe_fd[0]);
+		child_main(pipe_fd[1], acct, groups, ngroups, op);
+	}
+	close(pipe_fd[1]);
+	pipe_fd[1] = -1;
+
+	r = read_reply(pipe_fd[0], &reply, &payload, why);
+	if (r < 0) {
+		/* A stuck or half-finished child: stop it; what it did is
+		 * either nothing or a complete rename. */
+		kill(pid, SIGKILL);
+		goto out;
+	}
+	r = reply.rc;
+	if (r != 0) {
+		if (reply.reason != USERFS_R_NONE)
+			*why = reasons[reply.reason];
+		goto out;
+	}
+	res->count = (size_t)reply.count;
+	res->payload = payload;
+	res->payload_len = (size_t)reply.payload_len;
+	payload = NULL;
+out:
+	if (pid > 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (pipe_fd[0] >= 0)
+		close(pipe_fd[0]);
+	if (pipe_fd[1] >= 0)
+		close(pipe_fd[1]);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	free(groups);
+	free(payload);
+	return r;
+}

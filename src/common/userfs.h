@@ -1,0 +1,103 @@
+/*
+ * Private to the authorized_keys engine: reading and replacing
+ * ~/.ssh/authorized_keys in a child process that has become the account
+ * (DESIGN.md §5). authkeys.c says what to change; this says how to touch
+ * the file safely.
+ */
+#ifndef SSHLEASE_USERFS_H
+#define SSHLEASE_USERFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "account.h"
+#include "authkeys.h"
+
+/*
+ * Why an operation did not happen. The child sends the index, never a
+ * pointer, and the parent checks it against the table in userfs.c.
+ */
+enum userfs_reason {
+	USERFS_R_NONE,
+	USERFS_R_HOME_MISSING,
+	USERFS_R_HOME_SYMLINK,
+	USERFS_R_HOME_NOTDIR,
+	USERFS_R_HOME_ACCESS,
+	USERFS_R_HOME_OWNER,
+	USERFS_R_HOME_MODE,
+	USERFS_R_SSH_SYMLINK,
+	USERFS_R_SSH_NOTDIR,
+	USERFS_R_SSH_ACCESS,
+	USERFS_R_SSH_CREATE,
+	USERFS_R_SSH_OWNER,
+	USERFS_R_SSH_MODE,
+	USERFS_R_SSH_WRITE,
+	USERFS_R_FILE_SYMLINK,
+	USERFS_R_FILE_DIR,
+	USERFS_R_FILE_NOTREG,
+	USERFS_R_FILE_LINKS,
+	USERFS_R_FILE_ACCESS,
+	USERFS_R_FILE_OWNER,
+	USERFS_R_FILE_MODE,
+	USERFS_R_FILE_ROOT,
+	USERFS_R_FILE_SIZE,
+	USERFS_R_EXISTS_KEY,
+	USERFS_R_EXISTS_ID,
+	USERFS_R_CHANGED,
+	/* Steps named when a system call fails (negative returns). */
+	USERFS_R_STEP_SETUP,
+	USERFS_R_STEP_DROP,
+	USERFS_R_STEP_HOME,
+	USERFS_R_STEP_SSH,
+	USERFS_R_STEP_READ,
+	USERFS_R_STEP_TEMP,
+	USERFS_R_STEP_WRITE,
+	USERFS_R_STEP_FSYNC,
+	USERFS_R_STEP_RENAME,
+	USERFS_R_STEP_DIRSYNC,
+	USERFS_R_COUNT,
+};
+
+/* What the edit function (run in the child) hands back. */
+struct userfs_change {
+	char *content;       /* new file content to write, or NULL for none */
+	size_t len;
+	char *payload;       /* bytes for the parent (list), or NULL */
+	size_t payload_len;
+	size_t count;        /* e.g. lines removed; passed to the parent */
+	enum userfs_reason reason; /* set with a positive return */
+};
+
+/*
+ * Runs in the child, as the account, with the current bytes of
+ * authorized_keys (len 0 when the file or ~/.ssh is missing). Fills change
+ * (allocations are the child's; it exits soon) and returns 0, a positive
+ * sl_result with change->reason, or -errno.
+ */
+typedef int userfs_edit_fn(const void *arg, const char *content, size_t len,
+			   struct userfs_change *change);
+
+struct userfs_op {
+	userfs_edit_fn *edit;
+	const void *arg;
+	bool write;  /* change->content may be written */
+	bool create; /* create ~/.ssh when missing */
+};
+
+struct userfs_result {
+	size_t count;
+	char *payload; /* NUL-terminated; free() it */
+	size_t payload_len;
+};
+
+/*
+ * Take the account's lock in ctx->lock_dir, run op in a child that has
+ * become the account, and wait for its answer. Returns what the child
+ * returned (0, a positive sl_result with *why, or -errno with *why naming
+ * the failed step) and fills res on 0.
+ */
+int userfs_run(const struct authkeys_ctx *ctx, const struct account *acct,
+	       const struct userfs_op *op, struct userfs_result *res,
+	       const char **why);
+
+#endif
