@@ -57,13 +57,34 @@ struct config_key_info {
 extern const struct config_key_info config_keys[];
 extern const size_t config_keys_count;
 
+/* The entry for key in section, or NULL. */
+const struct config_key_info *config_key_find(const char *section, const char *key);
+
+/*
+ * Longest line config_load accepts, in bytes without the line end. inih r55
+ * (Debian 12) reads at most 199 bytes at a time and silently parses the rest
+ * of a longer line as a line of its own, so such a line is refused instead.
+ */
+#define CONFIG_LINE_MAX 199
+
 /* A config with every compiled-in default; NULL on out-of-memory. */
 struct sshlease_config *config_new_defaults(void);
 
 /*
  * Load path over the defaults. Every problem found is appended to *problems
- * (a NULL-terminated array of "file:line: reason" strings, freed with
- * config_problems_free), so a caller can report them all at once.
+ * (a NULL-terminated array of "file:line: reason" strings, or "file: reason"
+ * for the file as a whole, freed with config_problems_free), so a caller can
+ * report them all at once. *problems may start NULL or hold earlier
+ * problems; problems itself may be NULL when the caller does not want them.
+ * Problems are appended only with SL_REFUSED.
+ *
+ * Refused: unknown section or key, a key outside any section, a duplicate key
+ * (trusted_signer may repeat), a bad value, a line longer than
+ * CONFIG_LINE_MAX, an indented line, default_duration > max_duration, root in
+ * users without allow_root, require_signed without any trusted_signer, a file
+ * that is not regular, not owned by root (or the caller), or writable by
+ * group or others.
+ *
  * Returns 0 and the config in *out; SL_REFUSED when there were problems (no
  * config is returned then); SL_NOT_FOUND when the file does not exist and
  * missing_ok is false (with missing_ok, the defaults are returned); -errno.

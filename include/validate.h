@@ -14,9 +14,12 @@ int ticket_validate(const char *ticket, const char **why);
 
 /*
  * A source list: 1..32 comma-separated IPv4/IPv6 addresses or CIDRs, each
- * checked with inet_pton and prefix bounds (host bits set are refused).
- * Returns 0 with a new canonical list (no spaces) in *out, SL_REFUSED with
- * *why, or -ENOMEM.
+ * checked with inet_pton and prefix bounds (0-32, 0-128; host bits set past
+ * the prefix are refused). Refused too: spaces anywhere, empty entries, host
+ * names, wildcards, zone ids, leading zeros in a prefix, and an entry listed
+ * twice (compared in canonical form). Returns 0 with a new canonical list in
+ * *out (inet_ntop forms joined by commas, a prefix kept as given:
+ * "2001:DB8::/32" -> "2001:db8::/32"), SL_REFUSED with *why, or -ENOMEM.
  */
 int from_validate(const char *list, char **out, const char **why);
 
