@@ -4,6 +4,15 @@
  * reorder or truncation breaks the chain (DESIGN.md §8). A head file beside
  * the log (<audit_log>.head: "seq hash") records the last line written, so
  * that losing whole lines at the end is detected too.
+ *
+ * A line, compact JSON in pure ASCII (other text is \u-escaped), keys in
+ * this order, absent fields left out:
+ *   {"seq":1,"time":"2026-12-01T17:00:00Z","event":"grant","id":...,
+ *    "user","key_type","fingerprint","ticket","expires" (RFC 3339 UTC),
+ *    "from","mode","by_uid","by_user","reason","signer","prev":"<64 hex>"}
+ * seq starts at 1 and grows by one; the first line's prev is 64 zeros.
+ * XXX: rotating the log starts a new chain from seq 1; there is no record
+ * yet that ties a new log to the hash of the old one.
  */
 #ifndef SSHLEASE_AUDIT_H
 #define SSHLEASE_AUDIT_H
@@ -16,6 +25,10 @@
 #include <jansson.h>
 
 #include "common.h"
+
+/* Longest line audit_open accepts as the last one (ours stay far below:
+ * every string field is cut to 1 KiB). */
+#define AUDIT_LINE_MAX (128 * 1024)
 
 /* Fields of one event; NULL strings / 0 times / by_uid < 0 are omitted. */
 struct audit_event {
@@ -39,14 +52,36 @@ struct audit_log;
 
 /*
  * Open (creating 0640 if missing) the log at path for appending, reading its
- * last line to continue seq and the chain. Refuses (SL_REFUSED, *why) a log
- * whose last line is damaged rather than continuing a broken chain.
+ * last line to continue seq and the chain. The log's directory is created
+ * (0750) when missing, but not its parents. Takes an exclusive flock on the
+ * log: one writer at a time. Refuses (SL_REFUSED, *why) rather than
+ * continuing a broken chain or overwriting the evidence of one:
+ *   - a last line that is incomplete (no final newline) or not a record;
+ *   - a .head file that is malformed, ahead of the log, or names another
+ *     last line (whole lines lost or the last line changed);
+ *   - a symlink, a non-regular or hard-linked file, a file or directory
+ *     others may write, a log already open by another process.
+ * A head one or more lines behind the log (a crash or failed update between
+ * appending and updating the head) or missing (a log from before head
+ * files) is rewritten. Only the last line is read: the whole chain is
+ * checked by audit_verify. 0 with a new log in *out, or -errno.
  */
 int audit_open(const char *path, struct audit_log **out, const char **why);
 
-/* Append one event, stamped with now, and fsync it. 0 or -errno. */
+/*
+ * Append one event (event->event must be set; -EINVAL otherwise), stamped
+ * with now, in one write(2), then fsync it and update the .head file
+ * atomically. Returns 0 once the line is durable, even when the head could
+ * not be updated (that is logged; the head then lags, which audit_open and
+ * audit_verify accept). A short write is cut back off the file (-ENOSPC).
+ * After a failed fsync every further append returns -EIO: what reached the
+ * disk is unknown until the log is opened again. Otherwise -errno.
+ */
 int audit_append(struct audit_log *log, const struct audit_event *event,
 		 time_t now);
+
+/* The seq of the last line (0 for an empty log). */
+unsigned long long audit_last_seq(const struct audit_log *log);
 
 void audit_close(struct audit_log *log);
 
@@ -54,18 +89,41 @@ void audit_close(struct audit_log *log);
  * Check the whole chain of the log at path (and its head file when present).
  * Returns 0 when intact (*lines = number of lines); SL_REFUSED when broken,
  * with *bad_line = the first line (1-based) where it breaks and *why;
- * -errno when it cannot be read.
+ * -errno when it cannot be read. Any of lines, bad_line, why may be NULL.
+ * Where a break is reported:
+ *   - a line that is not a JSON record, or lacks seq/time/event/prev: that
+ *     line;
+ *   - an edit that keeps the line a valid record: the NEXT line, whose prev
+ *     no longer matches ("the previous line was changed"); an edit of the
+ *     last line is caught by the head instead (bad_line = that line);
+ *   - a deleted, inserted or swapped line: the first position whose seq and
+ *     prev are both wrong;
+ *   - a last line without its newline: that line;
+ *   - whole lines missing at the end (the head names a later seq): the
+ *     first missing line, lines + 1; a malformed head likewise.
+ * An empty log is intact (0 lines) unless its head names a line. Without a
+ * head file (a log from before them) only the chain is checked, and lines
+ * cut off the end go unnoticed. A head behind the log is fine as long as
+ * the line it names matches.
  */
 int audit_verify(const char *path, unsigned long *lines,
 		 unsigned long *bad_line, const char **why);
 
 /*
  * Read the log's records into a new JSON array in *out, keeping only those
- * for grant id (NULL = all) at or after since (0 = all). 0 or -errno.
+ * for grant id (NULL = all) stamped at or after since (0 = all). A final
+ * line without newline is skipped; any other line that is not a JSON object
+ * gives -EBADMSG (audit_verify says where). 0 or -errno.
  */
 int audit_read(const char *path, const char *id, time_t since, json_t **out);
 
-/* The one-sentence syslog form of an event (for the journal). */
+/*
+ * The one-sentence syslog form of an event (for the journal), e.g.
+ *   granted alice access for key SHA256:... until 2026-12-01T17:00:00Z
+ *   (ticket 123456, grant k7f3a9c2e4d1, by root)
+ * Every string is capped at 200 bytes and sanitised with log_safe; the
+ * result is cut to size (always NUL-terminated when size > 0).
+ */
 void audit_sentence(const struct audit_event *event, char *buf, size_t size);
 
 #endif

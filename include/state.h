@@ -2,6 +2,17 @@
  * The daemon's durable state (DESIGN.md §7): active grants and redeemed
  * token nonces, one JSON file in state_dir written atomically (temp file,
  * fsync, rename, fsync of the directory).
+ *
+ * state_dir/state.json (0600; the directory 0700, created when missing):
+ *   {"version":1,
+ *    "grants":[{"id","user","uid","key_type","blob_base64","fingerprint",
+ *               "comment","ticket","from","mode","signer","created",
+ *               "expires","by_uid","by_user"}, ...],
+ *    "nonces":[{"value","valid_until"}, ...],
+ *    "accounts":["alice", ...]}
+ * Every grant field is present; comment, ticket, from, signer, by_uid and
+ * by_user may be null; times are Unix seconds; mode is "shell" or "sftp".
+ * Grants keep the order they were added in.
  */
 #ifndef SSHLEASE_STATE_H
 #define SSHLEASE_STATE_H
@@ -48,37 +59,76 @@ struct state {
 	 * managed lines can be found at start without scanning every home. */
 	char **accounts;
 	size_t n_accounts;
+	/* Allocated slots of the arrays above; kept by state.c (0 is fine for
+	 * a state built by hand). */
+	size_t grants_alloc;
+	size_t nonces_alloc;
+	size_t accounts_alloc;
 };
 
-/* Load state_dir/state.json; a missing file is an empty state. Refuses
- * (SL_REFUSED, *why) a file that is not valid state rather than guessing.
- * Returns 0 with a new state in *out, or -errno. */
+/*
+ * Load state_dir/state.json; a missing directory or file is an empty state.
+ * Refuses (SL_REFUSED, *why) rather than guessing: a file that is not JSON,
+ * does not begin with "version", has an unknown version, an unknown,
+ * missing or doubled field, or any value that is not valid (grant id not 12
+ * lower-case hex, user not an account name, uid or time out of range, key
+ * fields malformed, ticket or from invalid or not canonical, duplicate
+ * grant ids, nonces or accounts); also a state directory or file that is a
+ * symlink, not ours or writable by group/others. A failed element is
+ * logged with its line. Temp files left by a crashed save are removed.
+ * Cost O(n log n) in the number of grants. Returns 0 with a new state in
+ * *out, or -errno.
+ */
 int state_load(const char *state_dir, struct state **out, const char **why);
 
-/* Write the whole state atomically and durably. 0 or -errno; on failure the
- * file on disk is the previous one. */
+/*
+ * Write the whole state atomically and durably: a new temp file with a
+ * random name in state_dir (O_EXCL, 0600), every write checked, fsync,
+ * rename over state.json, fsync of the directory. state_dir is created
+ * (0700) when missing. On failure the temp file is removed and state.json
+ * is the previous one — except when only the final directory fsync fails:
+ * the new file is then in place but perhaps not durable. A state that
+ * state_load would refuse is not written (-EINVAL, reason logged).
+ * 0 or -errno.
+ */
 int state_save(const char *state_dir, const struct state *state);
+
+/* A new empty state, or NULL when out of memory. */
+struct state *state_new(void);
 
 void state_free(struct state *state);
 
-/* Take ownership of *grant's strings (grant is zeroed). 0 or -ENOMEM. */
+/* Take ownership of *grant's strings (grant is zeroed); the grant goes
+ * last. No check for a duplicate id (ids are random): state_save refuses
+ * a state holding one. 0 or -ENOMEM. */
 int state_add_grant(struct state *state, struct grant *grant);
 
-/* The grant with that id, or NULL. */
+/* The grant with that id, or NULL. The pointer is valid until the next
+ * add or remove. O(n). */
 struct grant *state_find_grant(struct state *state, const char *id);
 
-/* Remove (and free) the grant with that id: 0 or SL_NOT_FOUND. */
+/* Remove (and free) the grant with that id, keeping the others in order:
+ * 0 or SL_NOT_FOUND. */
 int state_remove_grant(struct state *state, const char *id);
 
+/* Free a grant's strings and zero it (NULL is fine). */
 void grant_finish(struct grant *grant);
 
-/* JSON form of a grant, as in `--json` output and the protocol. */
+/* JSON form of a grant, as in `--json` output and the protocol (fields as
+ * in protocol.h; created/expires RFC 3339 UTC; absent values null). NULL
+ * when out of memory. */
 json_t *grant_to_json(const struct grant *grant);
 
-/* Remember that a line was written for this account (no duplicates). */
+/* Remember that a line was written for this account (no duplicates).
+ * 0, -EINVAL for a name that is not an account name, or -ENOMEM. */
 int state_account_note(struct state *state, const char *user);
 
-/* Nonces: seen? record one; drop those past valid_until. */
+/*
+ * Nonces: seen? record one; drop those past valid_until. A nonce stays
+ * while now <= valid_until. state_nonce_add returns 0, SL_EXISTS when the
+ * nonce is already recorded, -EINVAL for a malformed nonce (not 1..256
+ * printable non-space ASCII) or valid_until out of range, or -ENOMEM.
+ */
 bool state_nonce_seen(const struct state *state, const char *value);
 int state_nonce_add(struct state *state, const char *value, time_t valid_until);
 void state_nonce_prune(struct state *state, time_t now);

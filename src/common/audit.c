@@ -1,2 +1,976 @@
-/* Placeholder: implemented with its module. */
+/* The audit trail: hash-chained JSON lines, their head file, verification. */
+#define _GNU_SOURCE /* memrchr */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
 #include "audit.h"
+#include "log.h"
+#include "timeutil.h"
+
+#define HASH_LEN 32
+#define HASH_HEX_LEN (2 * HASH_LEN)
+#define HEAD_SUFFIX ".head"
+#define HEAD_TMP_SUFFIX ".head.tmp"
+/* A string field longer than this is cut (at a UTF-8 boundary) before it is
+ * written, so that every line stays well under AUDIT_LINE_MAX. */
+#define FIELD_MAX 1024
+/* The sentence form caps every outside string at this many bytes. */
+#define SENTENCE_FIELD_MAX 200
+
+static const char zero_hash[HASH_HEX_LEN + 1] =
+	"0000000000000000000000000000000000000000000000000000000000000000";
+
+struct audit_log {
+	int fd;
+	int dir_fd;
+	char *head_name;     /* relative to dir_fd */
+	char *head_tmp_name; /* relative to dir_fd */
+	unsigned long long seq; /* seq of the last line; 0 when empty */
+	char last_hash[HASH_HEX_LEN + 1];
+	bool failed; /* a write or fsync failed: the end of the file is unknown */
+};
+
+struct audit_head {
+	unsigned long long seq;
+	char hash[HASH_HEX_LEN + 1];
+};
+
+static void hash_hex(const void *data, size_t len, char out[HASH_HEX_LEN + 1])
+{
+	unsigned char bin[HASH_LEN];
+
+	crypto_generichash(bin, sizeof(bin), data, len, NULL, 0);
+	sodium_bin2hex(out, HASH_HEX_LEN + 1, bin, sizeof(bin));
+}
+
+static bool is_lower_hex(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* Split path into a new directory ("." when there is none) and base name. */
+static int split_path(const char *path, char **dir, char **base)
+{
+	const char *slash = strrchr(path, '/');
+
+	*dir = NULL;
+	*base = NULL;
+	if (path[0] == '\0' || (slash && slash[1] == '\0'))
+		return -EINVAL;
+	if (!slash)
+		*dir = strdup(".");
+	else if (slash == path)
+		*dir = strdup("/");
+	else
+		*dir = strndup(path, (size_t)(slash - path));
+	*base = strdup(slash ? slash + 1 : path);
+	if (!*dir || !*base) {
+		free(*dir);
+		free(*base);
+		*dir = NULL;
+		*base = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static char *concat(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 1);
+
+	if (s) {
+		memcpy(s, a, la);
+		memcpy(s + la, b, lb + 1);
+	}
+	return s;
+}
+
+/* Read the whole of fd (at most max bytes) into a new NUL-terminated buffer.
+ * -EFBIG when there is more. */
+static int read_small_file(int fd, size_t max, char **out, size_t *len)
+{
+	char *buf = malloc(max + 2);
+	size_t used = 0;
+	int r = 0;
+
+	*out = NULL;
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n = read(fd, buf + used, max + 1 - used);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+		if (used > max) {
+			r = -EFBIG;
+			goto out;
+		}
+	}
+	buf[used] = '\0';
+	*len = used;
+	*out = buf;
+	buf = NULL;
+out:
+	free(buf);
+	return r;
+}
+
+/*
+ * Read the head file: 0 with *head, -ENOENT when there is none, SL_REFUSED
+ * with *why when it is not exactly "SEQ HASH\n", or -errno.
+ */
+static int head_read(int dir_fd, const char *name, struct audit_head *head,
+		     const char **why)
+{
+	char *text = NULL, *end = NULL;
+	size_t len = 0;
+	int fd, r;
+
+	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = read_small_file(fd, 64 + HASH_HEX_LEN, &text, &len);
+	close(fd);
+	if (r == -EFBIG)
+		goto malformed;
+	if (r < 0)
+		return r;
+	if (text[0] < '0' || text[0] > '9')
+		goto malformed;
+	errno = 0;
+	head->seq = strtoull(text, &end, 10);
+	if (errno != 0 || *end != ' ' || (size_t)(end + 1 - text) + HASH_HEX_LEN + 1 != len ||
+	    !is_lower_hex(end + 1, HASH_HEX_LEN) || end[1 + HASH_HEX_LEN] != '\n')
+		goto malformed;
+	memcpy(head->hash, end + 1, HASH_HEX_LEN);
+	head->hash[HASH_HEX_LEN] = '\0';
+	free(text);
+	return 0;
+malformed:
+	free(text);
+	*why = "the audit log's .head file is malformed (expected \"SEQ HASH\")";
+	return SL_REFUSED;
+}
+
+/* Replace the head file atomically and durably with "seq hash\n". */
+static int head_write(struct audit_log *log)
+{
+	char text[32 + HASH_HEX_LEN];
+	int fd = -1, r = 0, len;
+	ssize_t n;
+
+	len = snprintf(text, sizeof(text), "%llu %s\n", log->seq, log->last_hash);
+	fd = openat(log->dir_fd, log->head_tmp_name,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, (size_t)len);
+	if (n < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (n != len) {
+		r = -ENOSPC;
+		goto fail;
+	}
+	if (fsync(fd) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = close(fd);
+	fd = -1;
+	if (r < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (renameat(log->dir_fd, log->head_tmp_name, log->dir_fd, log->head_name) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (fsync(log->dir_fd) < 0)
+		return -errno;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(log->dir_fd, log->head_tmp_name, 0);
+	return r;
+}
+
+/* The parsed fields of one line that the chain is built on. */
+static int line_parse(const char *line, size_t len, json_int_t *seq,
+		      char prev[HASH_HEX_LEN + 1], const char **why)
+{
+	json_t *record = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *value;
+	int r = SL_REFUSED;
+
+	if (!json_is_object(record)) {
+		*why = "not a JSON object";
+		goto out;
+	}
+	value = json_object_get(record, "seq");
+	if (!json_is_integer(value) || json_integer_value(value) < 1) {
+		*why = "no valid seq";
+		goto out;
+	}
+	*seq = json_integer_value(value);
+	value = json_object_get(record, "prev");
+	if (!json_is_string(value) || json_string_length(value) != HASH_HEX_LEN ||
+	    !is_lower_hex(json_string_value(value), HASH_HEX_LEN)) {
+		*why = "no valid prev";
+		goto out;
+	}
+	memcpy(prev, json_string_value(value), HASH_HEX_LEN + 1);
+	if (!json_is_string(json_object_get(record, "time")) ||
+	    !json_is_string(json_object_get(record, "event"))) {
+		*why = "no time or event";
+		goto out;
+	}
+	r = 0;
+out:
+	json_decref(record);
+	return r;
+}
+
+/*
+ * Read the last line of the log (fd, size bytes) into log->seq and
+ * log->last_hash. Refuses a log that does not end in a complete, well-formed
+ * line.
+ */
+static int load_tail(struct audit_log *log, off_t size, const char **why)
+{
+	size_t want = size > AUDIT_LINE_MAX + 1 ? AUDIT_LINE_MAX + 1 : (size_t)size;
+	off_t from = size - (off_t)want;
+	char *buf = NULL, *start, *nl;
+	char prev[HASH_HEX_LEN + 1];
+	json_int_t seq = 0;
+	size_t got = 0, len;
+	int r = 0;
+
+	log->seq = 0;
+	memcpy(log->last_hash, zero_hash, sizeof(zero_hash));
+	if (size == 0)
+		return 0;
+	buf = malloc(want);
+	if (!buf)
+		return -ENOMEM;
+	while (got < want) {
+		ssize_t n = pread(log->fd, buf + got, want - got, from + (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0) {
+			r = -EIO; /* shrank under us */
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	if (buf[want - 1] != '\n') {
+		*why = "the audit log ends in an incomplete line (no final newline); "
+		       "run `sshlease audit --verify` and move the damaged log aside";
+		r = SL_REFUSED;
+		goto out;
+	}
+	nl = want > 1 ? memrchr(buf, '\n', want - 1) : NULL;
+	if (!nl && from > 0) {
+		*why = "the last line of the audit log is too long to be ours";
+		r = SL_REFUSED;
+		goto out;
+	}
+	start = nl ? nl + 1 : buf;
+	len = (size_t)(buf + want - 1 - start);
+	if (line_parse(start, len, &seq, prev, why) != 0) {
+		*why = "the last line of the audit log is damaged; run `sshlease audit "
+		       "--verify` and move the damaged log aside";
+		r = SL_REFUSED;
+		goto out;
+	}
+	log->seq = (unsigned long long)seq;
+	hash_hex(start, len, log->last_hash);
+out:
+	free(buf);
+	return r;
+}
+
+/*
+ * Compare the head file with the tail just read. Lagging by exactly one
+ * line whose prev is the head's hash is a crash between the append and the
+ * head update; lagging further means earlier head updates failed (each was
+ * logged). Both are repaired by rewriting the head. A head ahead of the log,
+ * or naming another last line, means lines were lost or changed: refused,
+ * since appending would overwrite the evidence.
+ */
+static int check_head(struct audit_log *log, bool *rewrite, const char **why)
+{
+	struct audit_head head;
+	int r;
+
+	*rewrite = true;
+	r = head_read(log->dir_fd, log->head_name, &head, why);
+	if (r == -ENOENT)
+		return 0; /* a log from before head files, or a new one */
+	if (r != 0)
+		return r;
+	if (head.seq > log->seq) {
+		*why = "the audit log ends before the last line recorded in its .head "
+		       "file: lines were removed; run `sshlease audit --verify`";
+		return SL_REFUSED;
+	}
+	if (head.seq == log->seq) {
+		if (strcmp(head.hash, log->last_hash) != 0) {
+			*why = "the last line of the audit log differs from its .head file; "
+			       "run `sshlease audit --verify`";
+			return SL_REFUSED;
+		}
+		*rewrite = false;
+	}
+	return 0;
+}
+
+static int check_dir(int dir_fd, const char **why)
+{
+	struct stat st;
+
+	if (fstat(dir_fd, &st) < 0)
+		return -errno;
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & S_IWOTH)) {
+		*why = "the audit log's directory is writable by other users";
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+static int check_file(int fd, const char **why)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode)) {
+		*why = "the audit log is not a regular file";
+		return SL_REFUSED;
+	}
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_nlink > 1) {
+		*why = "the audit log is writable by other users or hard-linked";
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+int audit_open(const char *path, struct audit_log **out, const char **why)
+{
+	struct audit_log *log = NULL;
+	char *dir = NULL, *base = NULL;
+	bool rewrite = false;
+	struct stat st;
+	int r;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return -EIO;
+	r = split_path(path, &dir, &base);
+	if (r < 0)
+		return r;
+	log = calloc(1, sizeof(*log));
+	if (!log) {
+		r = -ENOMEM;
+		goto out;
+	}
+	log->fd = -1;
+	log->dir_fd = -1;
+	log->head_name = concat(base, HEAD_SUFFIX);
+	log->head_tmp_name = concat(base, HEAD_TMP_SUFFIX);
+	if (!log->head_name || !log->head_tmp_name) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* Only the last component is created: a missing parent is a
+	 * configuration mistake worth hearing about. */
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		r = -errno;
+		goto out;
+	}
+	log->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (log->dir_fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = check_dir(log->dir_fd, why);
+	if (r != 0)
+		goto out;
+	log->fd = openat(log->dir_fd, base,
+			 O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (log->fd < 0 && errno == ELOOP) {
+		*why = "the audit log is a symbolic link";
+		r = SL_REFUSED;
+		goto out;
+	}
+	if (log->fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = check_file(log->fd, why);
+	if (r != 0)
+		goto out;
+	if (flock(log->fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK) {
+			*why = "the audit log is in use by another process";
+			r = SL_REFUSED;
+		} else {
+			r = -errno;
+		}
+		goto out;
+	}
+	if (fstat(log->fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = load_tail(log, st.st_size, why);
+	if (r != 0)
+		goto out;
+	r = check_head(log, &rewrite, why);
+	if (r != 0)
+		goto out;
+	if (rewrite) {
+		r = head_write(log);
+		if (r < 0)
+			goto out;
+	}
+	*out = log;
+	log = NULL;
+out:
+	audit_close(log);
+	free(dir);
+	free(base);
+	return r;
+}
+
+void audit_close(struct audit_log *log)
+{
+	if (!log)
+		return;
+	if (log->fd >= 0)
+		close(log->fd);
+	if (log->dir_fd >= 0)
+		close(log->dir_fd);
+	free(log->head_name);
+	free(log->head_tmp_name);
+	free(log);
+}
+
+unsigned long long audit_last_seq(const struct audit_log *log)
+{
+	return log->seq;
+}
+
+/* Set key to value (cut to FIELD_MAX); text that is not UTF-8 is made safe
+ * rather than dropped, so the record is written either way. */
+static int put_string(json_t *record, const char *key, const char *value)
+{
+	char safe[FIELD_MAX + 1];
+	size_t len;
+	json_t *s;
+
+	if (!value)
+		return 0;
+	len = strnlen(value, FIELD_MAX + 1);
+	if (len > FIELD_MAX) {
+		len = FIELD_MAX;
+		while (len > 0 && ((unsigned char)value[len] & 0xc0) == 0x80)
+			len--;
+	}
+	s = json_stringn(value, len);
+	if (!s)
+		s = json_string(log_safe(safe, len + 1, value));
+	if (!s || json_object_set_new(record, key, s) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int put_time(json_t *record, const char *key, time_t t)
+{
+	char text[32];
+
+	time_format_utc(t, text, sizeof(text));
+	return put_string(record, key, text);
+}
+
+static int put_integer(json_t *record, const char *key, long long value)
+{
+	return json_object_set_new(record, key, json_integer(value)) < 0 ? -ENOMEM : 0;
+}
+
+/* The record for event as line seq, in the fixed key order of audit.h. */
+static int record_build(const struct audit_event *ev, unsigned long long seq,
+			time_t now, const char *prev, json_t **out)
+{
+	json_t *record = json_object();
+	int r;
+
+	*out = NULL;
+	if (!record)
+		return -ENOMEM;
+	r = put_integer(record, "seq", (long long)seq);
+	if (r == 0)
+		r = put_time(record, "time", now);
+	if (r == 0)
+		r = put_string(record, "event", ev->event);
+	if (r == 0)
+		r = put_string(record, "id", ev->id);
+	if (r == 0)
+		r = put_string(record, "user", ev->user);
+	if (r == 0)
+		r = put_string(record, "key_type", ev->key_type);
+	if (r == 0)
+		r = put_string(record, "fingerprint", ev->fingerprint);
+	if (r == 0)
+		r = put_string(record, "ticket", ev->ticket);
+	if (r == 0 && ev->expires != 0)
+		r = put_time(record, "expires", ev->expires);
+	if (r == 0)
+		r = put_string(record, "from", ev->from);
+	if (r == 0)
+		r = put_string(record, "mode", ev->mode);
+	if (r == 0 && ev->by_uid >= 0)
+		r = put_integer(record, "by_uid", ev->by_uid);
+	if (r == 0)
+		r = put_string(record, "by_user", ev->by_user);
+	if (r == 0)
+		r = put_string(record, "reason", ev->reason);
+	if (r == 0)
+		r = put_string(record, "signer", ev->signer);
+	if (r == 0)
+		r = put_string(record, "prev", prev);
+	if (r < 0) {
+		json_decref(record);
+		return r;
+	}
+	*out = record;
+	return 0;
+}
+
+int audit_append(struct audit_log *log, const struct audit_event *event,
+		 time_t now)
+{
+	json_t *record = NULL;
+	char *text = NULL;
+	struct stat st;
+	size_t len;
+	ssize_t n;
+	int r;
+
+	if (log->failed)
+		return -EIO;
+	if (!event || !event->event)
+		return -EINVAL;
+	r = record_build(event, log->seq + 1, now, log->last_hash, &record);
+	if (r < 0)
+		goto out;
+	text = json_dumps(record, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	if (!text) {
+		r = -ENOMEM;
+		goto out;
+	}
+	len = strlen(text);
+	if (len + 1 > AUDIT_LINE_MAX) {
+		r = -E2BIG;
+		goto out;
+	}
+	/* json_dumps leaves room for exactly the NUL; the newline takes it. */
+	text[len] = '\n';
+	if (fstat(log->fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* One write, so a reader never sees half a line from us; a short one
+	 * is cut back off, so the chain never continues after a torn line. */
+	n = write(log->fd, text, len + 1);
+	if (n != (ssize_t)(len + 1)) {
+		r = n < 0 ? -errno : -ENOSPC;
+		if (n != 0 && ftruncate(log->fd, st.st_size) < 0)
+			log->failed = true;
+		goto out;
+	}
+	/* Never retry fsync: after a failure the page cache may already have
+	 * dropped the dirty data, so the end of the file is unknown until the
+	 * log is opened again. */
+	if (fsync(log->fd) < 0) {
+		r = -errno;
+		log->failed = true;
+		goto out;
+	}
+	log->seq++;
+	hash_hex(text, len, log->last_hash);
+	r = head_write(log);
+	if (r < 0) {
+		/* The line itself is durable; a lagging head only narrows what
+		 * verify can say about the end of the log. */
+		log_warn("audit: cannot update the .head file: %s", strerror(-r));
+		r = 0;
+	}
+out:
+	free(text);
+	json_decref(record);
+	return r;
+}
+
+int audit_verify(const char *path, unsigned long *lines,
+		 unsigned long *bad_line, const char **why)
+{
+	char prev_hash[HASH_HEX_LEN + 1], line_prev[HASH_HEX_LEN + 1];
+	char head_line_hash[HASH_HEX_LEN + 1] = "";
+	char *dir = NULL, *base = NULL, *head_name = NULL, *line = NULL;
+	const char *reason = NULL;
+	unsigned long count = 0, bad = 0;
+	struct audit_head head = { 0 };
+	int dir_fd = -1, head_state, r;
+	size_t cap = 0;
+	FILE *file = NULL;
+	ssize_t n;
+
+	memcpy(prev_hash, zero_hash, sizeof(zero_hash));
+	r = split_path(path, &dir, &base);
+	if (r < 0)
+		goto out;
+	head_name = concat(base, HEAD_SUFFIX);
+	if (!head_name) {
+		r = -ENOMEM;
+		goto out;
+	}
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* The head is read first: it is written after the line it names, so
+	 * a log read afterwards holds at least that line even while appends go
+	 * on. */
+	head_state = head_read(dir_fd, head_name, &head, &reason);
+	if (head_state < 0 && head_state != -ENOENT) {
+		r = head_state;
+		goto out;
+	}
+	file = fopen(path, "re");
+	if (!file) {
+		r = -errno;
+		goto out;
+	}
+	while ((n = getline(&line, &cap, file)) > 0) {
+		json_int_t seq = 0;
+		bool seq_ok, prev_ok;
+
+		count++;
+		if (line[n - 1] != '\n') {
+			bad = count;
+			reason = "the last line is incomplete (no final newline): the log was cut short";
+			goto refused;
+		}
+		n--;
+		if (line_parse(line, (size_t)n, &seq, line_prev, &reason) != 0) {
+			bad = count;
+			goto refused;
+		}
+		seq_ok = seq == (json_int_t)count;
+		prev_ok = strcmp(line_prev, prev_hash) == 0;
+		if (!seq_ok || !prev_ok) {
+			bad = count;
+			if (!seq_ok && !prev_ok)
+				reason = "seq out of order and prev does not match: lines "
+					 "were deleted, inserted or reordered here";
+			else if (!seq_ok)
+				reason = "seq out of order";
+			else
+				reason = "prev does not match the previous line: the previous "
+					 "line was changed";
+			goto refused;
+		}
+		hash_hex(line, (size_t)n, prev_hash);
+		if (head_state == 0 && head.seq == count)
+			memcpy(head_line_hash, prev_hash, sizeof(prev_hash));
+	}
+	if (ferror(file)) {
+		r = -EIO;
+		goto out;
+	}
+	/* Without a head file (a log from before them) only the chain can be
+	 * checked; lines cut from the very end go unnoticed then. */
+	if (head_state == -ENOENT)
+		goto intact;
+	if (head_state == SL_REFUSED) {
+		bad = count + 1;
+		goto refused;
+	}
+	if (head.seq > count) {
+		bad = count + 1;
+		reason = "the log ends before the last line recorded in its .head file: "
+			 "lines were removed from the end";
+		goto refused;
+	}
+	if (head.seq == 0 ? strcmp(head.hash, zero_hash) != 0
+			  : strcmp(head.hash, head_line_hash) != 0) {
+		bad = head.seq ? (unsigned long)head.seq : 1;
+		reason = "this line differs from the one recorded in the .head file";
+		goto refused;
+	}
+intact:
+	if (lines)
+		*lines = count;
+	r = 0;
+	goto out;
+refused:
+	if (lines)
+		*lines = count;
+	if (bad_line)
+		*bad_line = bad;
+	if (why)
+		*why = reason;
+	r = SL_REFUSED;
+out:
+	if (file)
+		fclose(file);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(line);
+	free(head_name);
+	free(dir);
+	free(base);
+	return r;
+}
+
+int audit_read(const char *path, const char *id, time_t since, json_t **out)
+{
+	char since_text[32] = "";
+	json_t *records = NULL;
+	FILE *file = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int r = 0;
+
+	*out = NULL;
+	if (since != 0)
+		time_format_utc(since, since_text, sizeof(since_text));
+	records = json_array();
+	if (!records)
+		return -ENOMEM;
+	file = fopen(path, "re");
+	if (!file) {
+		r = -errno;
+		goto out;
+	}
+	while ((n = getline(&line, &cap, file)) > 0) {
+		json_t *record, *value;
+
+		/* A final line without newline is one being cut or torn: not a
+		 * record (verify reports it). */
+		if (line[n - 1] != '\n')
+			break;
+		record = json_loadb(line, (size_t)n - 1, JSON_REJECT_DUPLICATES, NULL);
+		if (!json_is_object(record)) {
+			json_decref(record);
+			r = -EBADMSG;
+			goto out;
+		}
+		if (id) {
+			value = json_object_get(record, "id");
+			if (!json_is_string(value) || strcmp(json_string_value(value), id) != 0)
+				goto skip;
+		}
+		if (since != 0) {
+			/* RFC 3339 UTC with a four-digit year sorts as text. */
+			value = json_object_get(record, "time");
+			if (!json_is_string(value) ||
+			    json_string_length(value) != strlen(since_text) ||
+			    strcmp(json_string_value(value), since_text) < 0)
+				goto skip;
+		}
+		if (json_array_append(records, record) < 0) {
+			json_decref(record);
+			r = -ENOMEM;
+			goto out;
+		}
+skip:
+		json_decref(record);
+	}
+	if (ferror(file)) {
+		r = -EIO;
+		goto out;
+	}
+	*out = records;
+	records = NULL;
+out:
+	if (file)
+		fclose(file);
+	free(line);
+	json_decref(records);
+	return r;
+}
+
+struct sentence {
+	char *buf;
+	size_t size;
+	size_t len;
+	bool details; /* a "(" has been opened */
+};
+
+static void SL_PRINTF(2, 3) say(struct sentence *s, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (s->len + 1 >= s->size)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(s->buf + s->len, s->size - s->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	s->len += (size_t)n;
+	if (s->len >= s->size)
+		s->len = s->size - 1;
+}
+
+static void detail(struct sentence *s, const char *what, const char *value)
+{
+	say(s, "%s%s%s", s->details ? ", " : " (", what, value);
+	s->details = true;
+}
+
+/* Each outside string, sanitised and capped for the sentence. */
+struct safe_event {
+	char id[SENTENCE_FIELD_MAX + 1];
+	char user[SENTENCE_FIELD_MAX + 1];
+	char fingerprint[SENTENCE_FIELD_MAX + 1];
+	char ticket[SENTENCE_FIELD_MAX + 1];
+	char from[SENTENCE_FIELD_MAX + 1];
+	char mode[SENTENCE_FIELD_MAX + 1];
+	char by_user[SENTENCE_FIELD_MAX + 1];
+	char reason[SENTENCE_FIELD_MAX + 1];
+	char signer[SENTENCE_FIELD_MAX + 1];
+	char event[SENTENCE_FIELD_MAX + 1];
+	char expires[32];
+};
+
+static const char *safe(char *dst, const char *src, const char *fallback)
+{
+	if (!src)
+		return fallback;
+	return log_safe(dst, SENTENCE_FIELD_MAX + 1, src);
+}
+
+void audit_sentence(const struct audit_event *event, char *buf, size_t size)
+{
+	struct sentence s = { .buf = buf, .size = size };
+	bool used_id = false, used_user = false, used_fp = false;
+	bool used_expires = false, used_reason = false;
+	const char *ev, *id, *user, *fp, *until, *reason;
+	struct safe_event e;
+	char uid_text[32];
+
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	ev = safe(e.event, event->event, "(none)");
+	id = safe(e.id, event->id, "(unknown)");
+	user = safe(e.user, event->user, "(unknown)");
+	fp = safe(e.fingerprint, event->fingerprint, "(unknown)");
+	reason = safe(e.reason, event->reason, "no reason given");
+	until = "(unknown)";
+	if (event->expires != 0) {
+		time_format_utc(event->expires, e.expires, sizeof(e.expires));
+		until = e.expires;
+	}
+
+	if (strcmp(ev, "grant") == 0) {
+		say(&s, "granted %s access for key %s until %s", user, fp, until);
+		used_user = used_fp = used_expires = true;
+	} else if (strcmp(ev, "extend") == 0) {
+		say(&s, "extended grant %s for %s until %s", id, user, until);
+		used_id = used_user = used_expires = true;
+	} else if (strcmp(ev, "revoke") == 0) {
+		say(&s, "revoked grant %s for %s", id, user);
+		used_id = used_user = true;
+	} else if (strcmp(ev, "expire") == 0) {
+		say(&s, "grant %s for %s expired at %s", id, user, until);
+		used_id = used_user = used_expires = true;
+	} else if (strcmp(ev, "refuse") == 0) {
+		if (event->user)
+			say(&s, "refused access for %s: %s", user, reason);
+		else
+			say(&s, "refused a request: %s", reason);
+		used_user = used_reason = true;
+	} else if (strcmp(ev, "start") == 0) {
+		say(&s, "sshleased started");
+	} else if (strcmp(ev, "stop") == 0) {
+		say(&s, "sshleased stopped");
+	} else if (strcmp(ev, "remove-orphan") == 0) {
+		say(&s, "removed the orphaned line of grant %s from the authorized_keys of %s",
+		    id, user);
+		used_id = used_user = true;
+	} else if (strcmp(ev, "line-missing") == 0) {
+		say(&s, "the line of grant %s for %s was removed from authorized_keys "
+			"by someone else", id, user);
+		used_id = used_user = true;
+	} else {
+		say(&s, "audit event %s", ev);
+	}
+
+	/* Whatever the phrase above did not say, in a fixed order. */
+	if (!used_user && event->user)
+		detail(&s, "account ", user);
+	if (!used_fp && event->fingerprint)
+		detail(&s, "key ", fp);
+	if (!used_expires && event->expires != 0)
+		detail(&s, "until ", until);
+	if (event->ticket)
+		detail(&s, "ticket ", safe(e.ticket, event->ticket, ""));
+	if (event->from)
+		detail(&s, "from ", safe(e.from, event->from, ""));
+	if (event->mode && strcmp(event->mode, "shell") != 0) {
+		if (strcmp(event->mode, "sftp") == 0)
+			detail(&s, "sftp only", "");
+		else
+			detail(&s, "mode ", safe(e.mode, event->mode, ""));
+	}
+	if (event->signer)
+		detail(&s, "signed by ", safe(e.signer, event->signer, ""));
+	if (!used_id && event->id)
+		detail(&s, "grant ", id);
+	if (!used_reason && event->reason)
+		detail(&s, "reason: ", reason);
+	if (event->by_user) {
+		detail(&s, "by ", safe(e.by_user, event->by_user, ""));
+	} else if (event->by_uid >= 0) {
+		snprintf(uid_text, sizeof(uid_text), "%lld", event->by_uid);
+		detail(&s, "by uid ", uid_text);
+	}
+	if (s.details)
+		say(&s, ")");
+}

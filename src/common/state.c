@@ -1,2 +1,1206 @@
-/* Placeholder: implemented with its module. */
+/* The daemon's durable state: grants, redeemed nonces and accounts in state.json. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "key.h"
+#include "log.h"
 #include "state.h"
+#include "timeutil.h"
+#include "validate.h"
+
+#define STATE_FILE "state.json"
+#define STATE_TMP_PREFIX "state.json.tmp-"
+#define STATE_TMP_RANDOM 16 /* hex digits after the prefix */
+#define STATE_VERSION 1
+#define STATE_FILE_MAX (256 * 1024 * 1024)
+#define TIME_MAX_SANE 253402300799LL /* 9999-12-31T23:59:59Z */
+#define NAME_MAX_LEN 256
+#define NONCE_MAX_LEN 256
+#define SIGNER_MAX_LEN 128
+#define KEY_TYPE_MAX_LEN 64
+
+/* ---- small checks ---- */
+
+static bool printable(const char *s, bool allow_space)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c > 0x7e || (!allow_space && c == ' '))
+			return false;
+	}
+	return true;
+}
+
+/* A printable ASCII word of 1..max bytes without spaces. */
+static bool word_valid(const char *s, size_t max)
+{
+	size_t len = strnlen(s, max + 1);
+
+	return len >= 1 && len <= max && printable(s, false);
+}
+
+static bool grant_id_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return i == AUTHKEYS_ID_LEN;
+}
+
+static bool base64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/* Standard base64 with padding, 1..KEY_LINE_MAX bytes. */
+static bool blob_valid(const char *s)
+{
+	size_t len = strnlen(s, KEY_LINE_MAX + 1), i = 0;
+
+	if (len == 0 || len > KEY_LINE_MAX || len % 4 != 0)
+		return false;
+	while (i < len && base64_char(s[i]))
+		i++;
+	if (len - i > 2)
+		return false;
+	for (; i < len; i++) {
+		if (s[i] != '=')
+			return false;
+	}
+	return true;
+}
+
+/* "SHA256:" and unpadded base64, as ssh-keygen -l prints it. */
+static bool fingerprint_valid(const char *s)
+{
+	static const char prefix[] = "SHA256:";
+	size_t len = strnlen(s, 64);
+
+	if (len >= 64 || strncmp(s, prefix, sizeof(prefix) - 1) != 0 ||
+	    len == sizeof(prefix) - 1)
+		return false;
+	for (s += sizeof(prefix) - 1; *s; s++) {
+		if (!base64_char(*s))
+			return false;
+	}
+	return true;
+}
+
+static bool time_sane(long long t)
+{
+	return t >= 1 && t <= TIME_MAX_SANE;
+}
+
+static bool uid_sane(long long uid)
+{
+	return uid >= 0 && uid < (long long)(uid_t)-1;
+}
+
+/*
+ * Check everything a grant carries, in memory, so that load refuses what is
+ * not a grant and save never writes a state that load would refuse. Times
+ * are only range-checked: a clock set back between creation and an extend
+ * can leave expires before created, and such a state must still load.
+ */
+static int grant_check(const struct grant *g, const char **why)
+{
+	const char *reason = NULL;
+	char *canonical = NULL;
+	const char *from_why;
+
+	if (!grant_id_valid(g->id))
+		reason = "a grant id is not 12 lower-case hex digits";
+	else if (!g->user || !username_valid(g->user))
+		reason = "a grant's user is not a valid account name";
+	else if (!uid_sane(g->uid))
+		reason = "a grant's uid is out of range";
+	else if (!g->key_type || !word_valid(g->key_type, KEY_TYPE_MAX_LEN))
+		reason = "a grant's key_type is malformed";
+	else if (!g->blob_base64 || !blob_valid(g->blob_base64))
+		reason = "a grant's key blob is not base64";
+	else if (!g->fingerprint || !fingerprint_valid(g->fingerprint))
+		reason = "a grant's fingerprint is not SHA256:<base64>";
+	else if (g->comment && (strnlen(g->comment, KEY_LINE_MAX + 1) > KEY_LINE_MAX ||
+				!printable(g->comment, true)))
+		reason = "a grant's comment is not printable ASCII";
+	else if (g->ticket && ticket_validate(g->ticket, &from_why) != 0)
+		reason = "a grant's ticket is malformed";
+	else if (g->mode != AUTHKEYS_MODE_SHELL && g->mode != AUTHKEYS_MODE_SFTP)
+		reason = "a grant's mode is neither shell nor sftp";
+	else if (g->signer && !word_valid(g->signer, SIGNER_MAX_LEN))
+		reason = "a grant's signer is malformed";
+	else if (!time_sane(g->created) || !time_sane(g->expires))
+		reason = "a grant's created or expires time is out of range";
+	else if (g->by_uid != -1 && !uid_sane(g->by_uid))
+		reason = "a grant's by_uid is out of range";
+	else if (g->by_user && !word_valid(g->by_user, NAME_MAX_LEN))
+		reason = "a grant's by_user is malformed";
+	if (!reason && g->from) {
+		int r = from_validate(g->from, &canonical, &from_why);
+
+		if (r < 0)
+			return r;
+		/* We only ever store the canonical form. */
+		if (r != 0 || strcmp(canonical, g->from) != 0)
+			reason = "a grant's from list is malformed";
+		free(canonical);
+	}
+	if (reason) {
+		*why = reason;
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+static int nonce_check(const struct nonce *n, const char **why)
+{
+	if (!n->value || !word_valid(n->value, NONCE_MAX_LEN)) {
+		*why = "a nonce is malformed";
+		return SL_REFUSED;
+	}
+	if (!time_sane(n->valid_until)) {
+		*why = "a nonce's valid_until is out of range";
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+/* ---- arrays ---- */
+
+/* Make room for one more element: amortised doubling, so loading or adding
+ * n items costs O(n). Works from *n alone when *alloc is 0. */
+static int grow(void **array, size_t n, size_t *alloc, size_t size)
+{
+	size_t want;
+	void *p;
+
+	if (n < *alloc)
+		return 0;
+	want = n < 8 ? 16 : n * 2;
+	if (want > SIZE_MAX / size)
+		return -ENOMEM;
+	p = realloc(*array, want * size);
+	if (!p)
+		return -ENOMEM;
+	*array = p;
+	*alloc = want;
+	return 0;
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether n strings, reached as base + i * stride, hold a duplicate:
+ * sorted copy of the pointers, O(n log n). */
+static int find_duplicate(const void *base, size_t n, size_t stride,
+			  size_t offset, bool inline_text, bool *found)
+{
+	const char **keys;
+	size_t i;
+
+	*found = false;
+	if (n < 2)
+		return 0;
+	keys = malloc(n * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const char *item = (const char *)base + i * stride + offset;
+
+		keys[i] = inline_text ? item : *(char *const *)item;
+	}
+	qsort(keys, n, sizeof(*keys), compare_strings);
+	for (i = 1; i < n && !*found; i++)
+		*found = strcmp(keys[i - 1], keys[i]) == 0;
+	free(keys);
+	return 0;
+}
+
+/* ---- the state in memory ---- */
+
+struct state *state_new(void)
+{
+	return calloc(1, sizeof(struct state));
+}
+
+void grant_finish(struct grant *grant)
+{
+	if (!grant)
+		return;
+	free(grant->user);
+	free(grant->key_type);
+	free(grant->blob_base64);
+	free(grant->fingerprint);
+	free(grant->comment);
+	free(grant->ticket);
+	free(grant->from);
+	free(grant->signer);
+	free(grant->by_user);
+	memset(grant, 0, sizeof(*grant));
+}
+
+void state_free(struct state *state)
+{
+	size_t i;
+
+	if (!state)
+		return;
+	for (i = 0; i < state->n_grants; i++)
+		grant_finish(&state->grants[i]);
+	for (i = 0; i < state->n_nonces; i++)
+		free(state->nonces[i].value);
+	for (i = 0; i < state->n_accounts; i++)
+		free(state->accounts[i]);
+	free(state->grants);
+	free(state->nonces);
+	free(state->accounts);
+	free(state);
+}
+
+int state_add_grant(struct state *state, struct grant *grant)
+{
+	int r = grow((void **)&state->grants, state->n_grants,
+		     &state->grants_alloc, sizeof(*state->grants));
+
+	if (r < 0)
+		return r;
+	state->grants[state->n_grants++] = *grant;
+	memset(grant, 0, sizeof(*grant));
+	return 0;
+}
+
+struct grant *state_find_grant(struct state *state, const char *id)
+{
+	size_t i;
+
+	if (!id || strlen(id) != AUTHKEYS_ID_LEN)
+		return NULL;
+	for (i = 0; i < state->n_grants; i++) {
+		if (memcmp(state->grants[i].id, id, AUTHKEYS_ID_LEN) == 0)
+			return &state->grants[i];
+	}
+	return NULL;
+}
+
+int state_remove_grant(struct state *state, const char *id)
+{
+	struct grant *g = state_find_grant(state, id);
+	size_t i;
+
+	if (!g)
+		return SL_NOT_FOUND;
+	i = (size_t)(g - state->grants);
+	grant_finish(g);
+	/* Keep the order grants were made in: list shows it. */
+	memmove(&state->grants[i], &state->grants[i + 1],
+		(state->n_grants - i - 1) * sizeof(*state->grants));
+	state->n_grants--;
+	return 0;
+}
+
+int state_account_note(struct state *state, const char *user)
+{
+	char *copy;
+	size_t i;
+	int r;
+
+	if (!user || !username_valid(user))
+		return -EINVAL;
+	for (i = 0; i < state->n_accounts; i++) {
+		if (strcmp(state->accounts[i], user) == 0)
+			return 0;
+	}
+	r = grow((void **)&state->accounts, state->n_accounts,
+		 &state->accounts_alloc, sizeof(*state->accounts));
+	if (r < 0)
+		return r;
+	copy = strdup(user);
+	if (!copy)
+		return -ENOMEM;
+	state->accounts[state->n_accounts++] = copy;
+	return 0;
+}
+
+bool state_nonce_seen(const struct state *state, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < state->n_nonces; i++) {
+		if (strcmp(state->nonces[i].value, value) == 0)
+			return true;
+	}
+	return false;
+}
+
+int state_nonce_add(struct state *state, const char *value, time_t valid_until)
+{
+	struct nonce n = { .value = (char *)value, .valid_until = valid_until };
+	const char *why;
+	int r;
+
+	if (!value || nonce_check(&n, &why) != 0)
+		return -EINVAL;
+	if (state_nonce_seen(state, value))
+		return SL_EXISTS;
+	r = grow((void **)&state->nonces, state->n_nonces, &state->nonces_alloc,
+		 sizeof(*state->nonces));
+	if (r < 0)
+		return r;
+	n.value = strdup(value);
+	if (!n.value)
+		return -ENOMEM;
+	state->nonces[state->n_nonces++] = n;
+	return 0;
+}
+
+void state_nonce_prune(struct state *state, time_t now)
+{
+	size_t i, kept = 0;
+
+	for (i = 0; i < state->n_nonces; i++) {
+		if (state->nonces[i].valid_until < now)
+			free(state->nonces[i].value);
+		else
+			state->nonces[kept++] = state->nonces[i];
+	}
+	state->n_nonces = kept;
+}
+
+/* ---- JSON forms ---- */
+
+static const char *mode_name(enum authkeys_mode mode)
+{
+	return mode == AUTHKEYS_MODE_SFTP ? "sftp" : "shell";
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *time_or_null(time_t t)
+{
+	char text[32];
+
+	if (t == 0)
+		return json_null();
+	time_format_utc(t, text, sizeof(text));
+	return json_string(text);
+}
+
+/* Build an object from (key, new value) pairs; NULL if any value is NULL. */
+static json_t *object_of(const char *const *keys, json_t **values, size_t n)
+{
+	json_t *object = json_object();
+	bool failed = !object;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (failed || !values[i] || json_object_set_new(object, keys[i], values[i]) < 0) {
+			failed = true;
+			json_decref(values[i]);
+		}
+	}
+	if (failed) {
+		json_decref(object);
+		return NULL;
+	}
+	return object;
+}
+
+json_t *grant_to_json(const struct grant *g)
+{
+	static const char *const keys[] = {
+		"id", "user", "key_type", "fingerprint", "comment", "ticket",
+		"from", "mode", "signer", "created", "expires", "expires_unix",
+		"by_uid", "by_user",
+	};
+	json_t *values[SL_ARRAY_SIZE(keys)] = {
+		json_string(g->id),
+		string_or_null(g->user),
+		string_or_null(g->key_type),
+		string_or_null(g->fingerprint),
+		string_or_null(g->comment),
+		string_or_null(g->ticket),
+		string_or_null(g->from),
+		json_string(mode_name(g->mode)),
+		string_or_null(g->signer),
+		time_or_null(g->created),
+		time_or_null(g->expires),
+		g->expires ? json_integer(g->expires) : json_null(),
+		g->by_uid >= 0 ? json_integer(g->by_uid) : json_null(),
+		string_or_null(g->by_user),
+	};
+
+	return object_of(keys, values, SL_ARRAY_SIZE(keys));
+}
+
+/* The keys of a grant in state.json, in the order written. Load requires
+ * exactly these, optional ones as null. */
+static const char *const grant_state_keys[] = {
+	"id", "user", "uid", "key_type", "blob_base64", "fingerprint", "comment",
+	"ticket", "from", "mode", "signer", "created", "expires", "by_uid",
+	"by_user",
+};
+
+static json_t *grant_to_state_json(const struct grant *g)
+{
+	json_t *values[SL_ARRAY_SIZE(grant_state_keys)] = {
+		json_string(g->id),
+		json_string(g->user),
+		json_integer(g->uid),
+		json_string(g->key_type),
+		json_string(g->blob_base64),
+		json_string(g->fingerprint),
+		string_or_null(g->comment),
+		string_or_null(g->ticket),
+		string_or_null(g->from),
+		json_string(mode_name(g->mode)),
+		string_or_null(g->signer),
+		json_integer(g->created),
+		json_integer(g->expires),
+		g->by_uid >= 0 ? json_integer(g->by_uid) : json_null(),
+		string_or_null(g->by_user),
+	};
+
+	return object_of(grant_state_keys, values, SL_ARRAY_SIZE(grant_state_keys));
+}
+
+/* Copy a string member: required ones must be strings, optional ones may
+ * be null (NULL). 0, SL_REFUSED or -ENOMEM. */
+static int take_string(json_t *object, const char *key, bool optional, char **out)
+{
+	json_t *value = json_object_get(object, key);
+
+	*out = NULL;
+	if (optional && json_is_null(value))
+		return 0;
+	if (!json_is_string(value) || strlen(json_string_value(value)) != json_string_length(value))
+		return SL_REFUSED; /* not a string, or one with a NUL inside */
+	*out = strdup(json_string_value(value));
+	return *out ? 0 : -ENOMEM;
+}
+
+static int take_integer(json_t *object, const char *key, bool optional,
+			long long *out)
+{
+	json_t *value = json_object_get(object, key);
+
+	if (optional && json_is_null(value)) {
+		*out = -1;
+		return 0;
+	}
+	if (!json_is_integer(value))
+		return SL_REFUSED;
+	*out = json_integer_value(value);
+	return 0;
+}
+
+static int grant_from_state_json(json_t *object, struct grant *g, const char **why)
+{
+	const char *mode = NULL, *id = NULL;
+	long long uid = -1, created = 0, expires = 0, by_uid = -1;
+	json_t *value;
+	size_t i;
+	int r = 0;
+
+	memset(g, 0, sizeof(*g));
+	if (!json_is_object(object) ||
+	    json_object_size(object) != SL_ARRAY_SIZE(grant_state_keys)) {
+		*why = "a grant is not an object with exactly the expected fields";
+		return SL_REFUSED;
+	}
+	for (i = 0; i < SL_ARRAY_SIZE(grant_state_keys); i++) {
+		if (!json_object_get(object, grant_state_keys[i])) {
+			*why = "a grant is not an object with exactly the expected fields";
+			return SL_REFUSED;
+		}
+	}
+	value = json_object_get(object, "id");
+	id = json_is_string(value) ? json_string_value(value) : NULL;
+	value = json_object_get(object, "mode");
+	mode = json_is_string(value) ? json_string_value(value) : NULL;
+	if (!id || strlen(id) != AUTHKEYS_ID_LEN || !mode) {
+		*why = "a grant's id or mode is not a string of the right form";
+		return SL_REFUSED;
+	}
+	memcpy(g->id, id, AUTHKEYS_ID_LEN + 1);
+	if (strcmp(mode, "shell") == 0) {
+		g->mode = AUTHKEYS_MODE_SHELL;
+	} else if (strcmp(mode, "sftp") == 0) {
+		g->mode = AUTHKEYS_MODE_SFTP;
+	} else {
+		*why = "a grant's mode is neither shell nor sftp";
+		return SL_REFUSED;
+	}
+	r = take_string(object, "user", false, &g->user);
+	if (r == 0)
+		r = take_string(object, "key_type", false, &g->key_type);
+	if (r == 0)
+		r = take_string(object, "blob_base64", false, &g->blob_base64);
+	if (r == 0)
+		r = take_string(object, "fingerprint", false, &g->fingerprint);
+	if (r == 0)
+		r = take_string(object, "comment", true, &g->comment);
+	if (r == 0)
+		r = take_string(object, "ticket", true, &g->ticket);
+	if (r == 0)
+		r = take_string(object, "from", true, &g->from);
+	if (r == 0)
+		r = take_string(object, "signer", true, &g->signer);
+	if (r == 0)
+		r = take_string(object, "by_user", true, &g->by_user);
+	if (r == SL_REFUSED)
+		*why = "a grant has a field of the wrong type";
+	if (r != 0)
+		goto fail;
+	r = take_integer(object, "uid", false, &uid);
+	if (r == 0)
+		r = take_integer(object, "created", false, &created);
+	if (r == 0)
+		r = take_integer(object, "expires", false, &expires);
+	if (r == 0)
+		r = take_integer(object, "by_uid", true, &by_uid);
+	if (r != 0) {
+		*why = "a grant has a time or uid that is not an integer";
+		goto fail;
+	}
+	if (!uid_sane(uid) || !time_sane(created) || !time_sane(expires) ||
+	    (by_uid != -1 && !uid_sane(by_uid))) {
+		*why = "a grant has a time or uid out of range";
+		r = SL_REFUSED;
+		goto fail;
+	}
+	g->uid = (uid_t)uid;
+	g->created = (time_t)created;
+	g->expires = (time_t)expires;
+	g->by_uid = by_uid;
+	r = grant_check(g, why);
+	if (r != 0)
+		goto fail;
+	return 0;
+fail:
+	grant_finish(g);
+	return r;
+}
+
+/* ---- load ---- */
+
+/*
+ * state.json is read one element at a time: the outer object and arrays by
+ * hand, each grant, nonce and account by jansson. Memory stays at one
+ * element's tree on top of the result, whatever the number of grants.
+ */
+struct reader {
+	const char *text;
+	size_t len;
+	size_t pos;
+};
+
+static void skip_space(struct reader *rd)
+{
+	while (rd->pos < rd->len && (rd->text[rd->pos] == ' ' || rd->text[rd->pos] == '\t' ||
+				     rd->text[rd->pos] == '\n' || rd->text[rd->pos] == '\r'))
+		rd->pos++;
+}
+
+static bool take_char(struct reader *rd, char c)
+{
+	skip_space(rd);
+	if (rd->pos < rd->len && rd->text[rd->pos] == c) {
+		rd->pos++;
+		return true;
+	}
+	return false;
+}
+
+/* One JSON value at the reader's position, or NULL (logged with its line). */
+static json_t *take_value(struct reader *rd)
+{
+	json_error_t error;
+	json_t *value;
+
+	skip_space(rd);
+	value = json_loadb(rd->text + rd->pos, rd->len - rd->pos,
+			   JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK | JSON_REJECT_DUPLICATES,
+			   &error);
+	if (value) {
+		rd->pos += (size_t)error.position;
+	} else {
+		char safe[201];
+		size_t line = 1, i;
+
+		for (i = 0; i < rd->pos; i++)
+			line += rd->text[i] == '\n';
+		log_err("state.json:%zu: %s", line + (size_t)error.line - 1,
+			log_safe(safe, sizeof(safe), error.text));
+	}
+	return value;
+}
+
+enum section { SECTION_GRANTS, SECTION_NONCES, SECTION_ACCOUNTS };
+
+static int load_element(struct state *state, enum section section, json_t *value,
+			const char **why)
+{
+	struct grant g;
+	json_t *item;
+	char *copy;
+	int r;
+
+	switch (section) {
+	case SECTION_GRANTS:
+		r = grant_from_state_json(value, &g, why);
+		if (r == 0) {
+			r = state_add_grant(state, &g);
+			grant_finish(&g);
+		}
+		return r;
+	case SECTION_NONCES:
+		item = json_object_get(value, "valid_until");
+		if (!json_is_object(value) || json_object_size(value) != 2 ||
+		    !json_is_string(json_object_get(value, "value")) || !json_is_integer(item)) {
+			*why = "a nonce is not {\"value\": string, \"valid_until\": integer}";
+			return SL_REFUSED;
+		}
+		if (!time_sane(json_integer_value(item)) ||
+		    !word_valid(json_string_value(json_object_get(value, "value")), NONCE_MAX_LEN)) {
+			*why = "a nonce is malformed or its valid_until out of range";
+			return SL_REFUSED;
+		}
+		r = grow((void **)&state->nonces, state->n_nonces, &state->nonces_alloc,
+			 sizeof(*state->nonces));
+		if (r < 0)
+			return r;
+		copy = strdup(json_string_value(json_object_get(value, "value")));
+		if (!copy)
+			return -ENOMEM;
+		state->nonces[state->n_nonces].value = copy;
+		state->nonces[state->n_nonces++].valid_until = (time_t)json_integer_value(item);
+		return 0;
+	case SECTION_ACCOUNTS:
+		if (!json_is_string(value) || !username_valid(json_string_value(value))) {
+			*why = "an account is not a valid account name";
+			return SL_REFUSED;
+		}
+		r = grow((void **)&state->accounts, state->n_accounts,
+			 &state->accounts_alloc, sizeof(*state->accounts));
+		if (r < 0)
+			return r;
+		copy = strdup(json_string_value(value));
+		if (!copy)
+			return -ENOMEM;
+		state->accounts[state->n_accounts++] = copy;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int load_array(struct reader *rd, struct state *state, enum section section,
+		      const char **why)
+{
+	json_t *value;
+	int r;
+
+	if (!take_char(rd, '[')) {
+		*why = "grants, nonces and accounts must be arrays";
+		return SL_REFUSED;
+	}
+	if (take_char(rd, ']'))
+		return 0;
+	for (;;) {
+		value = take_value(rd);
+		if (!value) {
+			*why = "state.json is not valid JSON";
+			return SL_REFUSED;
+		}
+		r = load_element(state, section, value, why);
+		json_decref(value);
+		if (r != 0)
+			return r;
+		if (take_char(rd, ']'))
+			return 0;
+		if (!take_char(rd, ',')) {
+			*why = "state.json is not valid JSON";
+			return SL_REFUSED;
+		}
+	}
+}
+
+/* The member name at the reader's position and its colon. */
+static int take_key(struct reader *rd, char *key, size_t size, const char **why)
+{
+	json_t *value = take_value(rd);
+	int r = 0;
+
+	if (!json_is_string(value) || json_string_length(value) >= size || !take_char(rd, ':')) {
+		*why = "state.json is not valid JSON, or has an unknown field";
+		r = SL_REFUSED;
+	} else {
+		memcpy(key, json_string_value(value), json_string_length(value) + 1);
+	}
+	json_decref(value);
+	return r;
+}
+
+static int parse_state(const char *text, size_t len, struct state *state,
+		       const char **why)
+{
+	struct reader rd = { .text = text, .len = len };
+	static const char *const names[] = { "grants", "nonces", "accounts" };
+	bool seen[SL_ARRAY_SIZE(names)] = { false };
+	char key[16];
+	json_t *version;
+	size_t i;
+	int r;
+
+	if (!take_char(&rd, '{')) {
+		*why = "state.json is not a JSON object";
+		return SL_REFUSED;
+	}
+	/* The version comes first so that a newer format is named as such
+	 * instead of being judged by this version's rules. */
+	r = take_key(&rd, key, sizeof(key), why);
+	if (r != 0 || strcmp(key, "version") != 0) {
+		*why = "state.json does not begin with its version";
+		return SL_REFUSED;
+	}
+	version = take_value(&rd);
+	if (!json_is_integer(version) || json_integer_value(version) != STATE_VERSION) {
+		json_decref(version);
+		*why = "state.json has an unknown version (written by another sshleased?)";
+		return SL_REFUSED;
+	}
+	json_decref(version);
+	while (!take_char(&rd, '}')) {
+		if (!take_char(&rd, ',')) {
+			*why = "state.json is not valid JSON";
+			return SL_REFUSED;
+		}
+		r = take_key(&rd, key, sizeof(key), why);
+		if (r != 0)
+			return r;
+		for (i = 0; i < SL_ARRAY_SIZE(names); i++) {
+			if (strcmp(key, names[i]) == 0)
+				break;
+		}
+		if (i == SL_ARRAY_SIZE(names)) {
+			*why = "state.json has an unknown field";
+			return SL_REFUSED;
+		}
+		if (seen[i]) {
+			*why = "state.json has a field twice";
+			return SL_REFUSED;
+		}
+		seen[i] = true;
+		r = load_array(&rd, state, (enum section)i, why);
+		if (r != 0)
+			return r;
+	}
+	skip_space(&rd);
+	if (rd.pos != rd.len) {
+		*why = "state.json has data after its end";
+		return SL_REFUSED;
+	}
+	for (i = 0; i < SL_ARRAY_SIZE(names); i++) {
+		if (!seen[i]) {
+			*why = "state.json lacks grants, nonces or accounts";
+			return SL_REFUSED;
+		}
+	}
+	return 0;
+}
+
+static int check_unique(const struct state *state, const char **why)
+{
+	bool dup;
+	int r;
+
+	r = find_duplicate(state->grants, state->n_grants, sizeof(struct grant),
+			   offsetof(struct grant, id), true, &dup);
+	if (r == 0 && dup) {
+		*why = "state.json has two grants with the same id";
+		return SL_REFUSED;
+	}
+	if (r == 0)
+		r = find_duplicate(state->nonces, state->n_nonces, sizeof(struct nonce),
+				   offsetof(struct nonce, value), false, &dup);
+	if (r == 0 && dup) {
+		*why = "state.json has the same nonce twice";
+		return SL_REFUSED;
+	}
+	if (r == 0)
+		r = find_duplicate(state->accounts, state->n_accounts, sizeof(char *), 0,
+				   false, &dup);
+	if (r == 0 && dup) {
+		*why = "state.json has the same account twice";
+		return SL_REFUSED;
+	}
+	return r;
+}
+
+static bool is_temp_name(const char *name)
+{
+	size_t prefix = sizeof(STATE_TMP_PREFIX) - 1, i;
+
+	if (strncmp(name, STATE_TMP_PREFIX, prefix) != 0 ||
+	    strlen(name) != prefix + STATE_TMP_RANDOM)
+		return false;
+	for (i = prefix; name[i]; i++) {
+		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/* Temp files left by a save that crashed before its rename. Best effort. */
+static void remove_stale_temps(int dir_fd)
+{
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *entry;
+	DIR *dir;
+
+	if (fd < 0)
+		return;
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((entry = readdir(dir))) {
+		if (is_temp_name(entry->d_name))
+			unlinkat(dir_fd, entry->d_name, 0);
+	}
+	closedir(dir);
+}
+
+static int read_all(int fd, size_t size, char **out)
+{
+	char *buf = malloc(size + 1);
+	size_t got = 0;
+
+	*out = NULL;
+	if (!buf)
+		return -ENOMEM;
+	while (got <= size) {
+		ssize_t n = read(fd, buf + got, size + 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got != size) {
+		free(buf);
+		return -EIO; /* changed while we read it */
+	}
+	buf[size] = '\0';
+	*out = buf;
+	return 0;
+}
+
+int state_load(const char *state_dir, struct state **out, const char **why)
+{
+	struct state *state = NULL;
+	int dir_fd = -1, fd = -1, r;
+	char *text = NULL;
+	struct stat st;
+
+	*out = NULL;
+	state = state_new();
+	if (!state)
+		return -ENOMEM;
+	dir_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0 && errno == ENOENT)
+		goto done;
+	if (dir_fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fstat(dir_fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		*why = "the state directory is not ours alone (owner or group/other write)";
+		r = SL_REFUSED;
+		goto out;
+	}
+	remove_stale_temps(dir_fd);
+	fd = openat(dir_fd, STATE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		goto done;
+	if (fd < 0 && errno == ELOOP) {
+		*why = "state.json is a symbolic link";
+		r = SL_REFUSED;
+		goto out;
+	}
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		*why = "state.json is not a regular file of ours alone";
+		r = SL_REFUSED;
+		goto out;
+	}
+	if (st.st_size > STATE_FILE_MAX) {
+		*why = "state.json is too large";
+		r = SL_REFUSED;
+		goto out;
+	}
+	r = read_all(fd, (size_t)st.st_size, &text);
+	if (r < 0)
+		goto out;
+	r = parse_state(text, (size_t)st.st_size, state, why);
+	if (r == 0)
+		r = check_unique(state, why);
+	if (r != 0)
+		goto out;
+done:
+	*out = state;
+	state = NULL;
+	r = 0;
+out:
+	free(text);
+	if (fd >= 0)
+		close(fd);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	state_free(state);
+	return r;
+}
+
+/* ---- save ---- */
+
+struct writer {
+	int fd;
+	int error; /* -errno of the first failure */
+	size_t used;
+	char buf[64 * 1024];
+};
+
+static void writer_flush(struct writer *w)
+{
+	size_t done = 0;
+
+	while (w->error == 0 && done < w->used) {
+		ssize_t n = write(w->fd, w->buf + done, w->used - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			w->error = -errno;
+		else if (n == 0)
+			w->error = -EIO;
+		else
+			done += (size_t)n;
+	}
+	w->used = 0;
+}
+
+/* Also jansson's dump callback: 0 or -1. */
+static int writer_put(const char *data, size_t size, void *opaque)
+{
+	struct writer *w = opaque;
+
+	while (w->error == 0 && size > 0) {
+		size_t room = sizeof(w->buf) - w->used, n = size < room ? size : room;
+
+		memcpy(w->buf + w->used, data, n);
+		w->used += n;
+		data += n;
+		size -= n;
+		if (w->used == sizeof(w->buf))
+			writer_flush(w);
+	}
+	return w->error ? -1 : 0;
+}
+
+static int writer_text(struct writer *w, const char *text)
+{
+	writer_put(text, strlen(text), w);
+	return w->error;
+}
+
+/* Stream one value; the tree is freed at once, so saving 10,000 grants
+ * never holds more than one grant's tree. */
+static int writer_value(struct writer *w, json_t *value)
+{
+	int r;
+
+	if (!value)
+		return -ENOMEM;
+	r = json_dump_callback(value, writer_put, w,
+			       JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	json_decref(value);
+	if (r < 0)
+		return w->error ? w->error : -ENOMEM;
+	return 0;
+}
+
+static int write_state(struct writer *w, const struct state *state)
+{
+	json_t *nonce;
+	size_t i;
+	int r;
+
+	r = writer_text(w, "{\"version\":1,\n\"grants\":[");
+	for (i = 0; r == 0 && i < state->n_grants; i++) {
+		r = writer_text(w, i ? ",\n" : "\n");
+		if (r == 0)
+			r = writer_value(w, grant_to_state_json(&state->grants[i]));
+	}
+	if (r == 0)
+		r = writer_text(w, "],\n\"nonces\":[");
+	for (i = 0; r == 0 && i < state->n_nonces; i++) {
+		r = writer_text(w, i ? ",\n" : "\n");
+		nonce = json_pack("{s:s,s:I}", "value", state->nonces[i].value,
+				  "valid_until", (json_int_t)state->nonces[i].valid_until);
+		if (r == 0)
+			r = writer_value(w, nonce);
+		else
+			json_decref(nonce);
+	}
+	if (r == 0)
+		r = writer_text(w, "],\n\"accounts\":[");
+	for (i = 0; r == 0 && i < state->n_accounts; i++) {
+		r = writer_text(w, i ? ",\n" : "\n");
+		if (r == 0)
+			r = writer_value(w, json_string(state->accounts[i]));
+	}
+	if (r == 0)
+		r = writer_text(w, "]}\n");
+	if (r == 0) {
+		writer_flush(w);
+		r = w->error;
+	}
+	return r;
+}
+
+/* Refuse to write what state_load would refuse to read back. */
+static int state_check(const struct state *state)
+{
+	const char *why = NULL;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < state->n_grants; i++)
+		r = grant_check(&state->grants[i], &why);
+	for (i = 0; r == 0 && i < state->n_nonces; i++)
+		r = nonce_check(&state->nonces[i], &why);
+	for (i = 0; r == 0 && i < state->n_accounts; i++) {
+		if (!state->accounts[i] || !username_valid(state->accounts[i])) {
+			why = "an account is not a valid account name";
+			r = SL_REFUSED;
+		}
+	}
+	if (r == 0)
+		r = check_unique(state, &why);
+	if (r == SL_REFUSED) {
+		log_err("state not saved: %s", why);
+		r = -EINVAL;
+	}
+	return r;
+}
+
+int state_save(const char *state_dir, const struct state *state)
+{
+	char temp[sizeof(STATE_TMP_PREFIX) + STATE_TMP_RANDOM];
+	unsigned char random[STATE_TMP_RANDOM / 2];
+	struct writer *w = NULL;
+	int dir_fd = -1, fd = -1, r, attempt;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	r = state_check(state);
+	if (r < 0)
+		return r;
+	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	dir_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
+		return -errno;
+	for (attempt = 0; fd < 0 && attempt < 8; attempt++) {
+		memcpy(temp, STATE_TMP_PREFIX, sizeof(STATE_TMP_PREFIX) - 1);
+		randombytes_buf(random, sizeof(random));
+		sodium_bin2hex(temp + sizeof(STATE_TMP_PREFIX) - 1,
+			       STATE_TMP_RANDOM + 1, random, sizeof(random));
+		fd = openat(dir_fd, temp,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST) {
+			r = -errno;
+			goto out;
+		}
+	}
+	if (fd < 0) {
+		r = -EEXIST;
+		goto out;
+	}
+	w = malloc(sizeof(*w));
+	if (!w) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	w->fd = fd;
+	w->error = 0;
+	w->used = 0;
+	r = write_state(w, state);
+	if (r < 0)
+		goto fail;
+	if (fsync(fd) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = close(fd);
+	fd = -1;
+	if (r < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (renameat(dir_fd, temp, dir_fd, STATE_FILE) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* The rename is done; a failed directory fsync leaves it undurable
+	 * but there is nothing to undo. */
+	if (fsync(dir_fd) < 0)
+		r = -errno;
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dir_fd, temp, 0);
+out:
+	free(w);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	return r;
+}
