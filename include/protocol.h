@@ -31,6 +31,28 @@
  *                                                    intact, lines
  * A broken audit chain answers {"ok": false, "error": "refused",
  * "bad_line": N, "message": ...}.
+ *
+ * Details of sshleased's side (added; nothing above changed):
+ * - A request field not listed for its op, or of the wrong JSON type, is a
+ *   "usage" error; null counts as absent. Ids are 12 lower-case hex digits.
+ * - grant: key and user are required (there is no default account); with
+ *   neither for nor until the config's default_duration applies. A refusal
+ *   (validation or policy) is recorded in the audit log as "refuse", also
+ *   for dry_run. dry_run validates everything, changes nothing, and answers
+ *   the would-be grant with "id": null. "token" is refused for now.
+ * - extend: for or until is required; the new deadline counts from now and
+ *   is capped by max_duration. The line is rewritten (the old one removed,
+ *   a new one with the new expiry-time appended) keeping the grant id.
+ * - revoke: every id is checked before anything changes (unknown id:
+ *   "not_found"). If removing a line fails half-way, the error answer also
+ *   carries "revoked": [grant..] with the grants that were revoked.
+ * - status also has started_unix and next_deadline_unix (unix seconds;
+ *   next_deadline and next_deadline_unix are null with no grants).
+ * - audit (records) also has "omitted": N. Records are oldest first; when
+ *   they do not all fit in one message the newest that fit are sent and N
+ *   says how many older ones were left out (narrow with id or since).
+ * - The daemon closes a connection that sends nothing within 5 seconds,
+ *   and accepts at most 64 at once (more are closed unanswered).
  */
 #ifndef SSHLEASE_PROTOCOL_H
 #define SSHLEASE_PROTOCOL_H

@@ -1,15 +1,409 @@
-/* sshleased: placeholder entry point until its commands exist. */
+/* sshleased: command line, start-up in a fixed order, reload, shutdown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "build-config.h"
+#include "daemon.h"
+#include "log.h"
+
+static const char usage_text[] =
+	"Usage: sshleased [--config FILE] [--check] [--version] [--help]\n\n"
+	"The sshlease daemon: grants time-limited SSH access by managing lines\n"
+	"in authorized_keys, and removes them at their deadline. Runs in the\n"
+	"foreground (as a systemd service); logs to the journal under systemd,\n"
+	"to standard error otherwise.\n\n"
+	"  -c, --config FILE  configuration file (default " SSHLEASE_CONFIG_PATH ";\n"
+	"                     built-in defaults when that file does not exist)\n"
+	"  --check            check the configuration, print every problem as\n"
+	"                     file:line: reason, and exit (0 ok, 1 problems)\n"
+	"  --version          print the version and exit\n"
+	"  -h, --help         show this help\n\n"
+	"Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop.\n";
+
+struct options {
+	const char *config_path;
+	bool config_explicit;
+	bool check;
+};
+
+/* SL_EXIT_OK to go on (or after --help/--version with *done), else the
+ * exit code. */
+static int parse_options(int argc, char **argv, struct options *o, bool *done)
+{
+	enum { OPT_CHECK = 0x100, OPT_VERSION };
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int opt;
+
+	*o = (struct options){ .config_path = SSHLEASE_CONFIG_PATH };
+	*done = false;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			if (o->config_explicit) {
+				fprintf(stderr, "sshleased: --config given twice\n");
+				return SL_EXIT_USAGE;
+			}
+			o->config_path = optarg;
+			o->config_explicit = true;
+			break;
+		case OPT_CHECK:
+			o->check = true;
+			break;
+		case OPT_VERSION:
+			printf("sshleased %s\n", SSHLEASE_VERSION);
+			*done = true;
+			return SL_EXIT_OK;
+		case 'h':
+			fputs(usage_text, stdout);
+			*done = true;
+			return SL_EXIT_OK;
+		case ':':
+		default: {
+			char safe[64];
+
+			fprintf(stderr, "sshleased: %s: %s\nTry 'sshleased --help'.\n",
+				log_safe(safe, sizeof(safe), argv[optind - 1]),
+				opt == ':' ? "needs a value" : "unknown option");
+			return SL_EXIT_USAGE;
+		}
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sshleased: takes no arguments\nTry 'sshleased --help'.\n");
+		return SL_EXIT_USAGE;
+	}
+	if (o->config_path[0] == '\0') {
+		fprintf(stderr, "sshleased: --config needs a file name\n");
+		return SL_EXIT_USAGE;
+	}
+	return SL_EXIT_OK;
+}
+
+/* Load the config; report every problem through report(). 0 or an error. */
+static int load_config(const char *path, bool explicit_path,
+		       struct sshlease_config **out, bool to_stderr)
+{
+	char **problems = NULL;
+	char safe[256];
+	int r;
+
+	r = config_load(path, !explicit_path, out, &problems);
+	if (r == SL_REFUSED) {
+		for (size_t i = 0; problems && problems[i]; i++) {
+			log_safe(safe, sizeof(safe), problems[i]);
+			if (to_stderr)
+				fprintf(stderr, "%s\n", safe);
+			else
+				log_err("%s", safe);
+		}
+	} else if (r == SL_NOT_FOUND) {
+		log_safe(safe, sizeof(safe), path);
+		if (to_stderr)
+			fprintf(stderr, "%s: no such file\n", safe);
+		else
+			log_err("%s: no such file", safe);
+	} else if (r < 0) {
+		log_safe(safe, sizeof(safe), path);
+		if (to_stderr)
+			fprintf(stderr, "%s: %s\n", safe, strerror(-r));
+		else
+			log_err("%s: %s", safe, strerror(-r));
+	}
+	config_problems_free(problems);
+	return r;
+}
+
+static int run_check(const struct options *o)
+{
+	struct sshlease_config *config = NULL;
+	char safe[256];
+	int r;
+
+	r = load_config(o->config_path, o->config_explicit, &config, true);
+	config_free(config);
+	if (r != 0)
+		return SL_EXIT_FAILURE;
+	if (access(o->config_path, F_OK) == 0)
+		printf("%s: ok\n", log_safe(safe, sizeof(safe), o->config_path));
+	else
+		printf("%s: not present; the built-in defaults apply\n",
+		       log_safe(safe, sizeof(safe), o->config_path));
+	return SL_EXIT_OK;
+}
+
+void daemon_reload(struct daemon *d)
+{
+	struct sshlease_config *config = NULL;
+	struct sshlease_config *old = d->config;
+	int r;
+
+	notify_reloading();
+	r = load_config(d->config_path, d->config_explicit, &config, false);
+	if (r != 0) {
+		log_err("the configuration was not reloaded; the previous one stays in force");
+		notify_ready();
+		return;
+	}
+	/* Where the socket, state and audit log live is fixed while running:
+	 * keep the running values, and say that a restart applies them. */
+#define KEEP(field)                                                            \
+	do {                                                                   \
+		if ((config->field == NULL) != (old->field == NULL) ||         \
+		    (config->field && strcmp(config->field, old->field) != 0))  \
+			log_warn(#field " changed; restart sshleased to apply it"); \
+		char *tmp_ = config->field;                                    \
+		config->field = old->field;                                    \
+		old->field = tmp_;                                             \
+	} while (0)
+	KEEP(socket);
+	KEEP(socket_group);
+	KEEP(state_dir);
+	KEEP(audit_log);
+#undef KEEP
+	d->config = config;
+	config_free(old);
+	log_info("configuration reloaded");
+	/* Deadlines do not depend on the config, but a re-plan is cheap. */
+	daemon_expire_due(d);
+	notify_ready();
+}
+
+/* mkdir -p: parents 0755, the last one with mode. */
+static int make_dirs(const char *path, mode_t mode)
+{
+	char *copy = strdup(path);
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *p = copy + 1; *p && r == 0; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			r = -errno;
+		*p = '/';
+	}
+	if (r == 0 && mkdir(copy, mode) < 0 && errno != EEXIST)
+		r = -errno;
+	free(copy);
+	return r;
+}
+
+/* "dir/name" in a new string, or NULL. */
+static char *path_join(const char *dir, const char *name)
+{
+	size_t size = strlen(dir) + 1 + strlen(name) + 1;
+	char *path = malloc(size);
+
+	if (path)
+		snprintf(path, size, "%s/%s", dir, name);
+	return path;
+}
+
+/* The state directory, its lock (one daemon per state), its lock dir. */
+static int open_state_dir(struct daemon *d)
+{
+	const char *dir = d->config->state_dir;
+	char *lock_path = NULL;
+	int r;
+
+	if (!dir || dir[0] != '/') {
+		log_err("state_dir must be an absolute path");
+		return -EINVAL;
+	}
+	r = make_dirs(dir, 0700);
+	if (r < 0) {
+		log_err("cannot create the state directory %.200s: %s", dir, strerror(-r));
+		return r;
+	}
+	lock_path = path_join(dir, "sshleased.lock");
+	d->lock_dir = path_join(dir, "locks");
+	if (!lock_path || !d->lock_dir) {
+		free(lock_path);
+		return -ENOMEM;
+	}
+	d->authkeys.lock_dir = d->lock_dir;
+	d->state_lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (d->state_lock_fd < 0) {
+		r = -errno;
+		log_err("cannot open %.200s: %s", lock_path, strerror(errno));
+	} else if (flock(d->state_lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		if (errno == EWOULDBLOCK)
+			log_err("another sshleased is running with the state directory %.200s",
+				dir);
+		else
+			log_err("cannot lock %.200s: %s", lock_path, strerror(errno));
+	}
+	free(lock_path);
+	return r;
+}
+
+static int open_signals(struct daemon *d)
+{
+	sigset_t mask;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->signal_fd < 0) {
+		log_err("signalfd: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static void audit_simple(struct daemon *d, const char *event, const char *reason)
+{
+	struct audit_event ev = {
+		.event = event,
+		.by_uid = -1,
+		.reason = reason,
+	};
+
+	daemon_audit(d, &ev);
+}
+
+static int start(struct daemon *d)
+{
+	const char *why = NULL;
+	char reason[128];
+	int r;
+
+	r = open_signals(d);
+	if (r < 0)
+		return r;
+	r = open_state_dir(d);
+	if (r < 0)
+		return r;
+	r = state_load(d->config->state_dir, &d->state, &why);
+	if (r != 0) {
+		log_err("cannot load the state from %.200s: %s", d->config->state_dir,
+			r < 0 ? strerror(-r) : why);
+		return r < 0 ? r : -EINVAL;
+	}
+	r = audit_open(d->config->audit_log, &d->audit, &why);
+	if (r != 0) {
+		log_err("cannot open the audit log %.200s: %s", d->config->audit_log,
+			r < 0 ? strerror(-r) : why);
+		return r < 0 ? r : -EINVAL;
+	}
+	snprintf(reason, sizeof(reason), "sshleased %s, pid %ld, %zu active grants",
+		 SSHLEASE_VERSION, (long)getpid(), d->state->n_grants);
+	audit_simple(d, "start", reason);
+
+	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epoll_fd < 0) {
+		log_err("epoll_create1: %s", strerror(errno));
+		return -errno;
+	}
+	r = daemon_timer_open(d);
+	if (r < 0)
+		return r;
+	/* Before anyone can ask anything, the files match the state. */
+	r = daemon_recover(d);
+	if (r < 0)
+		return r;
+	r = daemon_socket_open(d);
+	if (r < 0)
+		return r;
+	daemon_expire_due(d);
+	return 0;
+}
+
+static void finish(struct daemon *d)
+{
+	daemon_socket_close(d);
+	if (d->audit) {
+		audit_simple(d, "stop", d->exit_code == 0 ? NULL : "failure");
+		audit_close(d->audit);
+	}
+	state_free(d->state);
+	config_free(d->config);
+	free(d->holds);
+	free(d->lock_dir);
+	if (d->timer_fd >= 0)
+		close(d->timer_fd);
+	if (d->signal_fd >= 0)
+		close(d->signal_fd);
+	if (d->epoll_fd >= 0)
+		close(d->epoll_fd);
+	if (d->state_lock_fd >= 0)
+		close(d->state_lock_fd);
+}
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
-		printf("sshleased %s\n", SSHLEASE_VERSION);
-		return 0;
+	struct daemon d = {
+		.epoll_fd = -1,
+		.listen_fd = -1,
+		.timer_fd = -1,
+		.signal_fd = -1,
+		.state_lock_fd = -1,
+	};
+	struct options o;
+	bool done;
+	int r;
+
+	r = parse_options(argc, argv, &o, &done);
+	if (r != SL_EXIT_OK || done)
+		return r;
+	if (o.check) {
+		log_init("sshleased", LOG_TARGET_STDERR, LOG_INFO);
+		return run_check(&o);
 	}
-	fprintf(stderr, "sshleased: not implemented yet\n");
-	return 1;
+	log_init("sshleased",
+		 getenv("JOURNAL_STREAM") || getenv("NOTIFY_SOCKET")
+			 ? LOG_TARGET_SYSLOG
+			 : LOG_TARGET_STDERR,
+		 LOG_INFO);
+	if (geteuid() != 0) {
+		log_err("sshleased must run as root: it edits other accounts' authorized_keys through processes that become those accounts");
+		return SL_EXIT_FAILURE;
+	}
+	umask(0022);
+	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++)
+		d.connections[i].fd = -1;
+	d.config_path = o.config_path;
+	d.config_explicit = o.config_explicit;
+	d.started = daemon_now();
+	if (load_config(d.config_path, d.config_explicit, &d.config, false) != 0) {
+		log_err("not starting: the configuration has problems (sshleased --check lists them)");
+		return SL_EXIT_FAILURE;
+	}
+	r = start(&d);
+	if (r == 0) {
+		notify_ready();
+		log_info("sshleased %s ready: %zu active grants", SSHLEASE_VERSION,
+			 d.state->n_grants);
+		r = daemon_loop(&d);
+		notify_stopping();
+	}
+	d.exit_code = r == 0 ? SL_EXIT_OK : SL_EXIT_FAILURE;
+	finish(&d);
+	log_info("stopped");
+	return d.exit_code;
 }

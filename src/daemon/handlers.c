@@ -1,0 +1,1059 @@
+/* The operations of the control protocol (include/protocol.h): one request
+ * in, one response out. Every refusal names what was wrong; a refused
+ * request changes nothing. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "account.h"
+#include "build-config.h"
+#include "daemon.h"
+#include "key.h"
+#include "log.h"
+#include "protocol.h"
+#include "timeutil.h"
+#include "validate.h"
+
+/* Longest piece of request text quoted back in a message. */
+#define QUOTE_MAX 64
+
+static json_t *reply_error(const char *code, const char *fmt, ...)
+	SL_PRINTF(2, 3);
+
+static json_t *reply_error(const char *code, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	return proto_error(code, message);
+}
+
+/* Request text made safe to quote: capped, non-printable bytes as '?'. */
+static const char *quote(char buf[QUOTE_MAX + 1], const char *text)
+{
+	return log_safe(buf, QUOTE_MAX + 1, text ? text : "");
+}
+
+/* --- request fields --- */
+
+enum field_type { FIELD_STRING, FIELD_INTEGER, FIELD_BOOL, FIELD_ARRAY };
+
+struct field {
+	const char *name;
+	enum field_type type;
+};
+
+/*
+ * Check that request has only the fields listed (plus "op") and each of the
+ * listed type (null counts as absent). NULL when fine, else a usage reply.
+ */
+static json_t *check_fields(const json_t *request, const char *op,
+			    const struct field *fields, size_t n)
+{
+	const char *name;
+	json_t *value;
+	char safe[QUOTE_MAX + 1];
+
+	json_object_foreach((json_t *)request, name, value) {
+		const struct field *field = NULL;
+		bool ok;
+
+		if (strcmp(name, "op") == 0)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(fields[i].name, name) == 0)
+				field = &fields[i];
+		if (!field)
+			return reply_error("usage", "unknown field \"%s\" for %s",
+					   quote(safe, name), op);
+		if (json_is_null(value))
+			continue;
+		switch (field->type) {
+		case FIELD_STRING:
+			ok = json_is_string(value);
+			break;
+		case FIELD_INTEGER:
+			ok = json_is_integer(value);
+			break;
+		case FIELD_BOOL:
+			ok = json_is_boolean(value);
+			break;
+		case FIELD_ARRAY:
+			ok = json_is_array(value);
+			break;
+		default:
+			ok = false;
+			break;
+		}
+		if (!ok)
+			return reply_error("usage", "field \"%s\" of %s has the wrong type",
+					   name, op);
+	}
+	return NULL;
+}
+
+static const char *get_string(const json_t *request, const char *name)
+{
+	return json_string_value(json_object_get(request, name));
+}
+
+static bool get_bool(const json_t *request, const char *name)
+{
+	return json_is_true(json_object_get(request, name));
+}
+
+static bool has_field(const json_t *request, const char *name)
+{
+	const json_t *value = json_object_get(request, name);
+
+	return value && !json_is_null(value);
+}
+
+static bool id_valid(const char *id)
+{
+	if (!id || strlen(id) != AUTHKEYS_ID_LEN)
+		return false;
+	for (size_t i = 0; i < AUTHKEYS_ID_LEN; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static json_t *sshd_info(const struct daemon *d)
+{
+	/* XXX port auto: probing the local sshd comes later; 22 until then. */
+	return json_pack("{s:i}", "port",
+			 d->config->sshd_port ? (int)d->config->sshd_port : 22);
+}
+
+/* Re-arm the timer after the deadlines changed. */
+static void rearm(struct daemon *d)
+{
+	daemon_expire_due(d);
+}
+
+/*
+ * The deadline of a grant or extension from "for" (duration text) or
+ * "until" (unix seconds); neither: default (0 = none allowed). On refusal
+ * message gets the reason and SL_REFUSED is returned.
+ */
+static int request_deadline(const struct daemon *d, const json_t *request,
+			    int64_t default_duration, time_t now,
+			    time_t *deadline, char *message, size_t size)
+{
+	const char *for_text = get_string(request, "for");
+	const json_t *until_value = json_object_get(request, "until");
+	int64_t duration = 0;
+	time_t until = 0;
+	const char *why = NULL;
+	char safe[QUOTE_MAX + 1], max_text[32];
+	int r;
+
+	if (for_text && json_is_integer(until_value)) {
+		snprintf(message, size, "give a duration or an end time, not both");
+		return SL_REFUSED;
+	}
+	if (for_text) {
+		r = duration_parse(for_text, &duration, &why);
+		if (r != 0) {
+			snprintf(message, size, "duration \"%s\": %s",
+				 quote(safe, for_text), why);
+			return SL_REFUSED;
+		}
+	} else if (json_is_integer(until_value)) {
+		json_int_t value = json_integer_value(until_value);
+
+		if (value <= 0 || (json_int_t)(time_t)value != value) {
+			snprintf(message, size, "the end time is out of range");
+			return SL_REFUSED;
+		}
+		until = (time_t)value;
+	} else if (default_duration > 0) {
+		duration = default_duration;
+	} else {
+		snprintf(message, size, "give a duration (for) or an end time (until)");
+		return SL_REFUSED;
+	}
+	r = schedule_deadline(now, duration, until, d->config->max_duration,
+			      deadline, &why);
+	if (r != 0) {
+		duration_format(d->config->max_duration, max_text, sizeof(max_text));
+		if (strstr(why, "max_duration"))
+			snprintf(message, size, "%s (max_duration is %s)", why, max_text);
+		else
+			snprintf(message, size, "%s", why);
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+/* --- grant --- */
+
+/* What is known about a grant request so far, for the refusal record. */
+struct grant_attempt {
+	struct daemon *d;
+	const struct connection *conn;
+	const char *user;
+	const char *ticket;
+	const struct sshlease_key *key;
+	time_t expires;
+};
+
+/* Audit a refused grant (with everything known about it) and build the
+ * reply. code is "refused" in all but odd cases. */
+static json_t *grant_refuse(const struct grant_attempt *a, const char *code,
+			    const char *message)
+{
+	char user[QUOTE_MAX + 1], ticket[QUOTE_MAX + 1];
+	struct audit_event ev = {
+		.event = "refuse",
+		.user = a->user ? quote(user, a->user) : NULL,
+		.ticket = a->ticket ? quote(ticket, a->ticket) : NULL,
+		.key_type = a->key ? a->key->type : NULL,
+		.fingerprint = a->key ? a->key->fingerprint : NULL,
+		.expires = a->expires,
+		.by_uid = (long long)a->conn->uid,
+		.by_user = a->conn->by_user,
+		.reason = message,
+	};
+
+	daemon_audit(a->d, &ev);
+	return proto_error(code, message);
+}
+
+static json_t *grant_refusef(const struct grant_attempt *a, const char *fmt, ...)
+	SL_PRINTF(2, 3);
+
+static json_t *grant_refusef(const struct grant_attempt *a, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	return grant_refuse(a, "refused", message);
+}
+
+static bool user_listed(char **users, const char *name)
+{
+	for (size_t i = 0; users && users[i]; i++)
+		if (strcmp(users[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Account checks: exists, may receive access. NULL when fine. */
+static json_t *grant_check_account(struct grant_attempt *a, const char *name,
+				   struct account **acct)
+{
+	const struct sshlease_config *config = a->d->config;
+	const char *why = NULL;
+	char safe[QUOTE_MAX + 1];
+	int r;
+
+	if (!username_valid(name))
+		return grant_refusef(a, "\"%s\" is not a valid account name",
+				     quote(safe, name));
+	r = account_lookup(name, acct, &why);
+	if (r == SL_NOT_FOUND)
+		return grant_refusef(a, "there is no account named %s on this server",
+				     quote(safe, name));
+	if (r > 0)
+		return grant_refusef(a, "account %s: %s", quote(safe, name), why);
+	if (r < 0)
+		return reply_error("failed", "cannot look up account %s: %s",
+				   quote(safe, name), strerror(-r));
+	if ((*acct)->uid == 0 && !config->allow_root)
+		return grant_refusef(a, "access to %s (uid 0) is not allowed; set allow_root = yes in the configuration to allow it",
+				     quote(safe, name));
+	if (config->users && config->users[0] && !user_listed(config->users, name))
+		return grant_refusef(a, "account %s is not in the configuration's users list",
+				     quote(safe, name));
+	return NULL;
+}
+
+/* Key checks: well-formed, allowed by policy, not granted already. */
+static json_t *grant_check_key(struct grant_attempt *a, const char *text,
+			       struct sshlease_key **key)
+{
+	const struct sshlease_config *config = a->d->config;
+	struct key_policy policy = {
+		.allowed_families = config->key_types,
+		.min_rsa_bits = config->min_rsa_bits,
+	};
+	struct sshlease_key *loose = NULL;
+	struct key_policy any = { .allowed_families = KEY_FAMILIES_DEFAULT };
+	const char *why = NULL;
+	int r;
+
+	r = key_parse(text, strlen(text), &policy, key, &why);
+	if (r < 0)
+		return reply_error("failed", "cannot check the key: %s", strerror(-r));
+	if (r == 0)
+		return NULL;
+	/* Parse again without policy for a message with the numbers. */
+	if (key_parse(text, strlen(text), &any, &loose, &why) == 0) {
+		json_t *reply;
+
+		a->key = loose;
+		if (!(config->key_types & loose->family))
+			reply = grant_refusef(a, "%s keys are not allowed here (key_types)",
+					      key_family_name(loose->family));
+		else if (loose->family == KEY_FAMILY_RSA &&
+			 loose->bits < config->min_rsa_bits)
+			reply = grant_refusef(a, "RSA key has %u bits; policy requires at least %u (min_rsa_bits)",
+					      loose->bits, config->min_rsa_bits);
+		else
+			reply = grant_refusef(a, "the key: %s", why);
+		a->key = NULL;
+		key_free(loose);
+		return reply;
+	}
+	return grant_refusef(a, "the key: %s", why);
+}
+
+static const struct grant *grant_same_key(const struct state *state,
+					  const char *user, const char *blob)
+{
+	for (size_t i = 0; i < state->n_grants; i++)
+		if (strcmp(state->grants[i].user, user) == 0 &&
+		    strcmp(state->grants[i].blob_base64, blob) == 0)
+			return &state->grants[i];
+	return NULL;
+}
+
+static void new_unique_id(const struct state *state, char id[AUTHKEYS_ID_LEN + 1])
+{
+	do
+		authkeys_new_id(id);
+	while (state_find_grant((struct state *)state, id));
+}
+
+static int strdup_or_null(char **out, const char *text)
+{
+	*out = NULL;
+	if (!text)
+		return 0;
+	*out = strdup(text);
+	return *out ? 0 : -ENOMEM;
+}
+
+/* Fill grant from the checked pieces. 0 or -ENOMEM (grant_finish it). */
+static int grant_build(struct grant *grant, const struct account *acct,
+		       const struct sshlease_key *key, const char *ticket,
+		       const char *from, enum authkeys_mode mode, time_t now,
+		       time_t expires, const struct connection *conn)
+{
+	*grant = (struct grant){
+		.uid = acct->uid,
+		.mode = mode,
+		.created = now,
+		.expires = expires,
+		.by_uid = (long long)conn->uid,
+	};
+	if (strdup_or_null(&grant->user, acct->name) < 0 ||
+	    strdup_or_null(&grant->key_type, key->type) < 0 ||
+	    strdup_or_null(&grant->blob_base64, key->blob_base64) < 0 ||
+	    strdup_or_null(&grant->fingerprint, key->fingerprint) < 0 ||
+	    strdup_or_null(&grant->comment, key->comment) < 0 ||
+	    strdup_or_null(&grant->ticket, ticket) < 0 ||
+	    strdup_or_null(&grant->from, from) < 0 ||
+	    strdup_or_null(&grant->by_user, conn->by_user) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static json_t *grant_reply(const struct daemon *d, const struct grant *grant,
+			   bool dry_run)
+{
+	json_t *object = grant_to_json(grant);
+
+	if (!object)
+		return NULL;
+	/* A preview has no id yet: the real grant gets its own. */
+	if (dry_run && json_object_set_new(object, "id", json_null()) < 0) {
+		json_decref(object);
+		return NULL;
+	}
+	return json_pack("{s:b, s:o, s:b, s:o}", "ok", 1, "grant", object,
+			 "dry_run", dry_run, "sshd", sshd_info(d));
+}
+
+/* Undo a grant recorded in the state whose line could not be written. */
+static void grant_withdraw(struct daemon *d, const char *id)
+{
+	int r;
+
+	state_remove_grant(d->state, id);
+	r = state_save(d->config->state_dir, d->state);
+	if (r < 0)
+		/* The next start finds no line for it and ends it. */
+		log_err("grant %s: withdrawn, but the state could not be saved: %s",
+			id, strerror(-r));
+}
+
+/* Steps 4 of the lifecycle: state, line, audit, timer (DESIGN.md §3). */
+static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
+			    const struct account *acct, const char *line)
+{
+	struct daemon *d = a->d;
+	char id[AUTHKEYS_ID_LEN + 1];
+	struct audit_event ev;
+	const struct grant *stored;
+	const char *why = NULL;
+	json_t *reply;
+	int r;
+
+	memcpy(id, grant->id, sizeof(id));
+	r = state_account_note(d->state, acct->name);
+	if (r == 0)
+		r = state_add_grant(d->state, grant);
+	if (r < 0)
+		return reply_error("failed", "cannot record the grant: %s", strerror(-r));
+	r = state_save(d->config->state_dir, d->state);
+	if (r < 0) {
+		state_remove_grant(d->state, id);
+		log_err("cannot save the state: %s", strerror(-r));
+		return reply_error("failed", "cannot save the daemon's state: %s; nothing was granted",
+				   strerror(-r));
+	}
+
+	r = authkeys_add(&d->authkeys, acct, line, &why);
+	if (r != 0) {
+		char message[512];
+
+		grant_withdraw(d, id);
+		if (r == SL_EXISTS)
+			snprintf(message, sizeof(message),
+				 "this key is already in %s's authorized_keys, outside sshlease; remove it there first or use another key",
+				 acct->name);
+		else if (r == SL_REFUSED)
+			snprintf(message, sizeof(message), "%s's authorized_keys: %s",
+				 acct->name, why);
+		else if (r == SL_CHANGED)
+			snprintf(message, sizeof(message),
+				 "%s's authorized_keys kept changing while it was being written; try again",
+				 acct->name);
+		else
+			snprintf(message, sizeof(message),
+				 "cannot write %s's authorized_keys: %s", acct->name,
+				 r < 0 ? strerror(-r) : "unexpected result");
+		return grant_refuse(a, r == SL_EXISTS || r == SL_REFUSED ? "refused" : "failed",
+				    message);
+	}
+
+	stored = state_find_grant(d->state, id);
+	daemon_grant_event(stored, "grant", &ev);
+	ev.by_uid = stored->by_uid;
+	ev.by_user = stored->by_user;
+	if (daemon_audit(d, &ev) < 0) {
+		/* No access without its record: take it back. */
+		r = authkeys_remove(&d->authkeys, acct, id, stored->blob_base64,
+				    NULL, &why);
+		if (r != 0)
+			log_err("grant %s: cannot remove its line after the audit failure: %.200s",
+				id, r < 0 ? strerror(-r) : why);
+		grant_withdraw(d, id);
+		return reply_error("failed", "the audit log cannot be written; nothing was granted");
+	}
+	reply = grant_reply(d, stored, false);
+	rearm(d);
+	return reply;
+}
+
+static json_t *op_grant(struct daemon *d, const struct connection *conn,
+			const json_t *request)
+{
+	static const struct field fields[] = {
+		{ "key", FIELD_STRING },   { "token", FIELD_STRING },
+		{ "user", FIELD_STRING },  { "for", FIELD_STRING },
+		{ "until", FIELD_INTEGER }, { "ticket", FIELD_STRING },
+		{ "from", FIELD_STRING },  { "mode", FIELD_STRING },
+		{ "dry_run", FIELD_BOOL },
+	};
+	struct grant_attempt a = { .d = d, .conn = conn };
+	struct account *acct = NULL;
+	struct sshlease_key *key = NULL;
+	struct grant grant = { 0 };
+	const char *key_text, *mode_text, *from_text, *why = NULL;
+	enum authkeys_mode mode = d->config->mode;
+	char *from = NULL, *line = NULL;
+	char message[512], safe[QUOTE_MAX + 1];
+	bool dry_run;
+	time_t now = daemon_now(), deadline = 0;
+	json_t *reply;
+	int r;
+
+	reply = check_fields(request, "grant", fields, SL_ARRAY_SIZE(fields));
+	if (reply)
+		goto out;
+	a.user = get_string(request, "user");
+	a.ticket = get_string(request, "ticket");
+	key_text = get_string(request, "key");
+	dry_run = get_bool(request, "dry_run");
+	if (has_field(request, "token")) {
+		reply = grant_refusef(&a, "signed tokens are not supported yet; grant the public key itself");
+		goto out;
+	}
+	if (!key_text) {
+		reply = reply_error("usage", "grant needs a key");
+		goto out;
+	}
+	if (!a.user) {
+		reply = reply_error("usage", "grant needs the account (user)");
+		goto out;
+	}
+	if (d->config->require_signed) {
+		reply = grant_refusef(&a, "this server accepts only signed tokens (require_signed = yes)");
+		goto out;
+	}
+
+	reply = grant_check_account(&a, a.user, &acct);
+	if (reply)
+		goto out;
+	r = request_deadline(d, request, d->config->default_duration, now,
+			     &deadline, message, sizeof(message));
+	if (r != 0) {
+		reply = grant_refuse(&a, "refused", message);
+		goto out;
+	}
+	a.expires = deadline;
+	reply = grant_check_key(&a, key_text, &key);
+	if (reply)
+		goto out;
+	a.key = key;
+	if (a.ticket && ticket_validate(a.ticket, &why) != 0) {
+		reply = grant_refusef(&a, "ticket \"%s\": %s", quote(safe, a.ticket), why);
+		goto out;
+	}
+	from_text = get_string(request, "from");
+	if (from_text) {
+		r = from_validate(from_text, &from, &why);
+		if (r < 0) {
+			reply = reply_error("failed", "cannot check the source list: %s",
+					    strerror(-r));
+			goto out;
+		}
+		if (r != 0) {
+			reply = grant_refusef(&a, "from \"%s\": %s", quote(safe, from_text), why);
+			goto out;
+		}
+	} else if (d->config->from && !(from = strdup(d->config->from))) {
+		reply = NULL;
+		goto out;
+	}
+	mode_text = get_string(request, "mode");
+	if (mode_text && strcmp(mode_text, "shell") == 0) {
+		mode = AUTHKEYS_MODE_SHELL;
+	} else if (mode_text && strcmp(mode_text, "sftp") == 0) {
+		mode = AUTHKEYS_MODE_SFTP;
+	} else if (mode_text) {
+		reply = grant_refusef(&a, "mode \"%s\" is neither shell nor sftp",
+				      quote(safe, mode_text));
+		goto out;
+	}
+	{
+		const struct grant *existing =
+			grant_same_key(d->state, acct->name, key->blob_base64);
+
+		if (existing) {
+			char until[32];
+
+			time_format_utc(existing->expires, until, sizeof(until));
+			reply = grant_refusef(&a, "this key already has access to %s as grant %s until %s; use 'sshlease extend %s' to change its deadline",
+					      acct->name, existing->id, until,
+					      existing->id);
+			goto out;
+		}
+	}
+
+	if (grant_build(&grant, acct, key, a.ticket, from, mode, now, deadline,
+			conn) < 0) {
+		reply = NULL;
+		goto out;
+	}
+	new_unique_id(d->state, grant.id);
+	{
+		struct authkeys_line_spec spec = {
+			.id = grant.id,
+			.key_type = grant.key_type,
+			.blob_base64 = grant.blob_base64,
+			.deadline = grant.expires,
+			.expiry = daemon_expiry_format(d),
+			.mode = grant.mode,
+			.from = grant.from,
+		};
+
+		r = authkeys_format_line(&spec, &line, &why);
+		if (r < 0) {
+			reply = NULL;
+			goto out;
+		}
+		if (r != 0) {
+			reply = grant_refusef(&a, "%s", why);
+			goto out;
+		}
+	}
+	if (dry_run)
+		reply = grant_reply(d, &grant, true);
+	else
+		reply = grant_commit(&a, &grant, acct, line);
+out:
+	grant_finish(&grant);
+	free(line);
+	free(from);
+	key_free(key);
+	account_free(acct);
+	return reply;
+}
+
+/* --- revoke --- */
+
+static json_t *op_revoke(struct daemon *d, const struct connection *conn,
+			 const json_t *request)
+{
+	static const struct field fields[] = {
+		{ "ids", FIELD_ARRAY }, { "all", FIELD_BOOL }, { "user", FIELD_STRING },
+	};
+	const struct peer peer = { .uid = (long long)conn->uid, .user = conn->by_user };
+	const json_t *ids = json_object_get(request, "ids");
+	const char *user = get_string(request, "user");
+	bool all = get_bool(request, "all");
+	char (*targets)[AUTHKEYS_ID_LEN + 1] = NULL;
+	size_t n_targets = 0;
+	json_t *reply = NULL, *revoked = NULL;
+	char safe[QUOTE_MAX + 1];
+	size_t i;
+	json_t *item;
+
+	reply = check_fields(request, "revoke", fields, SL_ARRAY_SIZE(fields));
+	if (reply)
+		goto out;
+	if (all == (json_array_size(ids) > 0)) {
+		reply = reply_error("usage", "revoke needs grant ids or all, not both");
+		goto out;
+	}
+	if (user && !all) {
+		reply = reply_error("usage", "user goes with all: revoke all grants of that account");
+		goto out;
+	}
+	targets = calloc((all ? d->state->n_grants : json_array_size(ids)) + 1,
+			 sizeof(*targets));
+	revoked = json_array();
+	if (!targets || !revoked)
+		goto out;
+	/* Check every id before changing anything. */
+	json_array_foreach(ids, i, item) {
+		const char *id = json_string_value(item);
+		bool seen = false;
+
+		if (!id || !id_valid(id)) {
+			reply = reply_error("usage", "\"%s\" is not a grant id (12 hex digits)",
+					    quote(safe, id ? id : "(not a string)"));
+			goto out;
+		}
+		if (!state_find_grant(d->state, id)) {
+			reply = reply_error("not_found", "there is no active grant %s", id);
+			goto out;
+		}
+		for (size_t t = 0; t < n_targets; t++)
+			if (strcmp(targets[t], id) == 0)
+				seen = true;
+		if (!seen)
+			memcpy(targets[n_targets++], id, sizeof(targets[0]));
+	}
+	for (size_t g = 0; all && g < d->state->n_grants; g++)
+		if (!user || strcmp(d->state->grants[g].user, user) == 0)
+			memcpy(targets[n_targets++], d->state->grants[g].id,
+			       sizeof(targets[0]));
+
+	for (size_t t = 0; t < n_targets; t++) {
+		const struct grant *grant = state_find_grant(d->state, targets[t]);
+		json_t *object;
+		const char *why = NULL;
+		int r;
+
+		if (!grant)
+			continue;
+		object = grant_to_json(grant);
+		if (!object)
+			goto out;
+		r = daemon_grant_end(d, targets[t], "revoke", &peer, NULL, &why);
+		if (r == SL_NOT_FOUND) {
+			json_decref(object);
+			continue;
+		}
+		if (r != 0) {
+			json_decref(object);
+			reply = reply_error(r == SL_REFUSED ? "refused" : "failed",
+					    "cannot revoke grant %s: %s%s", targets[t],
+					    why ? why : "unknown error",
+					    json_array_size(revoked) ? " (the grants listed in revoked were revoked)" : "");
+			if (reply)
+				json_object_set(reply, "revoked", revoked);
+			goto out;
+		}
+		json_array_append_new(revoked, object);
+	}
+	reply = json_pack("{s:b, s:O}", "ok", 1, "revoked", revoked);
+out:
+	rearm(d);
+	json_decref(revoked);
+	free(targets);
+	return reply;
+}
+
+/* --- extend --- */
+
+/* Replace the grant's line by one that carries its (new) deadline. On
+ * failure the old line is put back; *lost says when even that failed. */
+static int extend_rewrite(struct daemon *d, const struct account *acct,
+			  const struct grant *grant, time_t old_expires,
+			  bool *lost, const char **why)
+{
+	struct authkeys_line_spec spec = {
+		.id = grant->id,
+		.key_type = grant->key_type,
+		.blob_base64 = grant->blob_base64,
+		.deadline = grant->expires,
+		.expiry = daemon_expiry_format(d),
+		.mode = grant->mode,
+		.from = grant->from,
+	};
+	char *line = NULL, *old_line = NULL;
+	const char *ignored = NULL;
+	int r;
+
+	r = authkeys_format_line(&spec, &line, why);
+	if (r == 0) {
+		spec.deadline = old_expires;
+		r = authkeys_format_line(&spec, &old_line, why);
+	}
+	if (r != 0)
+		goto out;
+	/* authkeys_add refuses a second line with the same key, so the old
+	 * line goes first; for that moment the key has no line. */
+	r = authkeys_remove(&d->authkeys, acct, grant->id, grant->blob_base64,
+			    NULL, why);
+	if (r != 0)
+		goto out;
+	r = authkeys_add(&d->authkeys, acct, line, why);
+	if (r != 0 && authkeys_add(&d->authkeys, acct, old_line, &ignored) != 0) {
+		log_err("grant %s: neither the new nor the old line could be written",
+			grant->id);
+		*lost = true;
+	}
+out:
+	free(line);
+	free(old_line);
+	return r;
+}
+
+static json_t *op_extend(struct daemon *d, const struct connection *conn,
+			 const json_t *request)
+{
+	static const struct field fields[] = {
+		{ "id", FIELD_STRING }, { "for", FIELD_STRING }, { "until", FIELD_INTEGER },
+	};
+	const char *id = get_string(request, "id");
+	struct account *acct = NULL;
+	struct grant *grant;
+	struct audit_event ev;
+	char message[512], old_text[32], safe[QUOTE_MAX + 1];
+	const char *why = NULL;
+	time_t now = daemon_now(), deadline = 0, old_expires;
+	bool lost = false;
+	json_t *reply;
+	int r;
+
+	reply = check_fields(request, "extend", fields, SL_ARRAY_SIZE(fields));
+	if (reply)
+		goto out;
+	if (!id || !id_valid(id)) {
+		reply = reply_error("usage", "\"%s\" is not a grant id (12 hex digits)",
+				    quote(safe, id));
+		goto out;
+	}
+	if (!has_field(request, "for") && !has_field(request, "until")) {
+		reply = reply_error("usage", "extend needs the new deadline: for or until");
+		goto out;
+	}
+	grant = state_find_grant(d->state, id);
+	if (!grant) {
+		reply = reply_error("not_found", "there is no active grant %s", id);
+		goto out;
+	}
+	r = request_deadline(d, request, 0, now, &deadline, message, sizeof(message));
+	if (r != 0) {
+		daemon_grant_event(grant, "refuse", &ev);
+		ev.by_uid = (long long)conn->uid;
+		ev.by_user = conn->by_user;
+		ev.reason = message;
+		daemon_audit(d, &ev);
+		reply = proto_error("refused", message);
+		goto out;
+	}
+	r = account_lookup(grant->user, &acct, &why);
+	if (r != 0) {
+		reply = reply_error("failed", "cannot look up account %s: %s", grant->user,
+				    r == SL_NOT_FOUND ? "it no longer exists"
+				    : r < 0 ? strerror(-r) : why);
+		goto out;
+	}
+	old_expires = grant->expires;
+	time_format_utc(old_expires, old_text, sizeof(old_text));
+	/* State first, like a grant: a crash before the line is rewritten
+	 * leaves a line with the earlier expiry-time (sshd refuses it then,
+	 * fail closed) that the next start rewrites. */
+	grant->expires = deadline;
+	r = state_save(d->config->state_dir, d->state);
+	if (r < 0) {
+		grant->expires = old_expires;
+		reply = reply_error("failed", "cannot save the daemon's state: %s; the deadline is unchanged",
+				    strerror(-r));
+		goto out;
+	}
+	r = extend_rewrite(d, acct, grant, old_expires, &lost, &why);
+	if (r != 0) {
+		char reason[512];
+
+		snprintf(reason, sizeof(reason), "%s's authorized_keys: %s%s",
+			 grant->user, r < 0 ? strerror(-r) : why,
+			 lost ? "; the line could not be written back either" : "");
+		grant->expires = old_expires;
+		if (state_save(d->config->state_dir, d->state) < 0)
+			log_err("grant %s: cannot save the state after a failed extension",
+				grant->id);
+		if (lost) {
+			/* The key has no line any more: the grant is over. */
+			const struct peer peer = { (long long)conn->uid, conn->by_user };
+			const char *ignored = NULL;
+
+			daemon_grant_end(d, id, "line-missing", &peer, reason, &ignored);
+		}
+		reply = reply_error(r == SL_REFUSED ? "refused" : "failed",
+				    "cannot extend grant %s: %s", id, reason);
+		goto out;
+	}
+	daemon_grant_event(grant, "extend", &ev);
+	ev.by_uid = (long long)conn->uid;
+	ev.by_user = conn->by_user;
+	snprintf(message, sizeof(message), "deadline moved from %s", old_text);
+	ev.reason = message;
+	daemon_audit(d, &ev);
+	reply = json_pack("{s:b, s:o}", "ok", 1, "grant", grant_to_json(grant));
+out:
+	rearm(d);
+	account_free(acct);
+	return reply;
+}
+
+/* --- list, show, status --- */
+
+static int grant_compare(const void *a, const void *b)
+{
+	const struct grant *x = *(const struct grant *const *)a;
+	const struct grant *y = *(const struct grant *const *)b;
+
+	if (x->expires != y->expires)
+		return x->expires < y->expires ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+static json_t *op_list(struct daemon *d, const json_t *request)
+{
+	static const struct field fields[] = { { "user", FIELD_STRING } };
+	const char *user = get_string(request, "user");
+	const struct grant **sorted = NULL;
+	json_t *reply, *grants = NULL;
+	size_t n = 0;
+
+	reply = check_fields(request, "list", fields, SL_ARRAY_SIZE(fields));
+	if (reply)
+		return reply;
+	sorted = calloc(d->state->n_grants + 1, sizeof(*sorted));
+	grants = json_array();
+	if (!sorted || !grants)
+		goto out;
+	for (size_t i = 0; i < d->state->n_grants; i++)
+		if (!user || strcmp(d->state->grants[i].user, user) == 0)
+			sorted[n++] = &d->state->grants[i];
+	qsort(sorted, n, sizeof(*sorted), grant_compare);
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(grants, grant_to_json(sorted[i])) < 0)
+			goto out;
+	reply = json_pack("{s:b, s:O}", "ok", 1, "grants", grants);
+out:
+	json_decref(grants);
+	free(sorted);
+	return reply;
+}
+
+static json_t *op_show(struct daemon *d, const json_t *request)
+{
+	static const struct field fields[] = { { "id", FIELD_STRING } };
+	const char *id = get_string(request, "id");
+	char safe[QUOTE_MAX + 1];
+	const struct grant *grant;
+	json_t *reply;
+
+	reply = check_fields(request, "show", fields, SL_ARRAY_SIZE(fields));
+	if (reply)
+		return reply;
+	if (!id || !id_valid(id))
+		return reply_error("usage", "\"%s\" is not a grant id (12 hex digits)",
+				   quote(safe, id));
+	grant = state_find_grant(d->state, id);
+	if (!grant)
+		return reply_error("not_found", "there is no active grant %s", id);
+	return json_pack("{s:b, s:o}", "ok", 1, "grant", grant_to_json(grant));
+}
+
+static json_t *time_or_null(time_t t)
+{
+	char text[32];
+
+	if (t == 0)
+		return json_null();
+	time_format_utc(t, text, sizeof(text));
+	return json_string(text);
+}
+
+static json_t *op_status(struct daemon *d, const json_t *request)
+{
+	time_t next = schedule_earliest_deadline(d->state);
+	json_t *reply;
+
+	reply = check_fields(request, "status", NULL, 0);
+	if (reply)
+		return reply;
+	return json_pack("{s:b, s:s, s:I, s:o, s:I, s:I, s:o, s:o, s:s, s:s}",
+			 "ok", 1,
+			 "version", SSHLEASE_VERSION,
+			 "pid", (json_int_t)getpid(),
+			 "started", time_or_null(d->started),
+			 "started_unix", (json_int_t)d->started,
+			 "grants", (json_int_t)d->state->n_grants,
+			 "next_deadline", time_or_null(next),
+			 "next_deadline_unix",
+			 next ? json_integer((json_int_t)next) : json_null(),
+			 "config", d->config_path,
+			 "socket", d->socket_path ? d->socket_path : d->config->socket);
+}
+
+/* --- audit --- */
+
+/* Keep the newest records whose total size fits in one answer. */
+static json_t *audit_fit(json_t *records, size_t *omitted)
+{
+	/* Room for the envelope around the array. */
+	const size_t budget = PROTO_MAX_MESSAGE - 256;
+	size_t n = json_array_size(records), used = 0, keep = 0;
+	json_t *kept;
+
+	while (keep < n) {
+		char *text = json_dumps(json_array_get(records, n - 1 - keep),
+					JSON_COMPACT);
+		size_t len = text ? strlen(text) + 1 : budget;
+
+		free(text);
+		if (used + len > budget)
+			break;
+		used += len;
+		keep++;
+	}
+	*omitted = n - keep;
+	kept = json_array();
+	for (size_t i = n - keep; kept && i < n; i++)
+		json_array_append(kept, json_array_get(records, i));
+	return kept;
+}
+
+static json_t *op_audit(struct daemon *d, const json_t *request)
+{
+	static const struct field fields[] = {
+		{ "id", FIELD_STRING }, { "since", FIELD_INTEGER }, { "verify", FIELD_BOOL },
+	};
+	const char *id = get_string(request, "id");
+	const json_t *since = json_object_get(request, "since");
+	const char *path = d->config->audit_log;
+	json_t *reply, *records = NULL, *kept = NULL;
+	char safe[QUOTE_MAX + 1];
+	size_t omitted = 0;
+	int r;
+
+	reply = check_fields(request, "audit", fields, SL_ARRAY_SIZE(fields));
+	if (reply)
+		return reply;
+	if (get_bool(request, "verify")) {
+		unsigned long lines = 0, bad_line = 0;
+		const char *why = NULL;
+
+		if (id || json_is_integer(since))
+			return reply_error("usage", "verify checks the whole log; it takes no id or since");
+		r = audit_verify(path, &lines, &bad_line, &why);
+		if (r < 0)
+			return reply_error("failed", "cannot read the audit log: %s", strerror(-r));
+		if (r != 0) {
+			reply = reply_error("refused", "the audit log is broken at line %lu: %s",
+					    bad_line, why ? why : "chain broken");
+			if (reply)
+				json_object_set_new(reply, "bad_line",
+						    json_integer((json_int_t)bad_line));
+			return reply;
+		}
+		return json_pack("{s:b, s:b, s:I}", "ok", 1, "intact", 1, "lines",
+				 (json_int_t)lines);
+	}
+	if (id && !id_valid(id))
+		return reply_error("usage", "\"%s\" is not a grant id (12 hex digits)",
+				   quote(safe, id));
+	if (json_is_integer(since) && json_integer_value(since) < 0)
+		return reply_error("usage", "since must not be negative");
+	r = audit_read(path, id, json_is_integer(since) ? (time_t)json_integer_value(since) : 0,
+		       &records);
+	if (r == -ENOENT)
+		records = json_array();
+	else if (r == -EBADMSG)
+		return reply_error("failed", "the audit log has a damaged line; run 'sshlease audit --verify' to find it");
+	else if (r < 0)
+		return reply_error("failed", "cannot read the audit log: %s", strerror(-r));
+	kept = audit_fit(records, &omitted);
+	json_decref(records);
+	if (!kept)
+		return NULL;
+	return json_pack("{s:b, s:o, s:I}", "ok", 1, "records", kept, "omitted",
+			 (json_int_t)omitted);
+}
+
+json_t *daemon_handle(struct daemon *d, const struct connection *conn,
+		      json_t *request)
+{
+	const char *op = get_string(request, "op");
+	char safe[QUOTE_MAX + 1];
+
+	if (!op)
+		return reply_error("usage", "the request has no op");
+	if (strcmp(op, "grant") == 0)
+		return op_grant(d, conn, request);
+	if (strcmp(op, "revoke") == 0)
+		return op_revoke(d, conn, request);
+	if (strcmp(op, "extend") == 0)
+		return op_extend(d, conn, request);
+	if (strcmp(op, "list") == 0)
+		return op_list(d, request);
+	if (strcmp(op, "show") == 0)
+		return op_show(d, request);
+	if (strcmp(op, "status") == 0)
+		return op_status(d, request);
+	if (strcmp(op, "audit") == 0)
+		return op_audit(d, request);
+	return reply_error("usage", "unknown op \"%s\"", quote(safe, op));
+}

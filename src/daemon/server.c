@@ -1,0 +1,527 @@
+/* The control socket and the event loop: accept, check the peer, read one
+ * request within a deadline, answer, close. */
+#define _GNU_SOURCE /* struct ucred, accept4 */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "protocol.h"
+
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+enum {
+	TAG_LISTEN = 1,
+	TAG_TIMER,
+	TAG_SIGNAL,
+	TAG_CONNECTION, /* + slot */
+};
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Create every missing directory above path, 0755 root. */
+static int make_parents(const char *path)
+{
+	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+/*
+ * Decide what to do with whatever holds the socket path: nothing (0), a
+ * stale socket of a dead daemon (removed, 0), or something that must not be
+ * touched (SL_REFUSED with *why).
+ */
+static int clear_socket_path(const char *path, const char **why)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd = -1, r;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		*why = strerror(errno);
+		return SL_REFUSED;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		*why = "the path exists and is not a socket; refusing to replace it";
+		return SL_REFUSED;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*why = strerror(errno);
+		return SL_REFUSED;
+	}
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+		*why = "another sshleased is answering on it";
+		r = SL_REFUSED;
+	} else if (errno == ECONNREFUSED) {
+		/* Nobody listens: left behind by a daemon that died. */
+		if (unlink(path) < 0 && errno != ENOENT) {
+			*why = strerror(errno);
+			r = SL_REFUSED;
+		} else {
+			log_info("removed the stale socket %.200s", path);
+			r = 0;
+		}
+	} else if (errno == EPROTOTYPE) {
+		*why = "another program's socket is at that path";
+		r = SL_REFUSED;
+	} else {
+		*why = strerror(errno);
+		r = SL_REFUSED;
+	}
+	close(fd);
+	return r;
+}
+
+static int group_lookup(const char *name, gid_t *out)
+{
+	struct group grp, *result = NULL;
+	char buf[4096];
+	int r;
+
+	if (!name || name[0] == '\0')
+		return SL_NOT_FOUND;
+	r = getgrnam_r(name, &grp, buf, sizeof(buf), &result);
+	if (r != 0)
+		return -r;
+	if (!result)
+		return SL_NOT_FOUND;
+	*out = grp.gr_gid;
+	return 0;
+}
+
+static int epoll_watch(struct daemon *d, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The socket group resolved when the socket was made; -1 when none. */
+static long long socket_gid = -1;
+
+int daemon_socket_open(struct daemon *d)
+{
+	const char *path = d->config->socket;
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	const char *why = NULL;
+	struct stat st;
+	mode_t old_umask;
+	gid_t gid = 0;
+	int fd = -1, r;
+
+	if (!path || path[0] != '/' || strlen(path) >= sizeof(addr.sun_path)) {
+		log_err("socket path %.200s must be absolute and shorter than %zu bytes",
+			path ? path : "(none)", sizeof(addr.sun_path));
+		r = -EINVAL;
+		goto out;
+	}
+	r = make_parents(path);
+	if (r < 0) {
+		log_err("cannot create the directory of %.200s: %s", path, strerror(-r));
+		goto out;
+	}
+	r = clear_socket_path(path, &why);
+	if (r != 0) {
+		log_err("cannot use the socket %.200s: %s", path, why);
+		r = -EADDRINUSE;
+		goto out;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		log_err("cannot create the socket: %s", strerror(errno));
+		goto out;
+	}
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	/* Born 0600, so nobody can connect before the mode is final. */
+	old_umask = umask(0177);
+	r = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ? -errno : 0;
+	umask(old_umask);
+	if (r < 0) {
+		log_err("cannot bind %.200s: %s", path, strerror(-r));
+		goto out;
+	}
+	r = group_lookup(d->config->socket_group, &gid);
+	if (r == 0) {
+		if (chown(path, 0, gid) < 0 || chmod(path, 0660) < 0) {
+			r = -errno;
+			log_err("cannot set owner and mode of %.200s: %s", path, strerror(errno));
+			unlink(path);
+			goto out;
+		}
+		socket_gid = gid;
+	} else {
+		char safe[64];
+
+		log_warn("group %s does not exist%s; the socket is for root only (0600)",
+			 log_safe(safe, sizeof(safe),
+				  d->config->socket_group ? d->config->socket_group : ""),
+			 r < 0 ? " or cannot be looked up" : "");
+		socket_gid = -1;
+	}
+	if (listen(fd, 32) < 0 || stat(path, &st) < 0) {
+		r = -errno;
+		log_err("cannot listen on %.200s: %s", path, strerror(errno));
+		unlink(path);
+		goto out;
+	}
+	d->socket_path = strdup(path);
+	if (!d->socket_path) {
+		r = -ENOMEM;
+		unlink(path);
+		goto out;
+	}
+	d->socket_dev = st.st_dev;
+	d->socket_ino = st.st_ino;
+	r = epoll_watch(d, fd, TAG_LISTEN);
+	if (r < 0)
+		goto out;
+	d->listen_fd = fd;
+	fd = -1;
+	log_info("listening on %.200s", path);
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+void daemon_socket_close(struct daemon *d)
+{
+	struct stat st;
+
+	if (d->listen_fd >= 0)
+		close(d->listen_fd);
+	d->listen_fd = -1;
+	/* Remove the path only while it is still the socket we made. */
+	if (d->socket_path && lstat(d->socket_path, &st) == 0 &&
+	    st.st_dev == d->socket_dev && st.st_ino == d->socket_ino)
+		unlink(d->socket_path);
+	free(d->socket_path);
+	d->socket_path = NULL;
+}
+
+/* Root, or a member of the socket group as primary or supplementary group
+ * at the time the peer connected. */
+static bool peer_allowed(int fd, const struct ucred *cred)
+{
+	gid_t stack_groups[64];
+	gid_t *groups = stack_groups;
+	socklen_t len = sizeof(stack_groups);
+	bool allowed = false;
+
+	if (cred->uid == 0)
+		return true;
+	if (socket_gid < 0)
+		return false;
+	if ((long long)cred->gid == socket_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE || len == 0 || len > NGROUPS_MAX * sizeof(gid_t))
+			return false;
+		groups = malloc(len);
+		if (!groups)
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if ((long long)groups[i] == socket_gid)
+			allowed = true;
+out:
+	if (groups != stack_groups)
+		free(groups);
+	return allowed;
+}
+
+static void peer_name(uid_t uid, char *out, size_t size)
+{
+	struct passwd pw, *result = NULL;
+	char buf[4096];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &result) == 0 && result)
+		log_safe(out, size, pw.pw_name);
+	else
+		snprintf(out, size, "%lu", (unsigned long)uid);
+}
+
+static void connection_close(struct daemon *d, struct connection *conn)
+{
+	if (conn->fd < 0)
+		return;
+	epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
+	close(conn->fd);
+	conn->fd = -1;
+	d->n_connections--;
+}
+
+static void accept_connections(struct daemon *d)
+{
+	static long long last_busy_warning_ms;
+
+	for (;;) {
+		struct connection *conn = NULL;
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		int fd;
+
+		fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++) {
+			if (d->connections[i].fd < 0) {
+				conn = &d->connections[i];
+				break;
+			}
+		}
+		if (!conn) {
+			long long now = monotonic_ms();
+
+			if (now - last_busy_warning_ms > 10000) {
+				log_warn("%d connections open; refusing more",
+					 DAEMON_MAX_CONNECTIONS);
+				last_busy_warning_ms = now;
+			}
+			close(fd);
+			continue;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			log_warn("cannot read the peer's credentials: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		*conn = (struct connection){
+			.fd = fd,
+			.deadline_ms = monotonic_ms() + DAEMON_CONNECTION_TIMEOUT_MS,
+			.pid = cred.pid,
+			.uid = cred.uid,
+			.gid = cred.gid,
+			.allowed = peer_allowed(fd, &cred),
+		};
+		peer_name(cred.uid, conn->by_user, sizeof(conn->by_user));
+		if (epoll_watch(d, fd, TAG_CONNECTION + (uint32_t)(conn - d->connections)) < 0) {
+			log_warn("epoll: %s", strerror(errno));
+			close(fd);
+			conn->fd = -1;
+			continue;
+		}
+		d->n_connections++;
+	}
+}
+
+static json_t *denied_reply(const struct daemon *d)
+{
+	char message[256];
+	char group[64];
+
+	if (socket_gid >= 0)
+		snprintf(message, sizeof(message),
+			 "permission denied: only root and members of group %s may talk to sshleased",
+			 log_safe(group, sizeof(group), d->config->socket_group));
+	else
+		snprintf(message, sizeof(message),
+			 "permission denied: only root may talk to sshleased");
+	return proto_error("denied", message);
+}
+
+static void connection_event(struct daemon *d, struct connection *conn)
+{
+	json_t *request = NULL, *response = NULL;
+	int r;
+
+	r = proto_recv(conn->fd, 0, &request);
+	if (r == -ETIMEDOUT)
+		return; /* nothing there yet (a stale wake-up) */
+	switch (r) {
+	case 0:
+		break;
+	case -EMSGSIZE:
+		response = proto_error("usage", "request larger than 64 KiB");
+		break;
+	case -EBADMSG:
+		response = proto_error("usage", "malformed request: not a JSON object");
+		break;
+	case -ECONNRESET:
+		goto out;
+	default:
+		log_warn("reading a request from pid %ld: %s", (long)conn->pid,
+			 strerror(-r));
+		goto out;
+	}
+	if (!response && !conn->allowed) {
+		log_notice("denied a request from uid %lu (%s), pid %ld: not root and not in the socket group",
+			   (unsigned long)conn->uid, conn->by_user, (long)conn->pid);
+		response = denied_reply(d);
+	}
+	if (!response)
+		response = daemon_handle(d, conn, request);
+	if (!response) {
+		log_err("out of memory answering pid %ld", (long)conn->pid);
+		goto out;
+	}
+	r = proto_send(conn->fd, response);
+	if (r == -EMSGSIZE) {
+		json_decref(response);
+		response = proto_error("failed",
+				       "the answer is larger than the protocol allows (64 KiB); narrow the request");
+		r = response ? proto_send(conn->fd, response) : -ENOMEM;
+	}
+	if (r < 0 && r != -EPIPE && r != -ECONNRESET)
+		log_warn("answering pid %ld: %s", (long)conn->pid, strerror(-r));
+out:
+	json_decref(request);
+	json_decref(response);
+	/* One request per connection. */
+	connection_close(d, conn);
+}
+
+static void expire_connections(struct daemon *d)
+{
+	long long now = monotonic_ms();
+
+	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++) {
+		struct connection *conn = &d->connections[i];
+
+		if (conn->fd >= 0 && conn->deadline_ms <= now) {
+			log_debug("closing an idle connection from pid %ld", (long)conn->pid);
+			connection_close(d, conn);
+		}
+	}
+}
+
+static int next_timeout_ms(const struct daemon *d)
+{
+	long long earliest = -1, now;
+
+	/* No connection: sleep until an event, however long that is. */
+	if (d->n_connections == 0)
+		return -1;
+	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++) {
+		const struct connection *conn = &d->connections[i];
+
+		if (conn->fd >= 0 && (earliest < 0 || conn->deadline_ms < earliest))
+			earliest = conn->deadline_ms;
+	}
+	if (earliest < 0)
+		return -1;
+	now = monotonic_ms();
+	if (earliest <= now)
+		return 0;
+	return earliest - now > INT_MAX ? INT_MAX : (int)(earliest - now);
+}
+
+static void signal_event(struct daemon *d)
+{
+	struct signalfd_siginfo info;
+
+	while (read(d->signal_fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+		switch (info.ssi_signo) {
+		case SIGHUP:
+			log_info("SIGHUP: reloading the configuration");
+			daemon_reload(d);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("%s: stopping", info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			d->quit = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+int daemon_loop(struct daemon *d)
+{
+	struct epoll_event events[32];
+	int r;
+
+	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++)
+		d->connections[i].fd = -1;
+	r = epoll_watch(d, d->timer_fd, TAG_TIMER);
+	if (r == 0)
+		r = epoll_watch(d, d->signal_fd, TAG_SIGNAL);
+	if (r < 0) {
+		log_err("epoll: %s", strerror(-r));
+		return r;
+	}
+	while (!d->quit) {
+		int n = epoll_wait(d->epoll_fd, events, (int)SL_ARRAY_SIZE(events),
+				   next_timeout_ms(d));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err("epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n && !d->quit; i++) {
+			uint32_t tag = events[i].data.u32;
+
+			if (tag == TAG_LISTEN) {
+				accept_connections(d);
+			} else if (tag == TAG_TIMER) {
+				daemon_timer_event(d);
+			} else if (tag == TAG_SIGNAL) {
+				signal_event(d);
+			} else if (tag >= TAG_CONNECTION &&
+				   tag - TAG_CONNECTION < DAEMON_MAX_CONNECTIONS) {
+				struct connection *conn =
+					&d->connections[tag - TAG_CONNECTION];
+
+				if (conn->fd >= 0)
+					connection_event(d, conn);
+			}
+		}
+		expire_connections(d);
+	}
+	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++)
+		connection_close(d, &d->connections[i]);
+	return 0;
+}
