@@ -1,0 +1,257 @@
+/* sshlease audit: the audit trail, or a check of its hash chain. */
+#include <string.h>
+
+#include "cli.h"
+#include "timeutil.h"
+
+static const char audit_help[] =
+	"Usage: sshlease audit [--grant ID] [--since TIME] [--json]\n"
+	"       sshlease audit --verify [--json]\n\n"
+	"Show the audit trail the daemon keeps: every grant, extension,\n"
+	"revocation, expiry and refusal.\n\n"
+	"Options:\n"
+	"  --grant ID      only the records of this grant\n"
+	"  --since TIME    only records from TIME on: 'YYYY-MM-DD HH:MM[:SS]'\n"
+	"                  (local, or with Z or +HH:MM), or a duration back\n"
+	"                  from now such as 24h or 7d\n"
+	"  --verify        check the hash chain of the whole log: exit 0 when\n"
+	"                  intact, 3 when broken\n"
+	"  --json          print the records as one JSON array (with\n"
+	"                  --verify: one JSON object)\n"
+	"  -h, --help      show this help\n";
+
+enum { OPT_GRANT = 0x100, OPT_SINCE, OPT_VERIFY, OPT_JSON };
+
+struct audit_options {
+	const char *id, *since_text;
+	time_t since;
+	bool verify, json;
+};
+
+static int audit_option(const struct cli *cli, int opt, struct audit_options *o)
+{
+	switch (opt) {
+	case OPT_GRANT: return cli_set_once(cli, &o->id, optarg, "--grant");
+	case OPT_SINCE:
+		return cli_set_once(cli, &o->since_text, optarg, "--since");
+	case OPT_VERIFY: o->verify = true; return 0;
+	case OPT_JSON: o->json = true; return 0;
+	default: return SL_EXIT_USAGE;
+	}
+}
+
+/* --since takes an absolute time or a duration back from now. */
+static int audit_parse_since(const struct cli *cli, struct audit_options *o)
+{
+	char shown[80];
+	const char *why = NULL;
+	int64_t back;
+
+	if (time_parse(o->since_text, &o->since, &why) == 0)
+		return 0;
+	if (duration_parse(o->since_text, &back, &why) == 0) {
+		o->since = time(NULL) - (time_t)back;
+		return 0;
+	}
+	return cli_refused(cli, "--since '%s': neither a time such as "
+			   "'2026-11-01 09:00' nor a duration such as 24h",
+			   cli_safe(shown, sizeof(shown), o->since_text, ""));
+}
+
+static int audit_parse(const struct cli *cli, int argc, char **argv,
+		       struct audit_options *o)
+{
+	static const struct option options[] = {
+		{ "grant", required_argument, NULL, OPT_GRANT },
+		{ "since", required_argument, NULL, OPT_SINCE },
+		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, CLI_OPT_HELP },
+		{ 0 },
+	};
+	int opt;
+
+	while ((opt = cli_getopt(cli, argc, argv, ":h", options)) != -1) {
+		if (opt == CLI_OPT_HELP)
+			return cli_help(audit_help);
+		if (audit_option(cli, opt, o) != 0)
+			return SL_EXIT_USAGE;
+	}
+	if (cli_operands(cli, argc, argv, 0, "") != 0)
+		return SL_EXIT_USAGE;
+	if (o->verify && (o->id || o->since_text))
+		return cli_usage_error(cli, "--verify checks the whole log; it "
+				       "takes no --grant or --since");
+	if (o->since_text && audit_parse_since(cli, o) != 0)
+		return SL_EXIT_REFUSED;
+	return CLI_CONTINUE;
+}
+
+/* The daemon's reason without its own "... at line N: " lead-in. */
+static const char *audit_reason(const char *message, long long line)
+{
+	char lead[48];
+	const char *at;
+
+	snprintf(lead, sizeof(lead), "line %lld: ", line);
+	at = strstr(message, lead);
+	return at ? at + strlen(lead) : message;
+}
+
+/* The chain is broken: report where, as text and for --json. */
+static int audit_broken(const struct cli *cli, const struct audit_options *o,
+			const json_t *reply)
+{
+	long long line = json_integer_value(json_object_get(reply, "bad_line"));
+	const char *message = cli_json_string(reply, "message");
+	char reason[CLI_TEXT_CAP + 1];
+	json_t *out;
+
+	cli_safe(reason, sizeof(reason), audit_reason(message ? message : "", line),
+		 "");
+	cli_error(cli, "audit log broken at line %lld: %s", line,
+		  reason[0] ? reason : "no reason given");
+	if (!o->json)
+		return SL_EXIT_REFUSED;
+	out = json_pack("{s:b, s:I, s:s}", "intact", 0, "bad_line",
+			(json_int_t)line, "reason", reason);
+	if (!out)
+		cli_out_of_memory();
+	cli_print_json(out);
+	json_decref(out);
+	return SL_EXIT_REFUSED;
+}
+
+static int audit_verified(const struct audit_options *o, const json_t *reply)
+{
+	long long lines = json_integer_value(json_object_get(reply, "lines"));
+	json_t *out;
+	int r = SL_EXIT_OK;
+
+	if (!o->json) {
+		printf("audit log intact (%lld records)\n", lines);
+		return r;
+	}
+	out = json_pack("{s:b, s:I}", "intact", 1, "lines", (json_int_t)lines);
+	if (!out)
+		cli_out_of_memory();
+	r = cli_print_json(out);
+	json_decref(out);
+	return r;
+}
+
+static int audit_verify(const struct cli *cli, const struct audit_options *o,
+			const json_t *request)
+{
+	json_t *reply = NULL;
+	int r;
+
+	r = cli_call(cli, request, &reply);
+	if (r != 0)
+		return r;
+	if (json_is_false(json_object_get(reply, "ok")) &&
+	    json_is_integer(json_object_get(reply, "bad_line")))
+		r = audit_broken(cli, o, reply);
+	else
+		r = cli_reply_status(cli, reply);
+	if (r == 0)
+		r = audit_verified(o, reply);
+	json_decref(reply);
+	return r;
+}
+
+static void audit_detail(const json_t *record, const char *key)
+{
+	char value[CLI_TEXT_CAP + 1];
+	const char *text = cli_json_string(record, key);
+
+	if (!text)
+		return;
+	cli_safe(value, sizeof(value), text, "");
+	/* Quoted when it has spaces (a reason, a refused ticket), so that each
+	 * key=value can still be told apart. */
+	if (strchr(value, ' ') || value[0] == '\0')
+		printf(" %s=\"%s\"", key, value);
+	else
+		printf(" %s=%s", key, value);
+}
+
+static void audit_print_record(const json_t *record)
+{
+	static const char *const details[] = {
+		"user", "key_type", "fingerprint", "ticket", "expires", "from",
+		"mode", "signer", "by_user", "reason",
+	};
+	char when[64], event[32], id[32];
+	time_t t;
+
+	if (cli_json_time(record, "time", &t))
+		time_format_local(t, when, sizeof(when));
+	else
+		cli_safe(when, sizeof(when), cli_json_string(record, "time"), "?");
+	printf("%s  %-13s %-12s", when,
+	       cli_safe(event, sizeof(event), cli_json_string(record, "event"), "?"),
+	       cli_safe(id, sizeof(id), cli_json_string(record, "id"), "-"));
+	for (size_t i = 0; i < SL_ARRAY_SIZE(details); i++)
+		audit_detail(record, details[i]);
+	putchar('\n');
+}
+
+/* The daemon leaves out the oldest records when they do not all fit. */
+static void audit_note_omitted(const struct cli *cli, const json_t *reply)
+{
+	long long omitted = json_integer_value(json_object_get(reply, "omitted"));
+
+	if (omitted > 0)
+		cli_error(cli, "%lld older record%s left out: the answer has a "
+			  "size limit; narrow it with --since or --grant",
+			  omitted, omitted == 1 ? "" : "s");
+}
+
+static int audit_show(const struct cli *cli, const struct audit_options *o,
+		      const json_t *request)
+{
+	json_t *reply = NULL, *records;
+	size_t i;
+	json_t *record;
+	int r;
+
+	r = cli_request(cli, request, &reply);
+	if (r != 0)
+		return r;
+	records = cli_reply_get(cli, reply, "records", JSON_ARRAY);
+	audit_note_omitted(cli, reply);
+	if (!records)
+		r = SL_EXIT_FAILURE;
+	else if (o->json)
+		r = cli_print_json(records);
+	else if (json_array_size(records) == 0)
+		puts("No audit records.");
+	else
+		json_array_foreach(records, i, record)
+			audit_print_record(record);
+	json_decref(reply);
+	return r;
+}
+
+int cmd_audit(struct cli *cli, int argc, char **argv)
+{
+	struct audit_options o = { 0 };
+	json_t *request;
+	int r;
+
+	r = audit_parse(cli, argc, argv, &o);
+	if (r != CLI_CONTINUE)
+		return r;
+	request = cli_request_new("audit");
+	if (o.id)
+		cli_json_set_string(request, "id", o.id);
+	if (o.since_text)
+		cli_json_set_integer(request, "since", (long long)o.since);
+	if (o.verify && json_object_set_new(request, "verify", json_true()))
+		cli_out_of_memory();
+	r = o.verify ? audit_verify(cli, &o, request)
+		     : audit_show(cli, &o, request);
+	json_decref(request);
+	return r;
+}
