@@ -20,19 +20,20 @@
  * grant       key (line) | token; user, for          grant, dry_run,
  *             (duration text), until (unix seconds), sshd {port}
  *             ticket, from, mode, dry_run (bool)
- * revoke      ids [..] | all: true [, user]          revoked [grant..]
+ * revoke      ids [..] | all: true [, user]          revoked [grant..],
+ *                                                    omitted
  * extend      id, for | until                        grant
- * list        [user]                                 grants [grant..]
+ * list        [user], [after]                        grants [grant..], next
  * show        id                                     grant
  * status      -                                      version, pid, started,
  *                                                    grants, next_deadline,
  *                                                    config, socket
- * audit       [id], [since], [verify: true]          records [..] |
- *                                                    intact, lines
+ * audit       [id], [since], [before],               records [..], omitted |
+ *             [verify: true]                         intact, lines
  * A broken audit chain answers {"ok": false, "error": "refused",
  * "bad_line": N, "message": ...}.
  *
- * Details of sshleased's side (added; nothing above changed):
+ * Details of sshleased's side:
  * - A request field not listed for its op, or of the wrong JSON type, is a
  *   "usage" error; null counts as absent. Ids are 12 lower-case hex digits.
  * - grant: key and user are required (there is no default account); with
@@ -40,17 +41,40 @@
  *   (validation or policy) is recorded in the audit log as "refuse", also
  *   for dry_run. dry_run validates everything, changes nothing, and answers
  *   the would-be grant with "id": null. "token" is refused for now.
+ * - grant: when writing the line fails with a system error (-errno from
+ *   the engine: the step may have got past the rename), the daemon removes
+ *   the grant's line again, best effort, before it answers "failed".
  * - extend: for or until is required; the new deadline counts from now and
- *   is capped by max_duration. The line is rewritten (the old one removed,
- *   a new one with the new expiry-time appended) keeping the grant id.
+ *   is capped by max_duration. The line is swapped for one with the new
+ *   expiry-time in one atomic edit that keeps its place and the grant id
+ *   (authkeys_replace). A line no longer in the file (removed outside
+ *   sshlease) is not written back: the grant ends ("line-missing" in the
+ *   audit log) and the answer is "not_found".
  * - revoke: every id is checked before anything changes (unknown id:
- *   "not_found"). If removing a line fails half-way, the error answer also
- *   carries "revoked": [grant..] with the grants that were revoked.
+ *   "not_found"). All the grants asked for are revoked in this one request;
+ *   "revoked" lists the first of them (in the order they were revoked) that
+ *   fit in one message and "omitted": N counts the rest, which were revoked
+ *   all the same (the audit log has each one). If removing a line fails
+ *   half-way, the error answer also carries "revoked": [grant..] and
+ *   "omitted" for the grants that were revoked.
+ * - list pages: grants are sorted by deadline, then id. An answer holds
+ *   as many as fit in one message (at least one) and "next": null when it
+ *   ends the list; otherwise "next" is a cursor (text) to send back as
+ *   "after" for the grants that follow. The cursor names a place in that
+ *   order, not an index, so grants that end or are added between two pages
+ *   do not shift the pages; a grant whose deadline moved (extend) between
+ *   pages can be listed twice (keep the first) or missed. A malformed
+ *   cursor is a "usage" error.
+ * - audit pages: "before": SEQ keeps only records with a smaller seq. To
+ *   read everything, ask again with before = the seq of the first record
+ *   received while omitted > 0. Every page reads the whole log again, so
+ *   paging through a long log costs one full read per page.
  * - status also has started_unix and next_deadline_unix (unix seconds;
  *   next_deadline and next_deadline_unix are null with no grants).
  * - audit (records) also has "omitted": N. Records are oldest first; when
  *   they do not all fit in one message the newest that fit are sent and N
- *   says how many older ones were left out (narrow with id or since).
+ *   says how many older ones were left out (page back with before, or
+ *   narrow with id or since).
  * - The daemon closes a connection that sends nothing within 5 seconds,
  *   and accepts at most 64 at once (more are closed unanswered).
  */

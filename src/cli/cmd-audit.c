@@ -197,40 +197,94 @@ static void audit_print_record(const json_t *record)
 	putchar('\n');
 }
 
-/* The daemon leaves out the oldest records when they do not all fit. */
-static void audit_note_omitted(const struct cli *cli, const json_t *reply)
+/* The seq of the first record of a page, or 0 when it has none. */
+static long long audit_first_seq(const json_t *records)
 {
-	long long omitted = json_integer_value(json_object_get(reply, "omitted"));
+	const json_t *seq = json_object_get(json_array_get(records, 0), "seq");
 
-	if (omitted > 0)
-		cli_error(cli, "%lld older record%s left out: the answer has a "
-			  "size limit; narrow it with --since or --grant",
-			  omitted, omitted == 1 ? "" : "s");
+	return json_is_integer(seq) ? (long long)json_integer_value(seq) : 0;
+}
+
+/*
+ * Every record the request selects, oldest first, in *out. The daemon
+ * sends the newest that fit in one answer and says how many older ones it
+ * "omitted"; those are asked for again with "before" (protocol.h) until
+ * none is left. 0, or an exit code (reported).
+ */
+static int audit_fetch(const struct cli *cli, json_t *request, json_t **out)
+{
+	json_t *pages = json_array(), *all = NULL, *reply = NULL;
+	long long before = 0;
+	int r = 0;
+
+	if (!pages)
+		cli_out_of_memory();
+	for (;;) {
+		json_t *records;
+		long long omitted, first;
+
+		if (before > 0)
+			cli_json_set_integer(request, "before", before);
+		r = cli_request(cli, request, &reply);
+		if (r != 0)
+			break;
+		records = cli_reply_get(cli, reply, "records", JSON_ARRAY);
+		if (!records) {
+			r = SL_EXIT_FAILURE;
+			break;
+		}
+		if (json_array_append(pages, records) != 0)
+			cli_out_of_memory();
+		omitted = json_integer_value(json_object_get(reply, "omitted"));
+		if (omitted <= 0)
+			break;
+		/* Each page must reach further back, or this would never end. */
+		first = audit_first_seq(records);
+		if (first <= 1 || (before > 0 && first >= before)) {
+			cli_error(cli, "sshleased left out %lld older record%s and "
+				  "sent no way to ask for them", omitted,
+				  omitted == 1 ? "" : "s");
+			r = SL_EXIT_FAILURE;
+			break;
+		}
+		before = first;
+		json_decref(reply);
+		reply = NULL;
+	}
+	json_decref(reply);
+	if (r == 0) {
+		/* The pages came newest first. */
+		all = json_array();
+		if (!all)
+			cli_out_of_memory();
+		for (size_t i = json_array_size(pages); i > 0; i--)
+			if (json_array_extend(all, json_array_get(pages, i - 1)) != 0)
+				cli_out_of_memory();
+		*out = all;
+	}
+	json_decref(pages);
+	return r;
 }
 
 static int audit_show(const struct cli *cli, const struct audit_options *o,
-		      const json_t *request)
+		      json_t *request)
 {
-	json_t *reply = NULL, *records;
+	json_t *records = NULL;
 	size_t i;
 	json_t *record;
 	int r;
 
-	r = cli_request(cli, request, &reply);
+	r = audit_fetch(cli, request, &records);
 	if (r != 0)
 		return r;
-	records = cli_reply_get(cli, reply, "records", JSON_ARRAY);
-	audit_note_omitted(cli, reply);
-	if (!records)
-		r = SL_EXIT_FAILURE;
-	else if (o->json)
+	if (o->json)
 		r = cli_print_json(records);
 	else if (json_array_size(records) == 0)
 		puts("No audit records.");
 	else
 		json_array_foreach(records, i, record)
 			audit_print_record(record);
-	json_decref(reply);
+	json_decref(records);
 	return r;
 }
 

@@ -27,8 +27,9 @@ static const char grant_help[] =
 	"                    terminal)\n"
 	"  --json            print the grant as one JSON object\n"
 	"  -h, --help        show this help\n\n"
-	"Shows what will happen and asks 'Grant this access? [y/N]' first.\n"
-	"Then prints a block to paste into the support ticket.\n";
+	"Shows what will happen and asks 'Grant this access? [y/N]' first;\n"
+	"the deadline granted is the one shown. Then prints a block to paste\n"
+	"into the support ticket.\n";
 
 #define TOKEN_PREFIX "sl1."
 
@@ -312,6 +313,26 @@ static int grant_output(const struct cli *cli, const struct grant_options *o,
 	return r;
 }
 
+/*
+ * The real grant asks for the deadline the preview showed, as an end time:
+ * resending --for (or the default duration) would count from a later now,
+ * and the merchant would get a later deadline than the one confirmed. If
+ * that time has passed meanwhile, the daemon refuses.
+ */
+static int grant_pin_deadline(const struct cli *cli, json_t *request,
+			      const json_t *preview)
+{
+	time_t expires;
+
+	if (!cli_grant_expires(preview, &expires)) {
+		cli_error(cli, "sshleased answered without the deadline");
+		return SL_EXIT_FAILURE;
+	}
+	json_object_del(request, "for");
+	cli_json_set_integer(request, "until", (long long)expires);
+	return 0;
+}
+
 static int grant_run(const struct cli *cli, const struct grant_options *o,
 		     json_t *request, int tty_fd)
 {
@@ -321,6 +342,8 @@ static int grant_run(const struct cli *cli, const struct grant_options *o,
 	r = grant_send(cli, request, true, &reply, &grant);
 	if (r == 0 && tty_fd >= 0)
 		r = grant_confirm(grant, tty_fd);
+	if (r == 0)
+		r = grant_pin_deadline(cli, request, grant);
 	json_decref(reply);
 	reply = NULL;
 	if (r == 0)

@@ -1,4 +1,4 @@
-/* sshlease list: the active grants as a table. */
+/* sshlease list: the active grants as a table, every page of them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,9 +105,82 @@ static int list_parse(const struct cli *cli, int argc, char **argv,
 						     : CLI_CONTINUE;
 }
 
+/* Add the grants of one page to all, leaving out an id already there (a
+ * grant whose deadline moved between pages can come twice). */
+static void list_merge(json_t *all, json_t *seen, const json_t *page)
+{
+	size_t i;
+	json_t *grant;
+
+	json_array_foreach(page, i, grant) {
+		const char *id = cli_json_string(grant, "id");
+
+		if (id && json_object_get(seen, id))
+			continue;
+		if ((id && json_object_set_new(seen, id, json_true()) != 0) ||
+		    json_array_append(all, grant) != 0)
+			cli_out_of_memory();
+	}
+}
+
+/*
+ * Every page of the list (protocol.h: "after" and "next") as one array in
+ * *out. 0, or an exit code (reported).
+ */
+static int list_fetch(const struct cli *cli, const char *user, json_t **out)
+{
+	json_t *all = json_array(), *seen = json_object();
+	json_t *reply = NULL, *cursor = NULL;
+	int r = 0;
+
+	if (!all || !seen)
+		cli_out_of_memory();
+	for (;;) {
+		json_t *request = cli_request_new("list");
+		json_t *grants, *next;
+
+		if (user)
+			cli_json_set_string(request, "user", user);
+		if (cursor && json_object_set(request, "after", cursor) != 0)
+			cli_out_of_memory();
+		r = cli_request(cli, request, &reply);
+		json_decref(request);
+		if (r != 0)
+			break;
+		grants = cli_reply_get(cli, reply, "grants", JSON_ARRAY);
+		if (!grants) {
+			r = SL_EXIT_FAILURE;
+			break;
+		}
+		list_merge(all, seen, grants);
+		next = json_object_get(reply, "next");
+		if (!next || json_is_null(next))
+			break;
+		/* Each page must move on, or this would never end. */
+		if (!json_is_string(next) || json_array_size(grants) == 0 ||
+		    (cursor && json_equal(cursor, next))) {
+			cli_error(cli, "sshleased sent a page of the list that does not move on");
+			r = SL_EXIT_FAILURE;
+			break;
+		}
+		json_decref(cursor);
+		cursor = json_incref(next);
+		json_decref(reply);
+		reply = NULL;
+	}
+	json_decref(reply);
+	json_decref(cursor);
+	json_decref(seen);
+	if (r == 0)
+		*out = all;
+	else
+		json_decref(all);
+	return r;
+}
+
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
-	json_t *request, *reply = NULL, *grants;
+	json_t *grants = NULL;
 	const char *user = NULL;
 	bool json = false;
 	int r;
@@ -115,23 +188,15 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 	r = list_parse(cli, argc, argv, &user, &json);
 	if (r != CLI_CONTINUE)
 		return r;
-	request = cli_request_new("list");
-	if (user)
-		cli_json_set_string(request, "user", user);
-	r = cli_request(cli, request, &reply);
-	json_decref(request);
+	r = list_fetch(cli, user, &grants);
 	if (r != 0)
 		return r;
-	grants = cli_reply_get(cli, reply, "grants", JSON_ARRAY);
-	if (!grants) {
-		r = SL_EXIT_FAILURE;
-	} else if (json) {
+	if (json)
 		r = cli_print_json(grants);
-	} else if (json_array_size(grants) == 0) {
+	else if (json_array_size(grants) == 0)
 		puts("No active grants.");
-	} else {
+	else
 		list_table(cli, grants);
-	}
-	json_decref(reply);
+	json_decref(grants);
 	return r;
 }

@@ -90,6 +90,27 @@ static void revoke_print(const json_t *revoked)
 	}
 }
 
+/* The daemon lists the revoked grants that fit in one answer and counts
+ * the others (protocol.h); say so, on stdout with the table, on stderr
+ * with --json so that stdout stays one JSON array. */
+static void revoke_note_omitted(const struct cli *cli,
+				const struct revoke_options *o,
+				const json_t *reply)
+{
+	long long omitted = json_integer_value(json_object_get(reply, "omitted"));
+	const char *s = omitted == 1 ? "" : "s";
+
+	if (omitted <= 0)
+		return;
+	if (o->json)
+		cli_error(cli, "%lld more grant%s revoked but not listed: the "
+			  "answer has a size limit; 'sshlease audit' records "
+			  "each revocation", omitted, s);
+	else
+		printf("And %lld more grant%s revoked, too many to list here; "
+		       "'sshlease audit' records each revocation.\n", omitted, s);
+}
+
 /* The grants revoked, also when the daemon stopped part way: those listed
  * are gone even if a later one failed. */
 static int revoke_output(const struct cli *cli, const struct revoke_options *o,
@@ -107,6 +128,7 @@ static int revoke_output(const struct cli *cli, const struct revoke_options *o,
 		r = cli_print_json(revoked);
 	else if (ok || json_array_size(revoked) > 0)
 		revoke_print(revoked);
+	revoke_note_omitted(cli, o, reply);
 	if (!ok)
 		r = cli_reply_status(cli, reply);
 	return r;

@@ -3,6 +3,7 @@
  * request changes nothing. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,9 @@
 
 /* Longest piece of request text quoted back in a message. */
 #define QUOTE_MAX 64
+/* What the items of a list may take in one answer: the rest of
+ * PROTO_MAX_MESSAGE is room for the other members (a message, a cursor). */
+#define ANSWER_BUDGET (PROTO_MAX_MESSAGE - 1024)
 
 static json_t *reply_error(const char *code, const char *fmt, ...)
 	SL_PRINTF(2, 3);
@@ -38,6 +42,17 @@ static json_t *reply_error(const char *code, const char *fmt, ...)
 static const char *quote(char buf[QUOTE_MAX + 1], const char *text)
 {
 	return log_safe(buf, QUOTE_MAX + 1, text ? text : "");
+}
+
+/* The bytes value takes as one more item of an array in a compact answer
+ * (proto_send's encoding), comma included; SIZE_MAX when out of memory. */
+static size_t item_size(const json_t *value)
+{
+	char *text = json_dumps(value, JSON_COMPACT);
+	size_t size = text ? strlen(text) + 1 : SIZE_MAX;
+
+	free(text);
+	return size;
 }
 
 /* --- request fields --- */
@@ -399,6 +414,38 @@ static void grant_withdraw(struct daemon *d, const char *id)
 			id, strerror(-r));
 }
 
+/*
+ * authkeys_add failed with -errno: the child may have got past the rename
+ * before it failed or died (the directory fsync failed, it was killed, its
+ * answer was lost), so the file may hold the new line although the grant
+ * is being withdrawn. Take it out again now, best effort, rather than
+ * leave it until the next start. The id is new, so a line with its marker
+ * and this key can only be the one just written.
+ */
+static void grant_remove_stray_line(struct daemon *d, const struct account *acct,
+				    const char *id, const char *blob,
+				    int add_error, const char *add_why)
+{
+	const char *why = NULL;
+	size_t removed = 0;
+	int r;
+
+	r = authkeys_remove(&d->authkeys, acct, id, blob, &removed, &why);
+	if (r != 0)
+		log_err("grant %s: writing its line failed (%.200s: %s) and removing what may have been written failed too (%.200s%s%s); the next start removes it",
+			id, add_why ? add_why : "unknown step", strerror(-add_error),
+			why ? why : "unknown error", r < 0 ? ": " : "",
+			r < 0 ? strerror(-r) : "");
+	else if (removed > 0)
+		log_warn("grant %s: writing its line failed (%.200s: %s) after the line reached %.64s's authorized_keys; removed it again",
+			 id, add_why ? add_why : "unknown step", strerror(-add_error),
+			 acct->name);
+	else
+		log_info("grant %s: writing its line failed (%.200s: %s); %.64s's authorized_keys does not hold it",
+			 id, add_why ? add_why : "unknown step", strerror(-add_error),
+			 acct->name);
+}
+
 /* Steps 4 of the lifecycle: state, line, audit, timer (DESIGN.md §3). */
 static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 			    const struct account *acct, const char *line)
@@ -429,6 +476,11 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 	if (r != 0) {
 		char message[512];
 
+		/* Positive answers leave the file untouched; -errno may not. */
+		if (r < 0)
+			grant_remove_stray_line(d, acct, id,
+						state_find_grant(d->state, id)->blob_base64,
+						r, why);
 		grant_withdraw(d, id);
 		if (r == SL_EXISTS)
 			snprintf(message, sizeof(message),
@@ -627,7 +679,7 @@ static json_t *op_revoke(struct daemon *d, const struct connection *conn,
 	const char *user = get_string(request, "user");
 	bool all = get_bool(request, "all");
 	char (*targets)[AUTHKEYS_ID_LEN + 1] = NULL;
-	size_t n_targets = 0;
+	size_t n_targets = 0, used = 0, omitted = 0;
 	json_t *reply = NULL, *revoked = NULL;
 	char safe[QUOTE_MAX + 1];
 	size_t i;
@@ -678,13 +730,17 @@ static json_t *op_revoke(struct daemon *d, const struct connection *conn,
 		const struct grant *grant = state_find_grant(d->state, targets[t]);
 		json_t *object;
 		const char *why = NULL;
+		size_t size;
 		int r;
 
 		if (!grant)
 			continue;
 		object = grant_to_json(grant);
-		if (!object)
+		size = object ? item_size(object) : SIZE_MAX;
+		if (size == SIZE_MAX) {
+			json_decref(object);
 			goto out;
+		}
 		r = daemon_grant_end(d, targets[t], "revoke", &peer, NULL, &why);
 		if (r == SL_NOT_FOUND) {
 			json_decref(object);
@@ -695,14 +751,29 @@ static json_t *op_revoke(struct daemon *d, const struct connection *conn,
 			reply = reply_error(r == SL_REFUSED ? "refused" : "failed",
 					    "cannot revoke grant %s: %s%s", targets[t],
 					    why ? why : "unknown error",
-					    json_array_size(revoked) ? " (the grants listed in revoked were revoked)" : "");
-			if (reply)
-				json_object_set(reply, "revoked", revoked);
+					    json_array_size(revoked) + omitted ? " (the grants listed in revoked were revoked)" : "");
+			if (reply &&
+			    (json_object_set(reply, "revoked", revoked) < 0 ||
+			     json_object_set_new(reply, "omitted",
+						 json_integer((json_int_t)omitted)) < 0)) {
+				json_decref(reply);
+				reply = NULL;
+			}
 			goto out;
 		}
-		json_array_append_new(revoked, object);
+		/* All of them are revoked; the answer lists the first that
+		 * fit and counts the rest (the audit log has every one). */
+		if (omitted == 0 && used + size <= ANSWER_BUDGET) {
+			used += size;
+			if (json_array_append_new(revoked, object) < 0)
+				goto out;
+		} else {
+			json_decref(object);
+			omitted++;
+		}
 	}
-	reply = json_pack("{s:b, s:O}", "ok", 1, "revoked", revoked);
+	reply = json_pack("{s:b, s:O, s:I}", "ok", 1, "revoked", revoked,
+			  "omitted", (json_int_t)omitted);
 out:
 	rearm(d);
 	json_decref(revoked);
@@ -712,11 +783,16 @@ out:
 
 /* --- extend --- */
 
-/* Replace the grant's line by one that carries its (new) deadline. On
- * failure the old line is put back; *lost says when even that failed. */
+/*
+ * Swap the grant's line for one that carries its (new) deadline, in one
+ * atomic edit that keeps the line's place (authkeys_replace): there is no
+ * moment without a line for the key. *replaced says how many lines carried
+ * the grant's marker and key; 0 means the line is gone and nothing was
+ * written.
+ */
 static int extend_rewrite(struct daemon *d, const struct account *acct,
-			  const struct grant *grant, time_t old_expires,
-			  bool *lost, const char **why)
+			  const struct grant *grant, size_t *replaced,
+			  const char **why)
 {
 	struct authkeys_line_spec spec = {
 		.id = grant->id,
@@ -727,33 +803,24 @@ static int extend_rewrite(struct daemon *d, const struct account *acct,
 		.mode = grant->mode,
 		.from = grant->from,
 	};
-	char *line = NULL, *old_line = NULL;
-	const char *ignored = NULL;
+	char *line = NULL;
 	int r;
 
+	*replaced = 0;
 	r = authkeys_format_line(&spec, &line, why);
-	if (r == 0) {
-		spec.deadline = old_expires;
-		r = authkeys_format_line(&spec, &old_line, why);
-	}
-	if (r != 0)
-		goto out;
-	/* authkeys_add refuses a second line with the same key, so the old
-	 * line goes first; for that moment the key has no line. */
-	r = authkeys_remove(&d->authkeys, acct, grant->id, grant->blob_base64,
-			    NULL, why);
-	if (r != 0)
-		goto out;
-	r = authkeys_add(&d->authkeys, acct, line, why);
-	if (r != 0 && authkeys_add(&d->authkeys, acct, old_line, &ignored) != 0) {
-		log_err("grant %s: neither the new nor the old line could be written",
-			grant->id);
-		*lost = true;
-	}
-out:
+	if (r == 0)
+		r = authkeys_replace(&d->authkeys, acct, line, replaced, why);
 	free(line);
-	free(old_line);
 	return r;
+}
+
+/* The deadline could not be moved: put the old one back in the state. */
+static void extend_undo(struct daemon *d, struct grant *grant, time_t old_expires)
+{
+	grant->expires = old_expires;
+	if (state_save(d->config->state_dir, d->state) < 0)
+		log_err("grant %s: cannot save the state after a failed extension",
+			grant->id);
 }
 
 static json_t *op_extend(struct daemon *d, const struct connection *conn,
@@ -763,13 +830,14 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 		{ "id", FIELD_STRING }, { "for", FIELD_STRING }, { "until", FIELD_INTEGER },
 	};
 	const char *id = get_string(request, "id");
+	const struct peer peer = { (long long)conn->uid, conn->by_user };
 	struct account *acct = NULL;
 	struct grant *grant;
 	struct audit_event ev;
 	char message[512], old_text[32], safe[QUOTE_MAX + 1];
 	const char *why = NULL;
 	time_t now = daemon_now(), deadline = 0, old_expires;
-	bool lost = false;
+	size_t replaced = 0;
 	json_t *reply;
 	int r;
 
@@ -820,26 +888,36 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 				    strerror(-r));
 		goto out;
 	}
-	r = extend_rewrite(d, acct, grant, old_expires, &lost, &why);
+	r = extend_rewrite(d, acct, grant, &replaced, &why);
 	if (r != 0) {
 		char reason[512];
 
-		snprintf(reason, sizeof(reason), "%s's authorized_keys: %s%s",
-			 grant->user, r < 0 ? strerror(-r) : why,
-			 lost ? "; the line could not be written back either" : "");
-		grant->expires = old_expires;
-		if (state_save(d->config->state_dir, d->state) < 0)
-			log_err("grant %s: cannot save the state after a failed extension",
-				grant->id);
-		if (lost) {
-			/* The key has no line any more: the grant is over. */
-			const struct peer peer = { (long long)conn->uid, conn->by_user };
-			const char *ignored = NULL;
-
-			daemon_grant_end(d, id, "line-missing", &peer, reason, &ignored);
-		}
+		/* The file holds the old line, or (after a failure past the
+		 * rename) the new one; the old deadline in the state ends
+		 * either in time, and the next start makes them agree. */
+		snprintf(reason, sizeof(reason), "%s's authorized_keys: %s",
+			 grant->user, r < 0 ? strerror(-r) : why);
+		extend_undo(d, grant, old_expires);
 		reply = reply_error(r == SL_REFUSED ? "refused" : "failed",
 				    "cannot extend grant %s: %s", id, reason);
+		goto out;
+	}
+	if (replaced == 0) {
+		/* Someone removed the line: the access is gone, and writing
+		 * it back would override that decision (as at start-up). */
+		const char *end_why = NULL;
+
+		extend_undo(d, grant, old_expires);
+		snprintf(message, sizeof(message),
+			 "cannot extend grant %s: its line is no longer in %s's authorized_keys (removed outside sshlease), so the grant has ended; grant the key again if access is still needed",
+			 id, grant->user);
+		r = daemon_grant_end(d, id, "line-missing", &peer,
+				     "the line was removed outside sshlease; found by extend",
+				     &end_why);
+		if (r != 0 && r != SL_NOT_FOUND)
+			log_err("grant %s: its line is gone, but the grant could not be ended: %.200s; the next start ends it",
+				id, end_why ? end_why : "unknown error");
+		reply = proto_error("not_found", message);
 		goto out;
 	}
 	daemon_grant_event(grant, "extend", &ev);
@@ -867,30 +945,102 @@ static int grant_compare(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* A list cursor, "<expires_unix>.<id>": the last grant of a page, in the
+ * order of grant_compare. The next page starts after it. */
+struct list_cursor {
+	long long expires;
+	char id[AUTHKEYS_ID_LEN + 1];
+};
+
+static bool cursor_parse(const char *text, struct list_cursor *cursor)
+{
+	const char *dot = strchr(text, '.');
+	size_t digits = dot ? (size_t)(dot - text) : 0;
+	char *end = NULL;
+
+	if (digits == 0 || digits > 19 || !id_valid(dot + 1))
+		return false;
+	for (size_t i = 0; i < digits; i++)
+		if (text[i] < '0' || text[i] > '9')
+			return false;
+	errno = 0;
+	cursor->expires = strtoll(text, &end, 10);
+	if (errno != 0 || end != dot)
+		return false;
+	memcpy(cursor->id, dot + 1, sizeof(cursor->id));
+	return true;
+}
+
+static bool after_cursor(const struct grant *grant,
+			 const struct list_cursor *cursor)
+{
+	if ((long long)grant->expires != cursor->expires)
+		return (long long)grant->expires > cursor->expires;
+	return strcmp(grant->id, cursor->id) > 0;
+}
+
+static json_t *cursor_json(const struct grant *grant)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "%lld.%s", (long long)grant->expires,
+		 grant->id);
+	return json_string(text);
+}
+
 static json_t *op_list(struct daemon *d, const json_t *request)
 {
-	static const struct field fields[] = { { "user", FIELD_STRING } };
+	static const struct field fields[] = {
+		{ "user", FIELD_STRING }, { "after", FIELD_STRING },
+	};
 	const char *user = get_string(request, "user");
+	const char *after = get_string(request, "after");
+	struct list_cursor cursor = { 0 };
 	const struct grant **sorted = NULL;
-	json_t *reply, *grants = NULL;
-	size_t n = 0;
+	json_t *reply, *grants = NULL, *next = NULL;
+	char safe[QUOTE_MAX + 1];
+	size_t n = 0, used = 0;
 
 	reply = check_fields(request, "list", fields, SL_ARRAY_SIZE(fields));
 	if (reply)
 		return reply;
+	if (after && !cursor_parse(after, &cursor))
+		return reply_error("usage", "\"%s\" is not a list cursor (pass back the next of the previous answer)",
+				   quote(safe, after));
 	sorted = calloc(d->state->n_grants + 1, sizeof(*sorted));
 	grants = json_array();
 	if (!sorted || !grants)
 		goto out;
 	for (size_t i = 0; i < d->state->n_grants; i++)
-		if (!user || strcmp(d->state->grants[i].user, user) == 0)
+		if ((!user || strcmp(d->state->grants[i].user, user) == 0) &&
+		    (!after || after_cursor(&d->state->grants[i], &cursor)))
 			sorted[n++] = &d->state->grants[i];
 	qsort(sorted, n, sizeof(*sorted), grant_compare);
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(grants, grant_to_json(sorted[i])) < 0)
+	for (size_t i = 0; i < n; i++) {
+		json_t *object = grant_to_json(sorted[i]);
+		size_t size = object ? item_size(object) : SIZE_MAX;
+
+		if (size == SIZE_MAX) {
+			json_decref(object);
 			goto out;
-	reply = json_pack("{s:b, s:O}", "ok", 1, "grants", grants);
+		}
+		/* A page holds at least one grant, so every page moves on. */
+		if (i > 0 && used + size > ANSWER_BUDGET) {
+			json_decref(object);
+			next = cursor_json(sorted[i - 1]);
+			if (!next)
+				goto out;
+			break;
+		}
+		used += size;
+		if (json_array_append_new(grants, object) < 0)
+			goto out;
+	}
+	reply = json_pack("{s:b, s:O, s:o}", "ok", 1, "grants", grants, "next",
+			  next ? next : json_null());
+	next = NULL;
 out:
+	json_decref(next);
 	json_decref(grants);
 	free(sorted);
 	return reply;
@@ -950,29 +1100,43 @@ static json_t *op_status(struct daemon *d, const json_t *request)
 
 /* --- audit --- */
 
-/* Keep the newest records whose total size fits in one answer. */
-static json_t *audit_fit(json_t *records, size_t *omitted)
+/* Whether record comes before seq `before` (0: no bound). A record
+ * without a seq is kept only without a bound. */
+static bool audit_before(const json_t *record, json_int_t before)
 {
-	/* Room for the envelope around the array. */
-	const size_t budget = PROTO_MAX_MESSAGE - 256;
-	size_t n = json_array_size(records), used = 0, keep = 0;
+	const json_t *seq = json_object_get(record, "seq");
+
+	return before == 0 || (json_is_integer(seq) && json_integer_value(seq) < before);
+}
+
+/*
+ * Keep the newest records (of those before seq `before`, 0: all) whose
+ * total size fits in one answer, at least one so that paging back always
+ * moves; *omitted gets the number of older ones left out.
+ */
+static json_t *audit_fit(json_t *records, json_int_t before, size_t *omitted)
+{
+	size_t end = json_array_size(records), start, used = 0;
 	json_t *kept;
 
-	while (keep < n) {
-		char *text = json_dumps(json_array_get(records, n - 1 - keep),
-					JSON_COMPACT);
-		size_t len = text ? strlen(text) + 1 : budget;
+	while (end > 0 && !audit_before(json_array_get(records, end - 1), before))
+		end--;
+	for (start = end; start > 0; start--) {
+		size_t size = item_size(json_array_get(records, start - 1));
 
-		free(text);
-		if (used + len > budget)
+		if (size == SIZE_MAX)
+			return NULL;
+		if (start < end && used + size > ANSWER_BUDGET)
 			break;
-		used += len;
-		keep++;
+		used += size;
 	}
-	*omitted = n - keep;
+	*omitted = start;
 	kept = json_array();
-	for (size_t i = n - keep; kept && i < n; i++)
-		json_array_append(kept, json_array_get(records, i));
+	for (size_t i = start; kept && i < end; i++)
+		if (json_array_append(kept, json_array_get(records, i)) < 0) {
+			json_decref(kept);
+			kept = NULL;
+		}
 	return kept;
 }
 
@@ -980,9 +1144,11 @@ static json_t *op_audit(struct daemon *d, const json_t *request)
 {
 	static const struct field fields[] = {
 		{ "id", FIELD_STRING }, { "since", FIELD_INTEGER }, { "verify", FIELD_BOOL },
+		{ "before", FIELD_INTEGER },
 	};
 	const char *id = get_string(request, "id");
 	const json_t *since = json_object_get(request, "since");
+	const json_t *before = json_object_get(request, "before");
 	const char *path = d->config->audit_log;
 	json_t *reply, *records = NULL, *kept = NULL;
 	char safe[QUOTE_MAX + 1];
@@ -998,6 +1164,8 @@ static json_t *op_audit(struct daemon *d, const json_t *request)
 
 		if (id || json_is_integer(since))
 			return reply_error("usage", "verify checks the whole log; it takes no id or since");
+		if (json_is_integer(before))
+			return reply_error("usage", "verify checks the whole log; it takes no before");
 		r = audit_verify(path, &lines, &bad_line, &why);
 		if (r < 0)
 			return reply_error("failed", "cannot read the audit log: %s", strerror(-r));
@@ -1017,6 +1185,8 @@ static json_t *op_audit(struct daemon *d, const json_t *request)
 				   quote(safe, id));
 	if (json_is_integer(since) && json_integer_value(since) < 0)
 		return reply_error("usage", "since must not be negative");
+	if (json_is_integer(before) && json_integer_value(before) < 1)
+		return reply_error("usage", "before must be a record's seq (1 or more)");
 	r = audit_read(path, id, json_is_integer(since) ? (time_t)json_integer_value(since) : 0,
 		       &records);
 	if (r == -ENOENT)
@@ -1025,7 +1195,9 @@ static json_t *op_audit(struct daemon *d, const json_t *request)
 		return reply_error("failed", "the audit log has a damaged line; run 'sshlease audit --verify' to find it");
 	else if (r < 0)
 		return reply_error("failed", "cannot read the audit log: %s", strerror(-r));
-	kept = audit_fit(records, &omitted);
+	kept = audit_fit(records,
+			 json_is_integer(before) ? json_integer_value(before) : 0,
+			 &omitted);
 	json_decref(records);
 	if (!kept)
 		return NULL;

@@ -257,17 +257,34 @@ static int open_state_dir(struct daemon *d)
 	return r;
 }
 
+/*
+ * Signals: SIGHUP, SIGTERM and SIGINT arrive through a signalfd, so they
+ * are blocked and nothing else is. The mask and ignored dispositions are
+ * inherited across exec, so both are set here rather than trusted: the
+ * authorized_keys engine waits for each child it forks (waitpid), which a
+ * SIGCHLD ignored by whoever started us would turn into reaping behind its
+ * back. SIGCHLD therefore gets its default action and stays unblocked,
+ * and is never routed to the signalfd: the engine reaps its own children.
+ */
 static int open_signals(struct daemon *d)
 {
+	static const int handled[] = { SIGHUP, SIGTERM, SIGINT };
 	sigset_t mask;
 
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+	if (signal(SIGCHLD, SIG_DFL) == SIG_ERR) {
+		log_err("cannot reset SIGCHLD: %s", strerror(errno));
 		return -errno;
+	}
+	sigemptyset(&mask);
+	for (size_t i = 0; i < SL_ARRAY_SIZE(handled); i++)
+		sigaddset(&mask, handled[i]);
+	if (sigprocmask(SIG_SETMASK, &mask, NULL) < 0)
+		return -errno;
+	/* An ignored signal is dropped before a signalfd sees it (nohup
+	 * ignores SIGHUP): blocked first, then the default action. */
+	for (size_t i = 0; i < SL_ARRAY_SIZE(handled); i++)
+		signal(handled[i], SIG_DFL);
 	d->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (d->signal_fd < 0) {
 		log_err("signalfd: %s", strerror(errno));

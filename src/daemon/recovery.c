@@ -15,7 +15,8 @@
  *     The grant ending is the fail-closed reading; the merchant can grant
  *     again. The same holds for a grant whose account no longer exists.
  *  4. A live line whose expiry-time disagrees with the grant's deadline
- *     (the daemon stopped in the middle of an extension) is rewritten.
+ *     (the daemon stopped in the middle of an extension) is rewritten in
+ *     place, in one atomic edit (authkeys_replace).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -119,8 +120,13 @@ static void remove_orphan(struct daemon *d, const struct account *acct,
 	daemon_audit(d, &ev);
 }
 
-/* Rewrite the line of grant so its expiry-time says the grant's deadline. */
-static void rewrite_line(struct daemon *d, const struct account *acct,
+/*
+ * Rewrite the line of grant so its expiry-time says the grant's deadline,
+ * in one atomic edit that keeps the line's place (authkeys_replace). Returns
+ * true when the line turned out to be gone (removed since it was listed):
+ * the caller ends the grant like any other whose line is missing.
+ */
+static bool rewrite_line(struct daemon *d, const struct account *acct,
 			 const struct grant *grant)
 {
 	struct authkeys_line_spec spec = {
@@ -134,24 +140,26 @@ static void rewrite_line(struct daemon *d, const struct account *acct,
 	};
 	const char *why = NULL;
 	char *line = NULL;
+	size_t replaced = 0;
 	int r;
 
 	r = authkeys_format_line(&spec, &line, &why);
 	if (r == 0)
-		r = authkeys_remove(&d->authkeys, acct, grant->id,
-				    grant->blob_base64, NULL, &why);
-	if (r == 0)
-		r = authkeys_add(&d->authkeys, acct, line, &why);
+		r = authkeys_replace(&d->authkeys, acct, line, &replaced, &why);
+	free(line);
+	if (r == 0 && replaced == 0)
+		return true;
 	if (r == 0)
 		log_notice("grant %s: rewrote its line in %.64s's authorized_keys to carry the recorded deadline",
 			   grant->id, acct->name);
 	else
-		/* If the line is gone now, the next start ends the grant as
-		 * line-missing; until then sshd refuses nothing it should
-		 * allow beyond the deadline. */
-		log_err("grant %s: cannot rewrite its line: %.200s", grant->id,
-			r < 0 ? strerror(-r) : (why ? why : "unknown error"));
-	free(line);
+		/* The old line stays (or, after a failure past the rename,
+		 * the new one); the timer still ends the grant at the
+		 * recorded deadline, and the next start tries again. */
+		log_err("grant %s: cannot rewrite its line: %.200s%s%s", grant->id,
+			why ? why : "unknown error", r < 0 ? ": " : "",
+			r < 0 ? strerror(-r) : "");
+	return false;
 }
 
 static void recover_account(struct daemon *d, const char *name)
@@ -200,8 +208,9 @@ static void recover_account(struct daemon *d, const char *name)
 		if (!entry)
 			memcpy(missing[n_missing++], grant->id, sizeof(missing[0]));
 		else if (entry->expiry != 0 && entry->expiry != grant->expires &&
-			 daemon_expiry_format(d) != AUTHKEYS_EXPIRY_NONE)
-			rewrite_line(d, acct, grant);
+			 daemon_expiry_format(d) != AUTHKEYS_EXPIRY_NONE &&
+			 rewrite_line(d, acct, grant))
+			memcpy(missing[n_missing++], grant->id, sizeof(missing[0]));
 	}
 	for (size_t i = 0; i < n_missing; i++) {
 		const char *id = missing[i];

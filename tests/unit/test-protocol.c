@@ -1,15 +1,23 @@
 /* Control protocol framing over a real SOCK_SEQPACKET socketpair: round
- * trip, size limit, garbage, timeout, closed peer, error replies. Then, as
- * root, the same protocol against a real sshleased: bad requests get an
- * error and cost only their own connection, idle and surplus connections
- * are closed, peers outside the socket group are denied, the socket file is
- * guarded at start and removed at stop. */
-#define _GNU_SOURCE /* setresuid, setresgid */
+ * trip, size limit, garbage, timeout, closed peer, error replies; and the
+ * CLI's grant against a scripted peer (the real grant asks for the deadline
+ * its dry run showed). Then, as root, the same protocol against a real
+ * sshleased: bad requests get an error and cost only their own connection,
+ * idle and surplus connections are closed, peers outside the socket group
+ * are denied, the socket file is guarded at start and removed at stop.
+ * Finally grants to a throwaway account: signals inherited ignored or
+ * blocked are reset, extend and recovery rewrite a line in place, a line
+ * removed by hand is not written back, list/revoke/audit work beyond one
+ * message (300 grants), and a line written by an add that then failed is
+ * taken out again (strace kills the engine's child after its rename). */
+#define _GNU_SOURCE /* setresuid, setresgid, asprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,6 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "account.h"
+#include "authkeys.h"
 #include "protocol.h"
 #include "test.h"
 
@@ -255,7 +267,11 @@ struct daemon_run {
 	char socket[128];
 	char log[128];
 	char audit[128];
-	pid_t pid;
+	pid_t pid;        /* the child started: sshleased, or its wrapper */
+	pid_t daemon_pid; /* sshleased itself (from status under a wrapper) */
+	/* Options for daemon_start. */
+	const char *const *wrapper; /* argv put in front, e.g. strace ... */
+	bool hostile_signals;       /* start with signals ignored and blocked */
 };
 
 static void write_file(const char *path, const char *text, mode_t mode)
@@ -283,8 +299,26 @@ static int connect_to(const char *path)
 	return fd;
 }
 
-/* Start sshleased on run's config; 0 once its socket answers, else its
- * exit status (the daemon refused to start) or -1. */
+static json_t *call(const char *path, const char *json_text);
+
+/* What a careless parent might hand down across exec: SIGCHLD, SIGHUP and
+ * SIGTERM ignored, SIGCHLD and SIGUSR1 blocked. */
+static void inherit_hostile_signals(void)
+{
+	sigset_t mask;
+
+	signal(SIGCHLD, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+}
+
+/* Start sshleased on run's config (under run->wrapper when set); 0 once
+ * its socket answers, else its exit status (the daemon refused to start)
+ * or -1. */
 static int daemon_start(struct daemon_run *run)
 {
 	char binary[512];
@@ -292,30 +326,42 @@ static int daemon_start(struct daemon_run *run)
 	int status;
 
 	snprintf(binary, sizeof(binary), "%s/src/daemon/sshleased", build);
+	run->daemon_pid = -1;
 	run->pid = fork();
 	if (run->pid < 0)
 		return -1;
 	if (run->pid == 0) {
 		int fd = open(run->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		const char *argv[32];
+		size_t n = 0;
 
 		if (fd >= 0)
 			dup2(fd, STDERR_FILENO);
 		unsetenv("NOTIFY_SOCKET");
 		unsetenv("JOURNAL_STREAM");
-		execl(binary, "sshleased", "--config", run->config, (char *)NULL);
+		if (run->hostile_signals)
+			inherit_hostile_signals();
+		for (size_t i = 0; run->wrapper && run->wrapper[i] && n < 24; i++)
+			argv[n++] = run->wrapper[i];
+		argv[n++] = binary;
+		argv[n++] = "--config";
+		argv[n++] = run->config;
+		argv[n] = NULL;
+		execvp(argv[0], (char **)argv);
 		_exit(127);
 	}
 	/* Wait for the socket (a start-up bound, not a timing check). */
-	for (int i = 0; i < 300; i++) {
-		int fd;
+	for (int i = 0; i < 600; i++) {
+		json_t *reply;
 
 		if (waitpid(run->pid, &status, WNOHANG) == run->pid) {
 			run->pid = -1;
 			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 		}
-		fd = connect_to(run->socket);
-		if (fd >= 0) {
-			close(fd);
+		reply = call(run->socket, "{\"op\":\"status\"}");
+		if (reply) {
+			run->daemon_pid = (pid_t)json_integer_value(json_object_get(reply, "pid"));
+			json_decref(reply);
 			return 0;
 		}
 		usleep(50 * 1000);
@@ -364,10 +410,12 @@ static int daemon_stop(struct daemon_run *run, int sig)
 
 	if (run->pid <= 0)
 		return -1;
-	kill(run->pid, sig);
+	/* To sshleased itself: a wrapper passes on its exit status. */
+	kill(run->daemon_pid > 0 ? run->daemon_pid : run->pid, sig);
 	if (waitpid(run->pid, &status, 0) != run->pid)
 		return -1;
 	run->pid = -1;
+	run->daemon_pid = -1;
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -682,6 +730,850 @@ static void test_daemon(void)
 	}
 }
 
+/* --- a real sshleased granting to a real account --- */
+
+/* Enough grants that neither a list nor a revoke --all nor the audit
+ * trail fits in one message (PROTO_MAX_MESSAGE): about 170 of the grants
+ * made here do. */
+#define PAGING_GRANTS 300
+
+static int run_cli(const struct daemon_run *run, const char *const *args,
+		   char **out, char **err);
+static int run_command(char *const argv[]);
+
+static const char *str_or_empty(const char *text)
+{
+	return text ? text : "";
+}
+
+struct grants_run {
+	struct daemon_run daemon;
+	struct account *acct;
+	char ak[600];  /* the account's authorized_keys */
+	char ssh[512]; /* its ~/.ssh */
+};
+
+/* A new ssh-ed25519 public key line: a libsodium key pair's public half in
+ * the SSH wire format (string "ssh-ed25519", string key), base64. */
+static void make_key(char *line, size_t size, const char *comment)
+{
+	unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+	unsigned char blob[4 + 11 + 4 + crypto_sign_PUBLICKEYBYTES];
+	char b64[sodium_base64_ENCODED_LEN(sizeof(blob), sodium_base64_VARIANT_ORIGINAL)];
+
+	crypto_sign_keypair(pk, sk);
+	memcpy(blob, "\0\0\0\x0bssh-ed25519\0\0\0\x20", 4 + 11 + 4);
+	memcpy(blob + 19, pk, sizeof(pk));
+	sodium_bin2base64(b64, sizeof(b64), blob, sizeof(blob),
+			  sodium_base64_VARIANT_ORIGINAL);
+	snprintf(line, size, "ssh-ed25519 %s %s", b64, comment);
+}
+
+/* The base64 blob of a key line, in a static buffer. */
+static const char *key_blob(const char *line)
+{
+	static char blob[256];
+	const char *start = strchr(line, ' ') + 1;
+	size_t len = strcspn(start, " ");
+
+	snprintf(blob, sizeof(blob), "%.*s", (int)len, start);
+	return blob;
+}
+
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t size = 0;
+
+	if (!f)
+		return strdup("");
+	if (getdelim(&text, &size, '\0', f) < 0) {
+		free(text);
+		text = strdup("");
+	}
+	fclose(f);
+	return text;
+}
+
+/* Write authorized_keys as its account would own it. */
+static void write_keys(const struct grants_run *g, const char *text)
+{
+	write_file(g->ak, text, 0600);
+	if (chown(g->ak, g->acct->uid, g->acct->gid) < 0) {
+		perror(g->ak);
+		exit(1);
+	}
+}
+
+static size_t count_of(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static json_t *call_json(const char *path, json_t *request)
+{
+	char *text = json_dumps(request, JSON_COMPACT);
+	json_t *reply = text ? call(path, text) : NULL;
+
+	free(text);
+	json_decref(request);
+	return reply;
+}
+
+/* Grant key to the account for `duration` (ticket and from may be NULL);
+ * the new grant's id in id ("" when refused), and the reply. */
+static json_t *grant_with(struct grants_run *g, const char *key,
+			  const char *duration, const char *ticket,
+			  const char *from, char id[AUTHKEYS_ID_LEN + 1])
+{
+	json_t *reply = call_json(g->daemon.socket,
+				  json_pack("{s:s, s:s, s:s, s:s, s:s*, s:s*}", "op",
+					    "grant", "key", key, "user", g->acct->name,
+					    "for", duration, "ticket", ticket,
+					    "from", from));
+	const char *got = json_string_value(
+		json_object_get(json_object_get(reply, "grant"), "id"));
+
+	snprintf(id, AUTHKEYS_ID_LEN + 1, "%s", got ? got : "");
+	return reply;
+}
+
+/* The managed line the daemon writes for this grant (UTC expiry, shell). */
+static char *managed_line(const char *id, const char *key, time_t deadline)
+{
+	struct authkeys_line_spec spec = {
+		.id = id,
+		.key_type = "ssh-ed25519",
+		.blob_base64 = key_blob(key),
+		.deadline = deadline,
+		.expiry = AUTHKEYS_EXPIRY_UTC,
+		.mode = AUTHKEYS_MODE_SHELL,
+	};
+	const char *why = NULL;
+	char *line = NULL;
+
+	if (authkeys_format_line(&spec, &line, &why) != 0) {
+		fprintf(stderr, "authkeys_format_line: %s\n", why ? why : "?");
+		exit(1);
+	}
+	return line;
+}
+
+static json_t *grant(struct grants_run *g, const char *key, const char *duration,
+		     char id[AUTHKEYS_ID_LEN + 1])
+{
+	return grant_with(g, key, duration, NULL, NULL, id);
+}
+
+static time_t grant_deadline(const json_t *reply)
+{
+	return (time_t)json_integer_value(
+		json_object_get(json_object_get(reply, "grant"), "expires_unix"));
+}
+
+/* One signal's bit in a /proc/PID/status mask line ("SigIgn:", ...). */
+static bool proc_mask_has(pid_t pid, const char *field, int sig)
+{
+	char path[64], line[256];
+	unsigned long long mask = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, field, strlen(field)) == 0)
+			mask = strtoull(line + strlen(field), NULL, 16);
+	if (f)
+		fclose(f);
+	return mask & (1ULL << (sig - 1));
+}
+
+/* Item: the daemon was started with SIGCHLD ignored and blocked, SIGHUP and
+ * SIGTERM ignored; it must reset all of that (the engine waits for its
+ * children; the signalfd needs its signals delivered). */
+static void test_grants_signals(struct grants_run *g)
+{
+	pid_t pid = g->daemon.daemon_pid;
+
+	CHECK(pid > 0);
+	CHECK(!proc_mask_has(pid, "SigIgn:", SIGCHLD));
+	CHECK(!proc_mask_has(pid, "SigBlk:", SIGCHLD));
+	CHECK(!proc_mask_has(pid, "SigIgn:", SIGHUP));
+	CHECK(!proc_mask_has(pid, "SigIgn:", SIGTERM));
+	CHECK(!proc_mask_has(pid, "SigBlk:", SIGUSR1));
+	CHECK(proc_mask_has(pid, "SigBlk:", SIGHUP));
+	CHECK(proc_mask_has(pid, "SigBlk:", SIGTERM));
+	CHECK(proc_mask_has(pid, "SigBlk:", SIGINT));
+	CHECK(proc_mask_has(pid, "SigIgn:", SIGPIPE));
+}
+
+/* Item: extend swaps the line in place (authkeys_replace), keeping its
+ * place among the account's own lines, its id, and every other byte. */
+static void test_grants_extend_in_place(struct grants_run *g)
+{
+	char owner[256], later[256], key[256], id[AUTHKEYS_ID_LEN + 1];
+	char *before = NULL, *line = NULL, *expected = NULL, *text = NULL;
+	json_t *reply;
+	time_t deadline;
+
+	make_key(owner, sizeof(owner), "owner@laptop");
+	make_key(later, sizeof(later), "later@laptop");
+	make_key(key, sizeof(key), "support@vendor");
+	if (asprintf(&before, "# keys of the shop owner\r\n%s\r\n", owner) < 0)
+		exit(1);
+	write_keys(g, before);
+
+	reply = grant(g, key, "1h", id);
+	CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "grant: %s",
+		  json_string_value(json_object_get(reply, "message")));
+	json_decref(reply);
+	/* The account adds a line of its own after ours. */
+	text = read_text(g->ak);
+	free(before);
+	if (asprintf(&before, "%s%s\n", text, later) < 0)
+		exit(1);
+	free(text);
+	write_keys(g, before);
+
+	reply = call_json(g->daemon.socket,
+			  json_pack("{s:s, s:s, s:s}", "op", "extend", "id", id,
+				    "for", "3h"));
+	CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "extend: %s",
+		  json_string_value(json_object_get(reply, "message")));
+	CHECK_STR(json_string_value(json_object_get(json_object_get(reply, "grant"), "id")), id);
+	deadline = grant_deadline(reply);
+	json_decref(reply);
+
+	line = managed_line(id, key, deadline);
+	if (asprintf(&expected, "# keys of the shop owner\r\n%s\r\n%s\n%s\n", owner,
+		     line, later) < 0)
+		exit(1);
+	text = read_text(g->ak);
+	CHECK_STR(text, expected);
+	free(text);
+
+	/* Recovery: the daemon stops; the line's expiry-time disagrees with
+	 * the state (as after a crash inside an extension); the next start
+	 * rewrites it where it stands. */
+	CHECK_INT(daemon_stop(&g->daemon, SIGTERM), 0);
+	{
+		char *stale = managed_line(id, key, deadline + 7200);
+		char *edited = NULL;
+
+		if (asprintf(&edited, "# keys of the shop owner\r\n%s\r\n%s\n%s\n",
+			     owner, stale, later) < 0)
+			exit(1);
+		write_keys(g, edited);
+		free(edited);
+		free(stale);
+	}
+	CHECK_INT(daemon_start(&g->daemon), 0);
+	text = read_text(g->ak);
+	CHECK_STR(text, expected);
+	free(text);
+
+	reply = call_json(g->daemon.socket,
+			  json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	free(before);
+	free(line);
+	free(expected);
+}
+
+/* Item: a line removed by hand is not written back by extend: the grant
+ * ends (line-missing) and the answer says so. */
+static void test_grants_extend_line_gone(struct grants_run *g)
+{
+	char key[256], id[AUTHKEYS_ID_LEN + 1];
+	char *text;
+	json_t *reply, *records, *record;
+	const char *message;
+	size_t i, missing = 0;
+
+	write_keys(g, "# mine\n");
+	make_key(key, sizeof(key), "gone@vendor");
+	reply = grant(g, key, "1h", id);
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	text = read_text(g->ak);
+	CHECK_INT(count_of(text, id), 1);
+	free(text);
+
+	write_keys(g, "# mine\n");
+	reply = call_json(g->daemon.socket,
+			  json_pack("{s:s, s:s, s:s}", "op", "extend", "id", id,
+				    "for", "2h"));
+	CHECK_STR(reply_error_code(reply), "not_found");
+	message = json_string_value(json_object_get(reply, "message"));
+	CHECK(message && strstr(message, "no longer in"));
+	json_decref(reply);
+	text = read_text(g->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+
+	reply = call_json(g->daemon.socket,
+			  json_pack("{s:s, s:s}", "op", "show", "id", id));
+	CHECK_STR(reply_error_code(reply), "not_found");
+	json_decref(reply);
+	reply = call_json(g->daemon.socket,
+			  json_pack("{s:s, s:s}", "op", "audit", "id", id));
+	records = json_object_get(reply, "records");
+	json_array_foreach(records, i, record)
+		if (strcmp(str_or_empty(json_string_value(json_object_get(record, "event"))),
+			   "line-missing") == 0)
+			missing++;
+	CHECK_INT(missing, 1);
+	json_decref(reply);
+}
+
+/* Item: list, revoke --all and audit with more than fits in one answer. */
+static void test_grants_paging(struct grants_run *g)
+{
+	char (*ids)[AUTHKEYS_ID_LEN + 1] = calloc(PAGING_GRANTS, sizeof(*ids));
+	json_t *all = json_array(), *reply, *cursor = NULL;
+	char *out = NULL, *err = NULL, *text;
+	long long last_expires = -1;
+	char last_id[AUTHKEYS_ID_LEN + 1] = "";
+	size_t pages = 0, granted = 0;
+	int rc;
+
+	write_keys(g, "# mine\n");
+	for (size_t i = 0; i < PAGING_GRANTS; i++) {
+		char key[256], comment[64], duration[16], ticket[32], from[64];
+
+		snprintf(comment, sizeof(comment), "support-%03zu@vendor.example", i);
+		/* Deadlines spread over 50 minutes, many shared. */
+		snprintf(duration, sizeof(duration), "%zum", 10 + (i * 7) % 50);
+		snprintf(ticket, sizeof(ticket), "SUP-%06zu", 100000 + i);
+		snprintf(from, sizeof(from), "203.0.113.%zu,2001:db8::/48", i % 256);
+		make_key(key, sizeof(key), comment);
+		reply = grant_with(g, key, duration, ticket, from, ids[i]);
+		if (json_is_true(json_object_get(reply, "ok")))
+			granted++;
+		json_decref(reply);
+	}
+	CHECK_INT(granted, PAGING_GRANTS);
+
+	/* The raw pages: each non-empty, in (deadline, id) order across
+	 * pages, every grant exactly once. */
+	for (;;) {
+		json_t *request = json_pack("{s:s}", "op", "list");
+		json_t *grants, *next, *item;
+		size_t i;
+
+		if (cursor)
+			json_object_set(request, "after", cursor);
+		reply = call_json(g->daemon.socket, request);
+		grants = json_object_get(reply, "grants");
+		next = json_object_get(reply, "next");
+		CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "list page %zu", pages);
+		CHECK(json_array_size(grants) > 0);
+		pages++;
+		json_array_foreach(grants, i, item) {
+			long long expires = json_integer_value(json_object_get(item, "expires_unix"));
+			const char *id = json_string_value(json_object_get(item, "id"));
+
+			CHECK(id && (expires > last_expires ||
+				     (expires == last_expires && strcmp(id, last_id) > 0)));
+			last_expires = expires;
+			snprintf(last_id, sizeof(last_id), "%s", id ? id : "");
+			json_array_append(all, item);
+		}
+		json_decref(cursor);
+		cursor = NULL;
+		if (!json_is_string(next) || pages > PAGING_GRANTS) {
+			CHECK(json_is_null(next));
+			json_decref(reply);
+			break;
+		}
+		cursor = json_incref(next);
+		json_decref(reply);
+	}
+	/* A grant object here takes about 380 bytes: two pages. */
+	CHECK_MSG(pages >= 2, "%zu pages", pages);
+	CHECK_INT(json_array_size(all), PAGING_GRANTS);
+	for (size_t i = 0; i < PAGING_GRANTS; i++) {
+		size_t j, seen = 0;
+		json_t *item;
+
+		json_array_foreach(all, j, item)
+			if (strcmp(str_or_empty(json_string_value(json_object_get(item, "id"))), ids[i]) == 0)
+				seen++;
+		CHECK_MSG(seen == 1, "grant %s listed %zu times", ids[i], seen);
+	}
+	/* A cursor that is not one is a usage error. */
+	reply = call(g->daemon.socket, "{\"op\":\"list\",\"after\":\"../x\"}");
+	CHECK_STR(reply_error_code(reply), "usage");
+	json_decref(reply);
+	/* A cursor past the end: an empty last page. */
+	reply = call(g->daemon.socket,
+		     "{\"op\":\"list\",\"after\":\"9999999999.ffffffffffff\"}");
+	CHECK_INT(json_array_size(json_object_get(reply, "grants")), 0);
+	CHECK(json_is_null(json_object_get(reply, "next")));
+	json_decref(reply);
+
+	/* The CLI fetches every page: one JSON array in the same order... */
+	rc = run_cli(&g->daemon, (const char *[]){ "list", "--json", NULL }, &out, &err);
+	CHECK_INT(rc, 0);
+	{
+		json_t *printed = json_loads(out, 0, NULL);
+		size_t i;
+		json_t *item;
+
+		CHECK(json_is_array(printed));
+		CHECK_INT(json_array_size(printed), PAGING_GRANTS);
+		json_array_foreach(printed, i, item)
+			CHECK(json_equal(json_object_get(item, "id"),
+					 json_object_get(json_array_get(all, i), "id")));
+		json_decref(printed);
+	}
+	free(out);
+	free(err);
+	/* ...and one table: a title line and a line per grant. */
+	rc = run_cli(&g->daemon, (const char *[]){ "list", NULL }, &out, &err);
+	CHECK_INT(rc, 0);
+	CHECK_INT(count_of(out, "\n"), PAGING_GRANTS + 1);
+	CHECK_INT(count_of(out, "ID  "), 1);
+	free(out);
+	free(err);
+
+	/* The audit trail no longer fits one answer either... */
+	reply = call(g->daemon.socket, "{\"op\":\"audit\"}");
+	CHECK(json_integer_value(json_object_get(reply, "omitted")) > 0);
+	json_decref(reply);
+	reply = call(g->daemon.socket, "{\"op\":\"audit\",\"before\":0}");
+	CHECK_STR(reply_error_code(reply), "usage");
+	json_decref(reply);
+
+	/* revoke --all: every grant goes in one request; the answer lists
+	 * those that fit and counts the others. */
+	rc = run_cli(&g->daemon, (const char *[]){ "revoke", "--all", "--json", NULL },
+		     &out, &err);
+	CHECK_INT(rc, 0);
+	{
+		json_t *printed = json_loads(out, 0, NULL);
+		size_t listed = json_array_size(printed);
+		char note[64];
+
+		CHECK(listed > 0 && listed < PAGING_GRANTS);
+		snprintf(note, sizeof(note), "%zu more grants revoked but not listed",
+			 (size_t)PAGING_GRANTS - listed);
+		CHECK_MSG(strstr(err, note) != NULL, "stderr: %s", err);
+		json_decref(printed);
+	}
+	free(out);
+	free(err);
+	text = read_text(g->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+	reply = call(g->daemon.socket, "{\"op\":\"status\"}");
+	CHECK_INT(json_integer_value(json_object_get(reply, "grants")), 0);
+	json_decref(reply);
+
+	/* ...but the CLI pages back through it: every record, oldest first,
+	 * as many as the chain has lines. */
+	rc = run_cli(&g->daemon, (const char *[]){ "audit", "--json", NULL }, &out, &err);
+	CHECK_INT(rc, 0);
+	{
+		json_t *printed = json_loads(out, 0, NULL);
+		json_t *verify = call(g->daemon.socket, "{\"op\":\"audit\",\"verify\":true}");
+		long long lines = json_integer_value(json_object_get(verify, "lines"));
+		size_t i, revokes = 0;
+		json_t *item;
+
+		CHECK(lines > 2 * PAGING_GRANTS);
+		CHECK_INT(json_array_size(printed), lines);
+		json_array_foreach(printed, i, item) {
+			CHECK_INT(json_integer_value(json_object_get(item, "seq")), i + 1);
+			if (strcmp(str_or_empty(json_string_value(json_object_get(item, "event"))),
+				   "revoke") == 0)
+				revokes++;
+		}
+		CHECK(revokes >= PAGING_GRANTS);
+		json_decref(verify);
+		json_decref(printed);
+	}
+	free(out);
+	free(err);
+	json_decref(all);
+	free(ids);
+}
+
+/* Item: authkeys_add fails after its child renamed the new file into place
+ * (the child is killed at the fsync of ~/.ssh that follows the rename,
+ * by strace): the daemon withdraws the grant and takes the line out
+ * again, so the file is as it was. strace kills every engine child at that
+ * point, so the removal's own child dies after its rename too; the file is
+ * right all the same. */
+static void test_grants_stray_line(struct grants_run *g)
+{
+	char key[256], id[AUTHKEYS_ID_LEN + 1], ssh_filter[600];
+	const char *wrapper[] = {
+		"strace", "-f", "-qq", "-o", "/dev/null", "-P", ssh_filter,
+		"-e", "trace=fsync,fdatasync",
+		"-e", "inject=fsync,fdatasync:signal=KILL:when=1", NULL,
+	};
+	const char *asan = getenv("ASAN_OPTIONS");
+	char asan_options[512];
+	char *text, *log;
+	json_t *reply;
+
+	if (run_command((char *[]){ "strace", "-V", NULL }) != 0) {
+		fprintf(stderr, "strace is needed (apt-get install strace)\n");
+		test_failures++;
+		return;
+	}
+	write_keys(g, "# mine\n");
+	CHECK_INT(daemon_stop(&g->daemon, SIGTERM), 0);
+	snprintf(ssh_filter, sizeof(ssh_filter), "%s", g->ssh);
+	/* LeakSanitizer cannot run under ptrace. */
+	snprintf(asan_options, sizeof(asan_options), "%s%sdetect_leaks=0",
+		 asan ? asan : "", asan ? ":" : "");
+	setenv("ASAN_OPTIONS", asan_options, 1);
+	g->daemon.wrapper = wrapper;
+	CHECK_INT(daemon_start(&g->daemon), 0);
+
+	make_key(key, sizeof(key), "stray@vendor");
+	reply = grant(g, key, "1h", id);
+	CHECK_STR(reply_error_code(reply), "failed");
+	CHECK_STR(id, "");
+	json_decref(reply);
+	text = read_text(g->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+	reply = call(g->daemon.socket, "{\"op\":\"status\"}");
+	CHECK_INT(json_integer_value(json_object_get(reply, "grants")), 0);
+	json_decref(reply);
+	log = read_text(g->daemon.log);
+	CHECK(strstr(log, "writing its line failed") != NULL);
+	free(log);
+
+	CHECK_INT(daemon_stop(&g->daemon, SIGTERM), 0);
+	g->daemon.wrapper = NULL;
+	if (asan)
+		setenv("ASAN_OPTIONS", asan, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	CHECK_INT(daemon_start(&g->daemon), 0);
+}
+
+static int run_grant_tests(struct grants_run *g)
+{
+	char text[1024], path[192];
+	struct group *grp = getgrgid(1);
+
+	snprintf(g->daemon.dir, sizeof(g->daemon.dir), "/tmp/sl-test-grants-XXXXXX");
+	if (!mkdtemp(g->daemon.dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	chmod(g->daemon.dir, 0711);
+	snprintf(g->daemon.config, sizeof(g->daemon.config), "%s/sshlease.conf", g->daemon.dir);
+	snprintf(g->daemon.socket, sizeof(g->daemon.socket), "%s/run/sshlease.sock", g->daemon.dir);
+	snprintf(g->daemon.log, sizeof(g->daemon.log), "%s/daemon.log", g->daemon.dir);
+	snprintf(g->daemon.audit, sizeof(g->daemon.audit), "%s/log/audit.jsonl", g->daemon.dir);
+	snprintf(text, sizeof(text),
+		 "[daemon]\nsocket = %s\nsocket_group = %s\nstate_dir = %s/state\n"
+		 "audit_log = %s\n[grant]\nusers = %s\n",
+		 g->daemon.socket, grp ? grp->gr_name : "root", g->daemon.dir,
+		 g->daemon.audit, g->acct->name);
+	write_file(g->daemon.config, text, 0600);
+	mkdir(strcat(strcpy(path, g->daemon.dir), "/log"), 0700);
+	snprintf(g->ssh, sizeof(g->ssh), "%s/.ssh", g->acct->home);
+	snprintf(g->ak, sizeof(g->ak), "%s/authorized_keys", g->ssh);
+	if ((mkdir(g->ssh, 0700) < 0 && errno != EEXIST) ||
+	    chown(g->ssh, g->acct->uid, g->acct->gid) < 0 || chmod(g->ssh, 0700) < 0) {
+		perror(g->ssh);
+		return 1;
+	}
+
+	g->daemon.hostile_signals = true;
+	CHECK_INT(daemon_start(&g->daemon), 0);
+	if (g->daemon.pid > 0) {
+		test_grants_signals(g);
+		test_grants_extend_in_place(g);
+		test_grants_extend_line_gone(g);
+		test_grants_paging(g);
+		test_grants_stray_line(g);
+	}
+	if (g->daemon.pid > 0)
+		CHECK_INT(daemon_stop(&g->daemon, SIGTERM), 0);
+	if (test_failures) {
+		char *log = read_text(g->daemon.log);
+
+		fprintf(stderr, "--- daemon log (%s) ---\n%s", g->daemon.log, log);
+		free(log);
+	} else {
+		snprintf(text, sizeof(text), "rm -rf -- '%s'", g->daemon.dir);
+		if (system(text) != 0)
+			fprintf(stderr, "could not remove %s\n", g->daemon.dir);
+	}
+	return test_failures ? 1 : 0;
+}
+
+static int run_command(char *const argv[])
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (null_fd >= 0)
+			dup2(null_fd, STDOUT_FILENO);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The grant tests on a throwaway account, removed whatever happens. */
+static void test_grants(void)
+{
+	struct grants_run g = { .daemon = { .pid = -1, .daemon_pid = -1 } };
+	unsigned char random[4];
+	char name[32];
+	const char *why = NULL;
+	int status = 0;
+	pid_t pid;
+
+	randombytes_buf(random, sizeof(random));
+	snprintf(name, sizeof(name), "slp%02x%02x%02x%02x", random[0], random[1],
+		 random[2], random[3]);
+	if (run_command((char *[]){ "useradd", "-m", "-s", "/bin/sh", "-c",
+				    "sshlease test", name, NULL }) != 0) {
+		fprintf(stderr, "useradd %s failed\n", name);
+		test_failures++;
+		return;
+	}
+	if (account_lookup(name, &g.acct, &why) != 0) {
+		fprintf(stderr, "account %s: %s\n", name, why ? why : "lookup failed");
+		test_failures++;
+	} else {
+		/* In a child, so that the account goes whatever happens. */
+		fflush(NULL);
+		pid = fork();
+		if (pid == 0) {
+			int r = run_grant_tests(&g);
+
+			_exit(test_done() != 0 || r != 0);
+		}
+		if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "the grant tests failed\n");
+			test_failures++;
+		}
+	}
+	account_free(g.acct);
+	if (run_command((char *[]){ "userdel", "-r", name, NULL }) != 0)
+		fprintf(stderr, "userdel -r %s failed\n", name);
+}
+
+/* --- the CLI against a scripted peer --- */
+
+/* Start the CLI on run's socket; stdout and stderr go to files in the
+ * run's directory. Its pid, or -1. */
+static pid_t cli_spawn(const struct daemon_run *run, const char *const *args)
+{
+	char binary[512], out_path[192], err_path[192];
+	const char *argv[32] = { "sshlease", "--socket", run->socket };
+	size_t n = 3;
+	pid_t pid;
+
+	snprintf(binary, sizeof(binary), "%s/src/cli/sshlease",
+		 getenv("SSHLEASE_BUILD_ROOT"));
+	snprintf(out_path, sizeof(out_path), "%s/cli.out", run->dir);
+	snprintf(err_path, sizeof(err_path), "%s/cli.err", run->dir);
+	for (size_t i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	if (pid == 0) {
+		int fd_out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int fd_err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		int fd_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (fd_out < 0 || fd_err < 0 || fd_in < 0 ||
+		    dup2(fd_in, STDIN_FILENO) < 0 || dup2(fd_out, STDOUT_FILENO) < 0 ||
+		    dup2(fd_err, STDERR_FILENO) < 0)
+			_exit(126);
+		setenv("NO_COLOR", "1", 1);
+		execv(binary, (char **)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait for the CLI; its exit status (or -1) and its output. */
+static int cli_finish(const struct daemon_run *run, pid_t pid, char **out,
+		      char **err)
+{
+	char path[192];
+	int status;
+
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		status = -1;
+	snprintf(path, sizeof(path), "%s/cli.out", run->dir);
+	*out = read_text(path);
+	snprintf(path, sizeof(path), "%s/cli.err", run->dir);
+	*err = read_text(path);
+	return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int run_cli(const struct daemon_run *run, const char *const *args,
+		   char **out, char **err)
+{
+	return cli_finish(run, cli_spawn(run, args), out, err);
+}
+
+/* Accept one connection (bounded wait) and read its request. */
+static json_t *peer_accept(int listen_fd, int *conn)
+{
+	struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+	json_t *request = NULL;
+
+	*conn = -1;
+	if (poll(&pfd, 1, 20000) != 1)
+		return NULL;
+	*conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (*conn >= 0 && proto_recv(*conn, 20000, &request) != 0)
+		request = NULL;
+	return request;
+}
+
+static void peer_answer(int *conn, json_t *reply)
+{
+	CHECK_INT(proto_send(*conn, reply), 0);
+	json_decref(reply);
+	close(*conn);
+	*conn = -1;
+}
+
+/* Item: the real grant asks for the deadline the dry run showed ("until"),
+ * not the duration again, so a slow confirmation cannot move it later. A
+ * scripted peer stands in for sshleased, so that the preview's deadline
+ * can be one no clock would give. */
+static void test_cli_pins_deadline(void)
+{
+	static const struct {
+		const char *name;
+		const char *option, *value; /* NULL: neither --for nor --until */
+		const char *sent_field;     /* in the dry run */
+	} cases[] = {
+		{ "--for", "--for", "1h", "for" },
+		{ "--until", "--until", "2030-01-01 00:00Z", "until" },
+		{ "default duration", NULL, NULL, NULL },
+	};
+	/* No clock gives this from --for 1h. */
+	const json_int_t preview = 1900000123;
+	struct daemon_run run = { .pid = -1 };
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int listen_fd;
+
+	if (!getenv("SSHLEASE_BUILD_ROOT")) {
+		fprintf(stderr, "SSHLEASE_BUILD_ROOT not set; run under meson test\n");
+		test_failures++;
+		return;
+	}
+	snprintf(run.dir, sizeof(run.dir), "/tmp/sl-test-cli-XXXXXX");
+	if (!mkdtemp(run.dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(run.socket, sizeof(run.socket), "%s/peer.sock", run.dir);
+	if (strlen(run.socket) >= sizeof(addr.sun_path))
+		exit(1);
+	memcpy(addr.sun_path, run.socket, strlen(run.socket) + 1);
+	listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    listen(listen_fd, 4) < 0) {
+		perror(run.socket);
+		exit(1);
+	}
+	for (size_t c = 0; c < SL_ARRAY_SIZE(cases); c++) {
+		const char *args[12] = { "grant", "--yes", "--user", "shop",
+					 "--ticket", "T-1" };
+		size_t n = 6;
+		json_t *first, *second, *grant;
+		char *out = NULL, *err = NULL;
+		int conn = -1, rc;
+		pid_t pid;
+
+		if (cases[c].option) {
+			args[n++] = cases[c].option;
+			args[n++] = cases[c].value;
+		}
+		args[n++] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJvZ3VzIGtleSBmb3IgYSBzY3JpcHRlZCBwZWVy peer@test";
+		args[n] = NULL;
+		pid = cli_spawn(&run, args);
+
+		first = peer_accept(listen_fd, &conn);
+		CHECK_MSG(first != NULL, "%s: no dry run", cases[c].name);
+		CHECK_MSG(json_is_true(json_object_get(first, "dry_run")), "%s", cases[c].name);
+		CHECK_MSG(cases[c].sent_field ? json_object_get(first, cases[c].sent_field) != NULL
+					      : !json_object_get(first, "for") &&
+						!json_object_get(first, "until"),
+			  "%s: the dry run's deadline fields", cases[c].name);
+		grant = json_pack("{s:n, s:s, s:s, s:s, s:I, s:s, s:s}", "id",
+				  "user", "shop", "key_type", "ssh-ed25519",
+				  "fingerprint", "SHA256:scripted",
+				  "expires_unix", preview,
+				  "expires", "2030-03-17T17:48:43Z", "mode", "shell");
+		if (conn >= 0)
+			peer_answer(&conn, json_pack("{s:b, s:b, s:O, s:{s:i}}", "ok", 1,
+						     "dry_run", 1, "grant", grant,
+						     "sshd", "port", 22));
+
+		second = peer_accept(listen_fd, &conn);
+		CHECK_MSG(second != NULL, "%s: no grant after the dry run", cases[c].name);
+		CHECK_MSG(json_is_false(json_object_get(second, "dry_run")), "%s", cases[c].name);
+		CHECK_MSG(json_integer_value(json_object_get(second, "until")) == preview,
+			  "%s: until is not the previewed deadline", cases[c].name);
+		CHECK_MSG(!json_object_get(second, "for"), "%s: for sent again", cases[c].name);
+		/* Everything else is asked for as in the dry run. */
+		if (first && second) {
+			json_object_del(first, "dry_run");
+			json_object_del(first, "for");
+			json_object_del(first, "until");
+			json_object_del(second, "dry_run");
+			json_object_del(second, "until");
+			CHECK_MSG(json_equal(first, second), "%s: the requests differ",
+				  cases[c].name);
+		}
+		json_object_set_new(grant, "id", json_string("0123456789ab"));
+		if (conn >= 0)
+			peer_answer(&conn, json_pack("{s:b, s:b, s:O, s:{s:i}}", "ok", 1,
+						     "dry_run", 0, "grant", grant,
+						     "sshd", "port", 22));
+		if (conn >= 0)
+			close(conn);
+		rc = cli_finish(&run, pid, &out, &err);
+		CHECK_MSG(rc == 0, "%s: exit %d: %s", cases[c].name, rc, err);
+		CHECK_MSG(strstr(out, "0123456789ab") != NULL, "%s", cases[c].name);
+		free(out);
+		free(err);
+		json_decref(grant);
+		json_decref(first);
+		json_decref(second);
+	}
+	close(listen_fd);
+	{
+		char command[128];
+
+		snprintf(command, sizeof(command), "rm -rf -- '%s'", run.dir);
+		if (system(command) != 0)
+			fprintf(stderr, "could not remove %s\n", run.dir);
+	}
+}
+
 int main(void)
 {
 	test_round_trip();
@@ -689,6 +1581,7 @@ int main(void)
 	test_garbage();
 	test_timeout_and_close();
 	test_errors();
+	test_cli_pins_deadline();
 	/* The daemon must run as root: without root only the framing is
 	 * tested, and the run counts as skipped so that nobody mistakes it
 	 * for the whole test. */
@@ -698,6 +1591,9 @@ int main(void)
 		fprintf(stderr, "skipped: the sshleased part needs root\n");
 		return 77;
 	}
+	if (sodium_init() < 0)
+		return 1;
 	test_daemon();
+	test_grants();
 	return test_done();
 }
