@@ -1,0 +1,924 @@
+/*
+ * The sshd module without a running sshd: banner and sshd -V parsing, the
+ * expiry-time choice (and the local form read back as sshd 7.7-9.0 reads
+ * it), sshd -T output parsing, AllowUsers/DenyUsers matching,
+ * AuthorizedKeysFile forms, the KEXINIT reader, the program runner.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "authkeys.h"
+#include "sshd.h"
+#include "test.h"
+
+/* ---- banners and sshd -V ---- */
+
+static void test_banner(void)
+{
+	static const struct {
+		const char *banner;
+		unsigned major, minor; /* 0.0: refused */
+	} cases[] = {
+		{ "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", 9, 2 },
+		{ "SSH-2.0-OpenSSH_9.2p1", 9, 2 },
+		{ "SSH-2.0-OpenSSH_9.0", 9, 0 },
+		{ "SSH-2.0-OpenSSH_7.7p1 Ubuntu-4ubuntu0.5", 7, 7 },
+		{ "SSH-2.0-OpenSSH_7.4", 7, 4 },
+		{ "SSH-2.0-OpenSSH_10.0p2 Debian-5", 10, 0 },
+		{ "SSH-2.0-OpenSSH_8.9p1-hpn14v15", 8, 9 },
+		{ "SSH-1.99-OpenSSH_3.9p1", 3, 9 },
+		{ "SSH-2.0-OpenSSH_9.10", 9, 10 },
+		/* refused */
+		{ "SSH-2.0-dropbear_2022.83", 0, 0 },
+		{ "SSH-2.0-OpenSSH_for_Windows_8.1", 0, 0 },
+		{ "SSH-2.0-OpenSSH_", 0, 0 },
+		{ "SSH-2.0-OpenSSH_9", 0, 0 },
+		{ "SSH-2.0-OpenSSH_9.", 0, 0 },
+		{ "SSH-2.0-OpenSSH_9.2.1", 0, 0 },
+		{ "SSH-2.0-OpenSSH_.2", 0, 0 },
+		{ "SSH-2.0-OpenSSH_0.9", 0, 0 },
+		{ "SSH-2.0-OpenSSH_1234.1", 0, 0 },
+		{ "SSH-2.0-OpenSSH_9.1234", 0, 0 },
+		{ "SSH-2.0-OpenSSH_+9.2", 0, 0 },
+		{ "SSH-1.5-OpenSSH_9.2", 0, 0 },
+		{ "OpenSSH_9.2p1", 0, 0 },
+		{ "", 0, 0 },
+		{ "SSH-2.0-OpenSSH_9.2p1\r", 0, 0 },
+		{ "SSH-2.0-OpenSSH_9.2p1 \x1b[31mred", 0, 0 },
+		{ "ssh-2.0-OpenSSH_9.2", 0, 0 },
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
+		struct sshd_version v = { 99, 99 };
+		const char *why = NULL;
+		int r = sshd_banner_parse(cases[i].banner, &v, &why);
+
+		if (cases[i].major) {
+			CHECK_MSG(r == 0, "\"%s\": r=%d (%s)", cases[i].banner, r,
+				  why ? why : "");
+			CHECK_MSG(v.major == cases[i].major &&
+					  v.minor == cases[i].minor,
+				  "\"%s\" gave %u.%u", cases[i].banner, v.major,
+				  v.minor);
+		} else {
+			CHECK_MSG(r == SL_REFUSED && why,
+				  "\"%s\" should be refused, r=%d", cases[i].banner,
+				  r);
+			CHECK_MSG(v.major == 0 && v.minor == 0,
+				  "\"%s\" left %u.%u", cases[i].banner, v.major,
+				  v.minor);
+		}
+	}
+}
+
+static void test_version_output(void)
+{
+	struct sshd_version v;
+	const char *why = NULL;
+
+	/* Debian 12's sshd -V (exit 0) */
+	CHECK_INT(sshd_version_output_parse(
+			  "OpenSSH_9.2, OpenSSL 3.0.11 19 Sep 2023\n", &v, &why),
+		  0);
+	CHECK(v.major == 9 && v.minor == 2);
+	/* An sshd without -V: complaint, version, usage (exit 1). */
+	CHECK_INT(sshd_version_output_parse(
+			  "unknown option -- V\n"
+			  "OpenSSH_8.4p1 Debian-5+deb11u3, OpenSSL 1.1.1w  11 Sep 2023\n"
+			  "usage: sshd [-46DdeiqTt] [-C connection_spec] [-c host_cert_file]\n",
+			  &v, &why),
+		  0);
+	CHECK(v.major == 8 && v.minor == 4);
+	CHECK_INT(sshd_version_output_parse("", &v, &why), SL_REFUSED);
+	CHECK(v.major == 0);
+	CHECK_INT(sshd_version_output_parse("sshd: command not found\n", &v, &why),
+		  SL_REFUSED);
+	/* Only at the start of a line. */
+	CHECK_INT(sshd_version_output_parse("built from OpenSSH_9.2\n", &v, &why),
+		  SL_REFUSED);
+	CHECK_INT(sshd_version_output_parse("OpenSSH_9.x\n", &v, &why), SL_REFUSED);
+}
+
+/* ---- the expiry-time form ---- */
+
+static void test_expiry_for(void)
+{
+	enum { REFUSE = -1 };
+	static const struct {
+		unsigned major, minor;
+		enum config_expiry_format format;
+		int expect; /* enum authkeys_expiry or REFUSE */
+	} cases[] = {
+		/* auto */
+		{ 9, 2, CONFIG_EXPIRY_AUTO, AUTHKEYS_EXPIRY_UTC },
+		{ 9, 1, CONFIG_EXPIRY_AUTO, AUTHKEYS_EXPIRY_UTC },
+		{ 10, 0, CONFIG_EXPIRY_AUTO, AUTHKEYS_EXPIRY_UTC },
+		{ 9, 0, CONFIG_EXPIRY_AUTO, AUTHKEYS_EXPIRY_LOCAL },
+		{ 8, 9, CONFIG_EXPIRY_AUTO, AUTHKEYS_EXPIRY_LOCAL },
+		{ 7, 7, CONFIG_EXPIRY_AUTO, AUTHKEYS_EXPIRY_LOCAL },
+		{ 7, 6, CONFIG_EXPIRY_AUTO, REFUSE },
+		{ 6, 9, CONFIG_EXPIRY_AUTO, REFUSE },
+		{ 0, 0, CONFIG_EXPIRY_AUTO, REFUSE },
+		/* utc */
+		{ 9, 2, CONFIG_EXPIRY_UTC, AUTHKEYS_EXPIRY_UTC },
+		{ 9, 1, CONFIG_EXPIRY_UTC, AUTHKEYS_EXPIRY_UTC },
+		{ 9, 0, CONFIG_EXPIRY_UTC, REFUSE },
+		{ 7, 7, CONFIG_EXPIRY_UTC, REFUSE },
+		{ 7, 4, CONFIG_EXPIRY_UTC, REFUSE },
+		{ 0, 0, CONFIG_EXPIRY_UTC, AUTHKEYS_EXPIRY_UTC },
+		/* local */
+		{ 9, 2, CONFIG_EXPIRY_LOCAL, AUTHKEYS_EXPIRY_LOCAL },
+		{ 8, 4, CONFIG_EXPIRY_LOCAL, AUTHKEYS_EXPIRY_LOCAL },
+		{ 7, 7, CONFIG_EXPIRY_LOCAL, AUTHKEYS_EXPIRY_LOCAL },
+		{ 7, 6, CONFIG_EXPIRY_LOCAL, REFUSE },
+		{ 0, 0, CONFIG_EXPIRY_LOCAL, AUTHKEYS_EXPIRY_LOCAL },
+		/* none */
+		{ 9, 2, CONFIG_EXPIRY_NONE, AUTHKEYS_EXPIRY_NONE },
+		{ 7, 4, CONFIG_EXPIRY_NONE, AUTHKEYS_EXPIRY_NONE },
+		{ 0, 0, CONFIG_EXPIRY_NONE, AUTHKEYS_EXPIRY_NONE },
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
+		struct sshd_version v = { cases[i].major, cases[i].minor };
+		enum authkeys_expiry out = (enum authkeys_expiry)99;
+		const char *why = NULL;
+		int r = sshd_expiry_for(&v, cases[i].format, &out, &why);
+
+		if (cases[i].expect == REFUSE) {
+			CHECK_MSG(r == SL_REFUSED && why && *why,
+				  "%u.%u format %d: r=%d, expected refusal",
+				  v.major, v.minor, cases[i].format, r);
+		} else {
+			CHECK_MSG(r == 0 && (int)out == cases[i].expect,
+				  "%u.%u format %d: r=%d out=%d, expected %d",
+				  v.major, v.minor, cases[i].format, r, (int)out,
+				  cases[i].expect);
+		}
+	}
+
+	/* The reasons name what to set. */
+	{
+		struct sshd_version old = { 7, 4 }, mid = { 9, 0 }, unknown = { 0, 0 };
+		enum authkeys_expiry out;
+		const char *why = NULL;
+
+		sshd_expiry_for(&old, CONFIG_EXPIRY_AUTO, &out, &why);
+		CHECK_STR(why, "OpenSSH before 7.7 has no expiry-time; set [sshd] "
+			       "expiry_format = none to let the daemon alone "
+			       "enforce deadlines");
+		sshd_expiry_for(&mid, CONFIG_EXPIRY_UTC, &out, &why);
+		CHECK(why && strstr(why, "expiry_format = auto or local"));
+		sshd_expiry_for(&unknown, CONFIG_EXPIRY_AUTO, &out, &why);
+		CHECK(why && strstr(why, "unknown") &&
+		      strstr(why, "expiry_format"));
+	}
+	CHECK_STR(sshd_expiry_name(AUTHKEYS_EXPIRY_UTC), "utc");
+	CHECK_STR(sshd_expiry_name(AUTHKEYS_EXPIRY_LOCAL), "local");
+	CHECK_STR(sshd_expiry_name(AUTHKEYS_EXPIRY_NONE), "none");
+}
+
+/*
+ * The LOCAL form read back as OpenSSH 7.7-9.0 reads it (misc.c
+ * parse_absolute_time: a zeroed struct tm, so tm_isdst = 0, strptime,
+ * mktime) must land on the deadline, also in summer time.
+ */
+static void check_local_readback(const char *what, time_t deadline,
+				 const char *want_digits)
+{
+	struct authkeys_line_spec spec = {
+		.id = "0123456789ab",
+		.key_type = "ssh-ed25519",
+		.blob_base64 = "AAAAC3NzaC1lZDI1NTE5AAAAIB5aRqHb2Wj1E2XGuoFO4aa9nq6Sm6fa5u6qs8Lza6J1",
+		.deadline = deadline,
+		.expiry = AUTHKEYS_EXPIRY_LOCAL,
+		.mode = AUTHKEYS_MODE_SHELL,
+	};
+	char *line = NULL, digits[15];
+	const char *why = NULL, *p, *end;
+	struct tm tm;
+	time_t read_back;
+
+	CHECK_INT(authkeys_format_line(&spec, &line, &why), 0);
+	if (!line)
+		return;
+	p = strstr(line, "expiry-time=\"");
+	CHECK_MSG(p != NULL, "%s: no expiry-time in %s", what, line);
+	if (!p)
+		goto out;
+	p += strlen("expiry-time=\"");
+	end = strchr(p, '"');
+	CHECK_MSG(end && end - p == 14, "%s: expiry-time is not 14 digits: %s",
+		  what, line);
+	if (!end || end - p != 14)
+		goto out;
+	memcpy(digits, p, 14);
+	digits[14] = '\0';
+	CHECK_STR(digits, want_digits);
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(digits, "%Y%m%d%H%M%S", &tm);
+	CHECK(end && *end == '\0');
+	tm.tm_isdst = 0;
+	read_back = mktime(&tm);
+	CHECK_MSG(read_back == deadline, "%s: sshd reads %lld, deadline %lld",
+		  what, (long long)read_back, (long long)deadline);
+out:
+	free(line);
+}
+
+static void test_local_expiry_paris(void)
+{
+	struct tm summer = { .tm_year = 2026 - 1900, .tm_mon = 6, .tm_mday = 15,
+			     .tm_hour = 12 };
+	struct tm winter = { .tm_year = 2026 - 1900, .tm_mon = 0, .tm_mday = 15,
+			     .tm_hour = 12 };
+	char *old_tz = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+
+	if (access("/usr/share/zoneinfo/Europe/Paris", R_OK) != 0) {
+		/* A missing zone would silently be UTC: fail, naming the fix. */
+		CHECK_MSG(false, "Europe/Paris zone missing: apt-get install tzdata");
+		free(old_tz);
+		return;
+	}
+	setenv("TZ", "Europe/Paris", 1);
+	tzset();
+	/* 12:00 UTC is 14:00 CEST; sshd's mktime(tm_isdst = 0) takes the
+	 * digits as CET (UTC+1), so the line must say 13:00. */
+	check_local_readback("Paris summer", timegm(&summer), "20260715130000");
+	check_local_readback("Paris winter", timegm(&winter), "20260115130000");
+	if (old_tz)
+		setenv("TZ", old_tz, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(old_tz);
+}
+
+/* ---- sshd -T ---- */
+
+static const char sample_settings[] =
+	"port 2222\n"
+	"addressfamily any\n"
+	"listenaddress [::]:2222\n"
+	"listenaddress 0.0.0.0:2222\n"
+	"usepam yes\n"
+	"pubkeyauthentication yes\n"
+	"authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2\n"
+	"allowusers alice\n"
+	"allowusers bob@10.0.0.0/8\n"
+	"subsystem sftp /usr/lib/openssh/sftp-server\n"
+	"banner none\n"
+	"x11displayoffset 10\n"
+	"emptyvalue";
+
+static struct sshd_settings *parse_ok(const char *text)
+{
+	struct sshd_settings *s = NULL;
+	const char *why = NULL;
+	int r = sshd_settings_parse(text, strlen(text), &s, &why);
+
+	CHECK_MSG(r == 0, "parse failed: %d %s", r, why ? why : "");
+	return s;
+}
+
+static void test_settings_parse(void)
+{
+	struct sshd_settings *s = parse_ok(sample_settings);
+	size_t pos = 0;
+
+	if (!s)
+		return;
+	CHECK_INT(s->n, 13);
+	CHECK_STR(sshd_settings_get(s, "port"), "2222");
+	CHECK_STR(sshd_settings_get(s, "authorizedkeysfile"),
+		  ".ssh/authorized_keys .ssh/authorized_keys2");
+	CHECK_STR(sshd_settings_get(s, "x11displayoffset"), "10");
+	CHECK_STR(sshd_settings_get(s, "emptyvalue"), "");
+	CHECK(sshd_settings_get(s, "denyusers") == NULL);
+	CHECK_STR(sshd_settings_next(s, "allowusers", &pos), "alice");
+	CHECK_STR(sshd_settings_next(s, "allowusers", &pos), "bob@10.0.0.0/8");
+	CHECK(sshd_settings_next(s, "allowusers", &pos) == NULL);
+	CHECK(sshd_settings_next(s, "allowusers", &pos) == NULL);
+	sshd_settings_free(s);
+
+	static const struct {
+		const char *name, *text;
+		size_t len; /* 0: strlen */
+	} bad[] = {
+		{ "empty", "", 0 },
+		{ "blank line", "port 22\n\nusepam yes\n", 0 },
+		{ "leading blank", " port 22\n", 0 },
+		{ "upper-case keyword", "Port 22\n", 0 },
+		{ "dash in keyword", "x-y 1\n", 0 },
+		{ "tab separator", "port\t22\n", 0 },
+		{ "CR line end", "port 22\r\n", 0 },
+		{ "escape in value", "banner \x1b[2J\n", 0 },
+		{ "high byte in value", "banner caf\xc3\xa9\n", 0 },
+		{ "NUL inside", "port 22\0usepam yes\n", 20 },
+	};
+	for (size_t i = 0; i < SL_ARRAY_SIZE(bad); i++) {
+		const char *why = NULL;
+
+		s = NULL;
+		CHECK_MSG(sshd_settings_parse(bad[i].text,
+					      bad[i].len ? bad[i].len :
+							   strlen(bad[i].text),
+					      &s, &why) == SL_REFUSED &&
+				  why && !s,
+			  "%s: not refused", bad[i].name);
+		sshd_settings_free(s);
+	}
+}
+
+static void test_settings_port(void)
+{
+	static const struct {
+		const char *text;
+		int r;
+		unsigned port;
+	} cases[] = {
+		{ "port 22\nlistenaddress [::]:22\nlistenaddress 0.0.0.0:22\n", 0, 22 },
+		{ "port 2222\nlistenaddress 127.0.0.1:2222\n", 0, 2222 },
+		/* a listen address with its own port wins over Port */
+		{ "port 22\nlistenaddress 0.0.0.0:2200\n", 0, 2200 },
+		/* a public address only: the probe connects to loopback */
+		{ "port 22\nlistenaddress 192.0.2.5:2201\n", 0, 22 },
+		{ "port 22\nlistenaddress 192.0.2.5:2201\nlistenaddress [::1]:2202\n",
+		  0, 2202 },
+		{ "listenaddress 127.0.0.1:2203 rdomain vrf0\n", 0, 2203 },
+		{ "usepam yes\n", SL_NOT_FOUND, 0 },
+		{ "port 0\n", SL_REFUSED, 0 },
+		{ "port 65536\n", SL_REFUSED, 0 },
+		{ "port -1\n", SL_REFUSED, 0 },
+		{ "port 22x\n", SL_REFUSED, 0 },
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
+		struct sshd_settings *s = parse_ok(cases[i].text);
+		const char *why = NULL;
+		unsigned port = 0;
+		int r;
+
+		if (!s)
+			continue;
+		r = sshd_settings_port(s, &port, &why);
+		CHECK_MSG(r == cases[i].r && (r != 0 || port == cases[i].port),
+			  "case %zu: r=%d port=%u, expected r=%d port=%u", i, r,
+			  port, cases[i].r, cases[i].port);
+		sshd_settings_free(s);
+	}
+}
+
+/* ---- AllowUsers and friends ---- */
+
+static void test_pattern(void)
+{
+	static const struct {
+		const char *text, *pattern;
+		bool match;
+	} cases[] = {
+		{ "alice", "alice", true },
+		{ "alice", "Alice", false },
+		{ "alice", "ali*", true },
+		{ "alice", "*", true },
+		{ "", "*", true },
+		{ "alice", "a*e", true },
+		{ "alice", "a*c", false },
+		{ "alice", "?lice", true },
+		{ "alice", "??ice", true },
+		{ "alice", "?ice", false },
+		{ "alice", "alice?", false },
+		{ "alice", "*ice*", true },
+		{ "aaab", "*a*b", true },
+		{ "abcabd", "*abd", true },
+		{ "alice", "", false },
+		{ "", "", true },
+		{ "alice", "!alice", false },
+		{ "!alice", "!alice", true },
+		{ "shop", "sh*p*", true },
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++)
+		CHECK_MSG(sshd_pattern_match(cases[i].text, cases[i].pattern) ==
+				  cases[i].match,
+			  "\"%s\" ~ \"%s\" should be %s", cases[i].text,
+			  cases[i].pattern, cases[i].match ? "true" : "false");
+}
+
+static void test_access(void)
+{
+	static const char *const shop_groups[] = { "shop", "www-data", NULL };
+	static const struct {
+		const char *name, *settings;
+		enum sshd_access access;
+		const char *keyword, *pattern;
+	} cases[] = {
+		{ "nothing set", "usepam yes\n", SSHD_ACCESS_ALLOWED, NULL, NULL },
+		{ "allowusers lists it", "allowusers bob\nallowusers shop\n",
+		  SSHD_ACCESS_ALLOWED, NULL, NULL },
+		{ "allowusers wildcard", "allowusers sh?p*\n", SSHD_ACCESS_ALLOWED,
+		  NULL, NULL },
+		{ "allowusers without it", "allowusers bob\n", SSHD_ACCESS_DENIED,
+		  "allowusers", NULL },
+		{ "allowusers case", "allowusers SHOP\n", SSHD_ACCESS_DENIED,
+		  "allowusers", NULL },
+		{ "denyusers names it", "denyusers shop\n", SSHD_ACCESS_DENIED,
+		  "denyusers", "shop" },
+		{ "denyusers wildcard", "denyusers s*\n", SSHD_ACCESS_DENIED,
+		  "denyusers", "s*" },
+		{ "deny beats allow", "denyusers shop\nallowusers shop\n",
+		  SSHD_ACCESS_DENIED, "denyusers", "shop" },
+		{ "denyusers another", "denyusers bob\n", SSHD_ACCESS_ALLOWED, NULL,
+		  NULL },
+		{ "allowusers user@host only", "allowusers shop@192.0.2.0/24\n",
+		  SSHD_ACCESS_DEPENDS, "allowusers", "shop@192.0.2.0/24" },
+		{ "allowusers user@* is plain", "allowusers shop@*\n",
+		  SSHD_ACCESS_ALLOWED, NULL, NULL },
+		{ "plain allow beats user@host allow",
+		  "allowusers shop@192.0.2.1\nallowusers shop\n",
+		  SSHD_ACCESS_ALLOWED, NULL, NULL },
+		{ "allowusers other@host", "allowusers bob@192.0.2.1\n",
+		  SSHD_ACCESS_DENIED, "allowusers", NULL },
+		{ "denyusers user@host", "denyusers shop@203.0.113.*\n",
+		  SSHD_ACCESS_DEPENDS, "denyusers", "shop@203.0.113.*" },
+		{ "user part split at the last @", "denyusers sh@p@host\n",
+		  SSHD_ACCESS_ALLOWED, NULL, NULL },
+		{ "denygroups matches a supplementary group",
+		  "denygroups www-*\n", SSHD_ACCESS_DENIED, "denygroups", "www-*" },
+		{ "denygroups other", "denygroups wheel\n", SSHD_ACCESS_ALLOWED,
+		  NULL, NULL },
+		{ "allowgroups matches primary", "allowgroups shop\n",
+		  SSHD_ACCESS_ALLOWED, NULL, NULL },
+		{ "allowgroups without its groups", "allowgroups sudo\nallowgroups adm\n",
+		  SSHD_ACCESS_DENIED, "allowgroups", NULL },
+		{ "allowusers ok but allowgroups not",
+		  "allowusers shop\nallowgroups sudo\n", SSHD_ACCESS_DENIED,
+		  "allowgroups", NULL },
+		{ "a plain deny beats a user@host allow",
+		  "allowusers shop@10.0.0.1\ndenygroups shop\n",
+		  SSHD_ACCESS_DENIED, "denygroups", "shop" },
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
+		struct sshd_settings *s = parse_ok(cases[i].settings);
+		struct sshd_access_verdict v;
+		enum sshd_access a;
+
+		if (!s)
+			continue;
+		a = sshd_access_check(s, "shop", shop_groups, &v);
+		CHECK_MSG(a == cases[i].access && v.access == a, "%s: access %d, expected %d",
+			  cases[i].name, (int)a, (int)cases[i].access);
+		if (cases[i].keyword)
+			CHECK_MSG(v.keyword && strcmp(v.keyword, cases[i].keyword) == 0,
+				  "%s: keyword %s", cases[i].name,
+				  v.keyword ? v.keyword : "(null)");
+		CHECK_MSG((cases[i].pattern == NULL) == (v.pattern == NULL) &&
+				  (!v.pattern || strcmp(v.pattern, cases[i].pattern) == 0),
+			  "%s: pattern %s", cases[i].name,
+			  v.pattern ? v.pattern : "(null)");
+		sshd_settings_free(s);
+	}
+}
+
+static void test_keys_file(void)
+{
+	static const struct {
+		const char *value;
+		bool with_account, covers;
+	} cases[] = {
+		{ ".ssh/authorized_keys .ssh/authorized_keys2", true, true },
+		{ ".ssh/authorized_keys .ssh/authorized_keys2", false, true },
+		{ "%h/.ssh/authorized_keys", true, true },
+		{ "%h/.ssh/authorized_keys", false, true },
+		{ "~/.ssh/authorized_keys", true, true },
+		{ "/home/%u/.ssh/authorized_keys", true, true },
+		{ "/home/%u/.ssh/authorized_keys", false, false },
+		{ "/home/shop//.ssh/authorized_keys", true, true },
+		{ ".ssh//authorized_keys", true, true },
+		{ "/etc/ssh/keys/%u", true, false },
+		{ "/etc/ssh/keys/%U", true, false },
+		{ ".ssh/authorized_keys2", true, false },
+		{ "none", true, false },
+		{ "none", false, false },
+		{ "%%h/.ssh/authorized_keys", true, false },
+		{ ".ssh/authorized_keys_%x", true, false },
+		{ "%h/.ssh/authorized_keys%", true, false },
+		{ "/home/shop/.ssh/authorized_keys", true, true },
+		{ "/srv/shop/.ssh/authorized_keys", true, false },
+		{ "", true, false },
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
+		bool covers = cases[i].with_account ?
+				      sshd_authorized_keys_file_covers(
+					      cases[i].value, "shop", 1001,
+					      "/home/shop") :
+				      sshd_authorized_keys_file_covers(
+					      cases[i].value, NULL, 0, NULL);
+
+		CHECK_MSG(covers == cases[i].covers, "\"%s\" (%s account): %s",
+			  cases[i].value,
+			  cases[i].with_account ? "with" : "without",
+			  covers ? "covers" : "does not cover");
+	}
+}
+
+/* ---- KEXINIT ---- */
+
+static size_t put_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+	return 4;
+}
+
+static size_t put_list(unsigned char *p, const char *list)
+{
+	size_t n = put_u32(p, (uint32_t)strlen(list));
+
+	memcpy(p + n, list, strlen(list));
+	return n + strlen(list);
+}
+
+/* A KEXINIT packet as sshd sends it, with hostkeys as its host key list. */
+static size_t make_kexinit(unsigned char *buf, const char *hostkeys)
+{
+	static const char *const rest[] = {
+		"chacha20-poly1305@openssh.com", "chacha20-poly1305@openssh.com",
+		"hmac-sha2-256", "hmac-sha2-256", "none,zlib@openssh.com",
+		"none,zlib@openssh.com", "", "",
+	};
+	size_t pos = 5, padding = 8;
+
+	buf[pos++] = 20;
+	memset(buf + pos, 0xa5, 16);
+	pos += 16;
+	pos += put_list(buf + pos, "curve25519-sha256,diffie-hellman-group14-sha256");
+	pos += put_list(buf + pos, hostkeys);
+	for (size_t i = 0; i < SL_ARRAY_SIZE(rest); i++)
+		pos += put_list(buf + pos, rest[i]);
+	buf[pos++] = 0;
+	pos += put_u32(buf + pos, 0);
+	memset(buf + pos, 0, padding);
+	pos += padding;
+	put_u32(buf, (uint32_t)(pos - 4));
+	buf[4] = (unsigned char)padding;
+	return pos;
+}
+
+static void test_kexinit(void)
+{
+	unsigned char buf[1024], copy[1024];
+	char out[256];
+	const char *why = NULL;
+	size_t len = make_kexinit(buf, "rsa-sha2-512,rsa-sha2-256,ssh-ed25519");
+
+	CHECK_INT(sshd_kexinit_host_key_algorithms(buf, len, out, sizeof(out), &why), 0);
+	CHECK_STR(out, "rsa-sha2-512,rsa-sha2-256,ssh-ed25519");
+	/* Trailing bytes (the next packet) are not its business. */
+	memset(buf + len, 0x42, 16);
+	CHECK_INT(sshd_kexinit_host_key_algorithms(buf, len + 16, out, sizeof(out),
+						   &why),
+		  0);
+
+	/* Every truncation is refused. */
+	for (size_t cut = 0; cut < len; cut++)
+		CHECK_MSG(sshd_kexinit_host_key_algorithms(buf, cut, out, sizeof(out),
+							   &why) == SL_REFUSED,
+			  "truncated to %zu bytes: not refused", cut);
+	/* Too small an output buffer. */
+	CHECK_INT(sshd_kexinit_host_key_algorithms(buf, len, out, 10, &why),
+		  SL_REFUSED);
+
+	memcpy(copy, buf, len);
+	copy[5] = 21; /* not KEXINIT */
+	CHECK_INT(sshd_kexinit_host_key_algorithms(copy, len, out, sizeof(out), &why),
+		  SL_REFUSED);
+	memcpy(copy, buf, len);
+	put_u32(copy, 40000); /* over the limit */
+	CHECK_INT(sshd_kexinit_host_key_algorithms(copy, len, out, sizeof(out), &why),
+		  SL_REFUSED);
+	memcpy(copy, buf, len);
+	copy[4] = 250; /* padding eats the payload */
+	CHECK_INT(sshd_kexinit_host_key_algorithms(copy, len, out, sizeof(out), &why),
+		  SL_REFUSED);
+	memcpy(copy, buf, len);
+	put_u32(copy + 5 + 17, 5000); /* kex list longer than the payload */
+	CHECK_INT(sshd_kexinit_host_key_algorithms(copy, len, out, sizeof(out), &why),
+		  SL_REFUSED);
+
+	len = make_kexinit(buf, "");
+	CHECK_INT(sshd_kexinit_host_key_algorithms(buf, len, out, sizeof(out), &why),
+		  SL_REFUSED);
+	len = make_kexinit(buf, "ssh-ed25519,\x1b[2J");
+	CHECK_INT(sshd_kexinit_host_key_algorithms(buf, len, out, sizeof(out), &why),
+		  SL_REFUSED);
+	len = make_kexinit(buf, "ssh-ed25519 ssh-rsa");
+	CHECK_INT(sshd_kexinit_host_key_algorithms(buf, len, out, sizeof(out), &why),
+		  SL_REFUSED);
+}
+
+/* ---- running programs ---- */
+
+static void test_command_run(void)
+{
+	struct sshd_output res;
+	const char *why = NULL;
+	sigset_t block, old;
+
+	{
+		const char *argv[] = { "/bin/sh", "-c",
+				       "printf out; printf err >&2; exit 3", NULL };
+
+		CHECK_INT(sshd_command_run(argv, 0, &res, &why), 0);
+		CHECK_STR(res.out, "out");
+		CHECK_STR(res.err, "err");
+		CHECK_INT(res.out_len, 3);
+		CHECK(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 3);
+		CHECK(!res.truncated);
+		sshd_output_finish(&res);
+	}
+	{
+		/* A clean environment, whatever ours holds. */
+		const char *argv[] = { "/usr/bin/env", NULL };
+
+		setenv("SSHLEASE_TEST_LEAK", "1", 1);
+		CHECK_INT(sshd_command_run(argv, 0, &res, &why), 0);
+		CHECK_STR(res.out, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLC_ALL=C\n");
+		sshd_output_finish(&res);
+		unsetenv("SSHLEASE_TEST_LEAK");
+	}
+	{
+		/* Blocked and ignored signals of the caller do not leak. */
+		const char *argv[] = { "/bin/sh", "-c",
+				       "exec grep -E '^(SigBlk|SigIgn)' /proc/self/status",
+				       NULL };
+
+		sigemptyset(&block);
+		sigaddset(&block, SIGTERM);
+		sigaddset(&block, SIGCHLD);
+		sigprocmask(SIG_BLOCK, &block, &old);
+		signal(SIGPIPE, SIG_IGN);
+		CHECK_INT(sshd_command_run(argv, 0, &res, &why), 0);
+		{
+			const char *blk = strstr(res.out, "SigBlk:\t");
+			const char *ign = strstr(res.out, "SigIgn:\t");
+			unsigned long long blocked = blk ? strtoull(blk + 8, NULL, 16) : ~0ULL;
+			unsigned long long ignored = ign ? strtoull(ign + 8, NULL, 16) : ~0ULL;
+
+			CHECK_MSG(blocked == 0, "blocked: %llx", blocked);
+			/* Signals 1-31; glibc's own (32, 33) cannot be reset
+			 * and may be ignored by whoever started the test. */
+			CHECK_MSG((ignored & 0x7fffffffULL) == 0, "ignored: %llx",
+				  ignored);
+		}
+		sshd_output_finish(&res);
+		signal(SIGPIPE, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	{
+		/* stdin is /dev/null: cat ends at once. */
+		const char *argv[] = { "/bin/cat", NULL };
+
+		CHECK_INT(sshd_command_run(argv, 0, &res, &why), 0);
+		CHECK_INT(res.out_len, 0);
+		CHECK_STR(res.out, "");
+		sshd_output_finish(&res);
+	}
+	{
+		/* Output past the cap is dropped and said so. */
+		const char *argv[] = { "/bin/sh", "-c",
+				       "head -c 300000 /dev/zero | tr '\\0' x", NULL };
+
+		CHECK_INT(sshd_command_run(argv, 0, &res, &why), 0);
+		CHECK(res.truncated);
+		CHECK_INT(res.out_len, SSHD_OUTPUT_MAX);
+		CHECK_INT(strlen(res.out), SSHD_OUTPUT_MAX);
+		sshd_output_finish(&res);
+	}
+	{
+		/* A program that hangs is killed after the timeout. */
+		const char *argv[] = { "/bin/sleep", "60", NULL };
+
+		CHECK_INT(sshd_command_run(argv, 1, &res, &why), -ETIMEDOUT);
+		CHECK(WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGKILL);
+		CHECK(why != NULL);
+		sshd_output_finish(&res);
+	}
+	{
+		/* ... also when it closed its output and lingers. */
+		const char *argv[] = { "/bin/sh", "-c",
+				       "exec >&- 2>&-; exec sleep 60", NULL };
+
+		CHECK_INT(sshd_command_run(argv, 1, &res, &why), -ETIMEDOUT);
+		CHECK(WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGKILL);
+		sshd_output_finish(&res);
+	}
+	{
+		const char *argv[] = { "/nonexistent/program", NULL };
+
+		CHECK_INT(sshd_command_run(argv, 0, &res, &why), -ENOENT);
+		sshd_output_finish(&res);
+	}
+}
+
+static void test_find_and_load(void)
+{
+	char path[256], diag[256];
+	struct sshd_exec_options exec = { .config_path = "/nonexistent/sshd_config" };
+	struct sshd_match_spec spec = { .user = "a,b" };
+	struct sshd_settings *s = NULL;
+	const char *why = NULL;
+
+	CHECK_INT(sshd_find_binary("sshd", path, sizeof(path), &why), SL_REFUSED);
+	CHECK_INT(sshd_find_binary("/nonexistent/sshd", path, sizeof(path), &why),
+		  SL_NOT_FOUND);
+	CHECK_INT(sshd_find_binary("/bin/sh", path, sizeof(path), &why), 0);
+	CHECK_STR(path, "/bin/sh");
+	CHECK_INT(sshd_find_binary("/bin/sh", path, 4, &why), SL_REFUSED);
+	CHECK_INT(sshd_find_binary(NULL, path, sizeof(path), &why), 0);
+	CHECK_STR(path, SSHD_PATH_DEFAULT);
+
+	/* sshd's own complaint comes back in diag. */
+	CHECK_INT(sshd_settings_load(&exec, NULL, &s, diag, sizeof(diag), &why),
+		  SL_REFUSED);
+	CHECK_STR(why, "sshd -T failed");
+	CHECK_MSG(strstr(diag, "/nonexistent/sshd_config") != NULL, "diag: %s", diag);
+	CHECK(s == NULL);
+	/* A value that would smuggle another -C keyword is refused. */
+	exec.config_path = NULL;
+	CHECK_INT(sshd_settings_load(&exec, &spec, &s, diag, sizeof(diag), &why),
+		  SL_REFUSED);
+	spec.user = "shop";
+	spec.addr = "127.0.0.1 ";
+	CHECK_INT(sshd_settings_load(&exec, &spec, &s, diag, sizeof(diag), &why),
+		  SL_REFUSED);
+	exec.sshd_path = "/nonexistent/sshd";
+	CHECK_INT(sshd_settings_load(&exec, NULL, &s, diag, sizeof(diag), &why),
+		  SL_NOT_FOUND);
+}
+
+static void test_info_json(void)
+{
+	struct sshd_info info = {
+		.source = SSHD_SOURCE_PROBE,
+		.version = { 9, 2 },
+		.software = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3",
+		.port = 22,
+		.address = "127.0.0.1",
+		.n_host_keys = 2,
+		.host_keys = {
+			{ "ssh-ed25519", "SHA256:5AqmqjYjtpHUQoWPnQXkKaDKaENuchwqmN1p6q8RZ4s" },
+			{ "ecdsa-sha2-nistp256", "SHA256:tcoHGTfiNXryJQySye/ufIQeYEelDTeKmALJdScVZ4U" },
+		},
+	};
+	json_t *j = sshd_info_to_json(&info);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	CHECK_STR(text,
+		  "{\"address\":\"127.0.0.1\",\"host_keys\":[{\"fingerprint\":"
+		  "\"SHA256:5AqmqjYjtpHUQoWPnQXkKaDKaENuchwqmN1p6q8RZ4s\","
+		  "\"key_type\":\"ssh-ed25519\"},{\"fingerprint\":"
+		  "\"SHA256:tcoHGTfiNXryJQySye/ufIQeYEelDTeKmALJdScVZ4U\","
+		  "\"key_type\":\"ecdsa-sha2-nistp256\"}],\"port\":22,"
+		  "\"probe_error\":null,\"software\":\"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\","
+		  "\"source\":\"probe\",\"version\":\"9.2\"}");
+	free(text);
+	json_decref(j);
+
+	memset(&info, 0, sizeof(info));
+	info.port = 2222;
+	snprintf(info.probe_error, sizeof(info.probe_error), "refused");
+	j = sshd_info_to_json(&info);
+	text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	CHECK_STR(text, "{\"address\":null,\"host_keys\":[],\"port\":2222,"
+			"\"probe_error\":\"refused\",\"software\":null,"
+			"\"source\":null,\"version\":null}");
+	free(text);
+	json_decref(j);
+}
+
+/* ---- the probe against servers that are not sshd ---- */
+
+/*
+ * A listener on 127.0.0.1 that answers every connection with text and hangs
+ * up: what the probe meets when the port is not an OpenSSH server. (Real
+ * sshd is probed by the integration tests.) Returns the child's pid.
+ */
+static pid_t fake_server(const char *text, unsigned *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t pid;
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(fd, 16) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
+		CHECK_MSG(false, "fake server: %s", strerror(errno));
+		return -1;
+	}
+	*port = ntohs(sin.sin_port);
+	pid = fork();
+	if (pid == 0) {
+		alarm(60); /* never outlive a hung test */
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+
+			if (c < 0)
+				continue;
+			if (write(c, text, strlen(text)) < 0)
+				_exit(1);
+			close(c);
+		}
+	}
+	close(fd);
+	return pid;
+}
+
+static void fake_server_stop(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+static void test_probe_not_sshd(void)
+{
+	static const char *const loopback[] = { "127.0.0.1", NULL };
+	struct sshd_probe_options o = {
+		.exec = { .sshd_path = "/nonexistent/sshd", .timeout = 5 },
+		.addresses = loopback,
+	};
+	struct sshd_info info;
+	const char *why = NULL;
+	unsigned port = 0;
+	pid_t pid;
+
+	/* Another SSH server: it answers, but has no OpenSSH version. */
+	pid = fake_server("SSH-2.0-dropbear_2022.83\r\n", &port);
+	o.port = port;
+	CHECK_INT(sshd_probe(&o, &info, &why), 0);
+	CHECK_INT(info.source, SSHD_SOURCE_PROBE);
+	CHECK(!sshd_version_known(&info.version));
+	CHECK_STR(info.software, "SSH-2.0-dropbear_2022.83");
+	CHECK_STR(info.address, "127.0.0.1");
+	CHECK_INT(info.port, port);
+	CHECK_INT(info.n_host_keys, 0);
+	CHECK_STR(info.probe_error, "");
+	fake_server_stop(pid);
+
+	/* Lines before the banner are allowed (RFC 4253 4.2); escapes in the
+	 * banner are not passed on. */
+	pid = fake_server("hello\r\nSSH-2.0-OpenSSH_8.4p1 \x1b[2J\r\n", &port);
+	o.port = port;
+	CHECK_INT(sshd_probe(&o, &info, &why), 0);
+	CHECK_INT(info.source, SSHD_SOURCE_PROBE);
+	CHECK_STR(info.software, "SSH-2.0-OpenSSH_8.4p1 ?[2J");
+	CHECK(info.version.major == 8 && info.version.minor == 4);
+	fake_server_stop(pid);
+
+	/* Not SSH at all, and no sshd binary to ask. */
+	pid = fake_server("HTTP/1.1 400 Bad Request\r\n\r\n", &port);
+	o.port = port;
+	CHECK_INT(sshd_probe(&o, &info, &why), SL_NOT_FOUND);
+	CHECK(why != NULL);
+	CHECK_INT(info.source, SSHD_SOURCE_NONE);
+	CHECK_INT(info.port, port);
+	CHECK_MSG(strstr(info.probe_error, "no SSH server answered on 127.0.0.1 port ") &&
+			  strstr(info.probe_error, "no SSH banner"),
+		  "probe_error: %s", info.probe_error);
+	fake_server_stop(pid);
+}
+
+int main(void)
+{
+	test_banner();
+	test_version_output();
+	test_expiry_for();
+	test_local_expiry_paris();
+	test_settings_parse();
+	test_settings_port();
+	test_pattern();
+	test_access();
+	test_keys_file();
+	test_kexinit();
+	test_command_run();
+	test_find_and_load();
+	test_info_json();
+	test_probe_not_sshd();
+	return test_done();
+}
