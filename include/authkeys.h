@@ -27,6 +27,14 @@
 #define AUTHKEYS_LINE_MAX 6144
 /* The largest authorized_keys the engine reads or writes. */
 #define AUTHKEYS_FILE_MAX (1024 * 1024)
+/* How long the engine waits for the process acting as the account to
+ * answer (a healthy one needs milliseconds). The account can stop that
+ * process; past this bound it is killed and the call fails with
+ * -ETIMEDOUT, having done nothing or one complete atomic replace. */
+#define AUTHKEYS_CHILD_TIMEOUT_MS 5000
+/* The most (id, blob) pairs one authkeys_remove_many call takes: more than
+ * a file of AUTHKEYS_FILE_MAX bytes can hold managed lines. */
+#define AUTHKEYS_REMOVE_MANY_MAX 65536
 
 struct authkeys_ctx {
 	const char *lock_dir; /* directory for lock files; created 0700 if missing */
@@ -82,6 +90,11 @@ int authkeys_format_line(const struct authkeys_line_spec *spec, char **out,
  * exception: -EIO with *why "authorized_keys was replaced but fsync of
  * ~/.ssh failed" means the new file is in place but may not survive a
  * crash. *why is also set on -errno returns, naming the step that failed.
+ * -ETIMEDOUT (*why "the process acting as the account did not answer in
+ * time"): the account stopped or stalled that process past
+ * AUTHKEYS_CHILD_TIMEOUT_MS; it was killed, and the file holds either the
+ * old bytes or the complete new ones (like any -errno after the rename).
+ * -EIO with *why "... died before answering": likewise, killed early.
  *
  * The file's bytes are kept: a file that does not end in a newline gets
  * "\n" + line (and still has no final newline); otherwise line + "\n".
@@ -103,6 +116,28 @@ int authkeys_add(const struct authkeys_ctx *ctx, const struct account *acct,
 int authkeys_remove(const struct authkeys_ctx *ctx, const struct account *acct,
 		    const char *id, const char *blob_base64, size_t *removed,
 		    const char **why);
+
+struct authkeys_entry;
+
+/*
+ * Remove, in ONE atomic edit, every line that matches any of the n pairs
+ * (entries[i].id, entries[i].blob_base64) as authkeys_remove matches one
+ * pair; the other fields of entries are ignored. The cost is one process
+ * and one rewrite whatever n is, and O((lines + n) log n) comparisons, so
+ * a file full of lines to remove is cleaned in one step rather than one
+ * rewrite per line. *removed (may be NULL) gets the total number of lines
+ * removed; removed_each (may be NULL) is an array of n counts, the lines
+ * that matched entries[i] (a line matching two equal pairs counts once,
+ * for the first). n == 0 does nothing and returns 0. Refused (SL_REFUSED
+ * with *why) when n > AUTHKEYS_REMOVE_MANY_MAX or any id or blob is
+ * malformed, before anything is read. Otherwise the returns and the
+ * byte-keeping rules of authkeys_remove.
+ */
+int authkeys_remove_many(const struct authkeys_ctx *ctx,
+			 const struct account *acct,
+			 const struct authkeys_entry *entries, size_t n,
+			 size_t *removed, size_t *removed_each,
+			 const char **why);
 
 /*
  * Swap, in one atomic edit, the line(s) of a grant for line: the lines that
@@ -147,5 +182,14 @@ void authkeys_new_id(char out[AUTHKEYS_ID_LEN + 1]);
  */
 typedef void authkeys_test_hook_fn(int ssh_dir_fd, unsigned attempt, void *arg);
 void authkeys_set_test_hook(authkeys_test_hook_fn *fn, void *arg);
+
+/*
+ * Tests only. fn runs in the child, as the account, after it has sent its
+ * whole answer and before it exits: a test can stop or stall it there, as
+ * the account could, to prove the caller never waits for it. NULL removes
+ * it. Never set by the programs.
+ */
+typedef void authkeys_test_answered_fn(void *arg);
+void authkeys_set_test_answered_hook(authkeys_test_answered_fn *fn, void *arg);
 
 #endif

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,6 +531,99 @@ static int edit_replace(const void *arg, const char *content, size_t len,
 	return edit_matching(arg, true, content, len, change);
 }
 
+/* The pairs of authkeys_remove_many, sorted by marker so that each line
+ * costs one binary search. */
+struct many_item {
+	char marker[MARKER_LEN + 1];
+	struct span blob;
+	size_t index; /* in the caller's array */
+};
+
+struct many_arg {
+	const struct many_item *items;
+	size_t n;
+};
+
+static int many_item_compare(const void *a, const void *b)
+{
+	const struct many_item *x = a, *y = b;
+	int c = memcmp(x->marker, y->marker, MARKER_LEN);
+
+	if (c != 0)
+		return c;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The pair a line stands for: the first (in the caller's order) whose
+ * marker is the line's last field and whose blob is one of its fields. */
+static const struct many_item *many_match(const struct many_arg *arg,
+					  struct span text)
+{
+	struct span last = { "", 0 };
+	size_t lo = 0, hi = arg->n;
+
+	if (!line_last_field(text, &last) || !marker_valid(last))
+		return NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(arg->items[mid].marker, last.p, MARKER_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < arg->n && memcmp(arg->items[lo].marker, last.p, MARKER_LEN) == 0; lo++)
+		if (line_has_field(text, arg->items[lo].blob))
+			return &arg->items[lo];
+	return NULL;
+}
+
+/* Every line of any pair goes, in one pass; the payload is one uint32_t
+ * count per pair, in the caller's order. */
+static int edit_remove_many(const void *varg, const char *content, size_t len,
+			    struct userfs_change *change)
+{
+	const struct many_arg *arg = varg;
+	struct line line;
+	size_t pos = 0, n = 0, matched = 0;
+	bool removed_last = false;
+	uint32_t *counts = calloc(arg->n, sizeof(*counts));
+	char *out = malloc(len + 1);
+
+	if (!counts || !out) {
+		free(counts);
+		free(out);
+		return -ENOMEM;
+	}
+	while (line_next(content, len, &pos, &line)) {
+		const struct many_item *item = many_match(arg, line.text);
+
+		if (!item) {
+			memcpy(out + n, line.bytes.p, line.bytes.len);
+			n += line.bytes.len;
+			continue;
+		}
+		counts[item->index]++;
+		/* only the last line can lack its newline */
+		removed_last = !line.terminated;
+		matched++;
+	}
+	if (matched == 0) {
+		free(out);
+	} else {
+		/* As in edit_matching: the line before a removed last line
+		 * without newline gives up its own. */
+		if (removed_last && n > 0 && out[n - 1] == '\n')
+			n--;
+		change->content = out;
+		change->len = n;
+	}
+	change->payload = (char *)counts;
+	change->payload_len = arg->n * sizeof(*counts);
+	change->count = matched;
+	return 0;
+}
+
 /* The managed lines, as text joined by "\n", for the parent to parse. */
 static int edit_list(const void *varg, const char *content, size_t len,
 		     struct userfs_change *change)
@@ -671,6 +765,90 @@ int authkeys_remove(const struct authkeys_ctx *ctx, const struct account *acct,
 	if (r == 0 && removed)
 		*removed = res.count;
 	free(res.payload);
+	return r;
+}
+
+int authkeys_remove_many(const struct authkeys_ctx *ctx,
+			 const struct account *acct,
+			 const struct authkeys_entry *entries, size_t n,
+			 size_t *removed, size_t *removed_each,
+			 const char **why)
+{
+	struct userfs_result res = { 0 };
+	struct many_item *items = NULL;
+	const char *dummy;
+	size_t total = 0;
+	int r;
+
+	if (!why)
+		why = &dummy;
+	if (removed)
+		*removed = 0;
+	for (size_t i = 0; removed_each && i < n; i++)
+		removed_each[i] = 0;
+	if (!acct || (n > 0 && !entries))
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	if (n > AUTHKEYS_REMOVE_MANY_MAX) {
+		*why = "too many lines to remove in one edit";
+		return SL_REFUSED;
+	}
+	items = calloc(n, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (!id_valid(entries[i].id, strnlen(entries[i].id, sizeof(entries[i].id)))) {
+			*why = "the grant id is not 12 lower-case hex digits";
+			r = SL_REFUSED;
+			goto out;
+		}
+		if (!entries[i].blob_base64 || !blob_valid(span_str(entries[i].blob_base64))) {
+			*why = "the key is not plain base64";
+			r = SL_REFUSED;
+			goto out;
+		}
+		snprintf(items[i].marker, sizeof(items[i].marker), "%s%s",
+			 AUTHKEYS_MARKER, entries[i].id);
+		items[i].blob = span_str(entries[i].blob_base64);
+		items[i].index = i;
+	}
+	qsort(items, n, sizeof(*items), many_item_compare);
+	r = userfs_run(ctx, acct,
+		       &(struct userfs_op){
+			       .edit = edit_remove_many,
+			       .arg = &(struct many_arg){ items, n },
+			       .write = true, .create = false },
+		       &res, why);
+	if (r != 0)
+		goto out;
+	/* The counts come from the process acting as the account: checked
+	 * like any input before they are believed. */
+	if (res.payload_len != n * sizeof(uint32_t)) {
+		*why = "the process acting as the account sent a malformed answer";
+		r = -EPROTO;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t count;
+
+		memcpy(&count, res.payload + i * sizeof(count), sizeof(count));
+		total += count;
+		if (removed_each)
+			removed_each[i] = count;
+	}
+	if (total != res.count) {
+		for (size_t i = 0; removed_each && i < n; i++)
+			removed_each[i] = 0;
+		*why = "the process acting as the account sent a malformed answer";
+		r = -EPROTO;
+		goto out;
+	}
+	if (removed)
+		*removed = total;
+out:
+	free(res.payload);
+	free(items);
 	return r;
 }
 

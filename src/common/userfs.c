@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,9 +37,9 @@
 #define TEMP_TRIES 8
 /* Re-reads when someone else changed the file between our read and rename. */
 #define CAS_ATTEMPTS 5
-/* A child that takes longer is stopped or stuck (the account can send it
- * SIGSTOP): killing it leaves the old file or the new one, never half. */
-#define CHILD_TIMEOUT_MS (60 * 1000)
+/* Highest capability number probed for ambient capabilities; the kernel
+ * answers EINVAL past its last one. */
+#define CAP_PROBE_MAX 63
 #define GROUPS_MAX 65536
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
@@ -100,11 +102,19 @@ struct current {
 
 static authkeys_test_hook_fn *test_hook;
 static void *test_hook_arg;
+static authkeys_test_answered_fn *test_answered;
+static void *test_answered_arg;
 
 void authkeys_set_test_hook(authkeys_test_hook_fn *fn, void *arg)
 {
 	test_hook = fn;
 	test_hook_arg = arg;
+}
+
+void authkeys_set_test_answered_hook(authkeys_test_answered_fn *fn, void *arg)
+{
+	test_answered = fn;
+	test_answered_arg = arg;
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -202,19 +212,91 @@ static int child_isolate(int wfd)
 	return fd;
 }
 
-/* Become the account for good: groups, gid, uid; then prove there is no
- * way back. */
+/* The daemon blocks HUP/TERM/INT for its signalfd and ignores SIGPIPE;
+ * a fork inherits both. The child starts from the defaults, so that no
+ * signal the account sends it is held back or dropped. */
+static void child_reset_signals(void)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+
+	sigemptyset(&dfl.sa_mask);
+	/* EINVAL for SIGKILL, SIGSTOP and the C library's own signals. */
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Drop every capability the process still has: the permitted, effective
+ * and inheritable sets and the ambient set. Dropping is always allowed;
+ * whatever the kernel did on setresuid (a keep-caps flag inherited from
+ * whoever started the daemon keeps the permitted set), nothing is left. */
+static int caps_drop_all(void)
+{
+	struct __user_cap_header_struct header = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		return -errno;
+	if (syscall(SYS_capset, &header, data) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Whether every capability set of this process is empty, as the kernel
+ * reports it (capget, and the ambient set cap by cap). */
+static bool caps_all_empty(void)
+{
+	struct __user_cap_header_struct header = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &header, data) < 0)
+		return false;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(data); i++)
+		if (data[i].effective || data[i].permitted || data[i].inheritable)
+			return false;
+	for (int cap = 0; cap <= CAP_PROBE_MAX; cap++) {
+		int set = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+
+		if (set < 0)
+			break; /* past the last capability, or no ambient set */
+		if (set > 0)
+			return false;
+	}
+	return true;
+}
+
+/* Become the account for good: groups, gid, uid, no capabilities; then
+ * prove there is no way back. */
 static int child_become(const struct account *acct, const gid_t *groups,
 			size_t ngroups)
 {
 	uid_t ruid, euid, suid;
 	gid_t rgid, egid, sgid;
 	const struct rlimit no_core = { 0, 0 };
+	int r;
 
+	/* Fails only when locked; the drop below does not rely on it. */
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	if (setgroups(ngroups, groups) < 0 ||
 	    setresgid(acct->gid, acct->gid, acct->gid) < 0 ||
 	    setresuid(acct->uid, acct->uid, acct->uid) < 0)
 		return -errno;
+	/* An account with uid 0 (allow_root) keeps uid 0 but no capability:
+	 * it reaches its own files as their owner, nothing more. */
+	r = caps_drop_all();
+	if (r < 0)
+		return r;
+	if (!caps_all_empty())
+		return -EPERM;
 	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
 		return -errno;
 	if (ruid != acct->uid || euid != acct->uid || suid != acct->uid ||
@@ -665,6 +747,7 @@ static _Noreturn void child_main(int wfd, const struct account *acct,
 	struct reply reply = { 0 };
 	int r;
 
+	child_reset_signals();
 	wfd = child_isolate(wfd);
 	if (wfd < 0)
 		_exit(1);
@@ -681,6 +764,10 @@ static _Noreturn void child_main(int wfd, const struct account *acct,
 	if (write_all(wfd, &reply, sizeof(reply)) < 0 ||
 	    write_all(wfd, change.payload, (size_t)reply.payload_len) < 0)
 		_exit(1);
+	/* Nothing is left to do: the parent kills us once it has the answer
+	 * (a test may stop us here to prove it never waits for us). */
+	if (test_answered)
+		test_answered(test_answered_arg);
 	/* _exit: no atexit handlers and no stdio flush of the daemon's buffers. */
 	_exit(0);
 }
@@ -830,7 +917,7 @@ static int read_full(int fd, void *buf, size_t len, int64_t deadline)
 static int read_reply(int fd, struct reply *reply, char **payload,
 		      const char **why)
 {
-	int64_t deadline = now_ms() + CHILD_TIMEOUT_MS;
+	int64_t deadline = now_ms() + AUTHKEYS_CHILD_TIMEOUT_MS;
 	char *buf = NULL;
 	int r;
 
@@ -912,12 +999,8 @@ int userfs_run(const struct authkeys_ctx *ctx, const struct account *acct,
 	pipe_fd[1] = -1;
 
 	r = read_reply(pipe_fd[0], &reply, &payload, why);
-	if (r < 0) {
-		/* A stuck or half-finished child: stop it; what it did is
-		 * either nothing or a complete rename. */
-		kill(pid, SIGKILL);
+	if (r < 0)
 		goto out;
-	}
 	r = reply.rc;
 	if (r != 0) {
 		if (reply.reason != USERFS_R_NONE)
@@ -929,7 +1012,17 @@ int userfs_run(const struct authkeys_ctx *ctx, const struct account *acct,
 	res->payload_len = (size_t)reply.payload_len;
 	payload = NULL;
 out:
+	/*
+	 * The child runs as the account, which can stop it (SIGSTOP) at any
+	 * moment, so it is never waited for while alive: it is killed first,
+	 * on every path. Once it has answered it has nothing left to do (the
+	 * rename and the fsyncs come before the answer); a child that did not
+	 * answer in time has done nothing or a complete rename, never half.
+	 * A killed process cannot be held back by the account, so the reap
+	 * below returns.
+	 */
 	if (pid > 0) {
+		kill(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}

@@ -9,16 +9,22 @@
 
 #include <jansson.h>
 
+#include "admission.h"
 #include "audit.h"
 #include "authkeys.h"
 #include "config.h"
 #include "schedule.h"
 #include "state.h"
 
-/* Connections served at once; more are accepted and closed at once. */
-#define DAEMON_MAX_CONNECTIONS 64
+/* Connections served at once (admission.h says who may take one). */
+#define DAEMON_MAX_CONNECTIONS ADMISSION_MAX_CONNECTIONS
 /* A client has this long from connect to sending its request. */
 #define DAEMON_CONNECTION_TIMEOUT_MS 5000
+/* How long an account is left alone after the process acting as it did
+ * not answer in time (the account can stop it): each such stall costs the
+ * whole daemon AUTHKEYS_CHILD_TIMEOUT_MS, so it may cost that at most
+ * once in this many seconds per account. */
+#define DAEMON_ACCOUNT_BACKOFF_SECONDS 60
 
 struct connection {
 	int fd;           /* -1: slot free */
@@ -28,6 +34,13 @@ struct connection {
 	gid_t gid;
 	bool allowed;     /* root or a member of socket_group */
 	char by_user[64]; /* the peer's account name, or its uid in digits */
+};
+
+/* An account whose engine process did not answer in time, and until when
+ * (CLOCK_MONOTONIC, ms) the daemon leaves its files alone. */
+struct account_backoff {
+	uid_t uid;
+	long long until_ms;
 };
 
 /* Who asked for an operation, as the audit log records it. */
@@ -55,10 +68,17 @@ struct daemon {
 	int timer_fd;
 	int signal_fd;
 	char *socket_path;         /* as bound, for removal at exit */
+	int socket_dir_fd;         /* its directory (root's, checked), or -1 */
+	char *socket_name;         /* its name in that directory */
 	dev_t socket_dev;
 	ino_t socket_ino;
 	struct connection connections[DAEMON_MAX_CONNECTIONS];
 	size_t n_connections;
+	struct admission_refusals refusals; /* outsiders' refusal records */
+
+	/* Accounts left alone for a while (DAEMON_ACCOUNT_BACKOFF_SECONDS) */
+	struct account_backoff *backoffs;
+	size_t n_backoffs;
 
 	/* Expiry */
 	struct schedule_hold *holds;
@@ -93,11 +113,52 @@ enum authkeys_expiry daemon_expiry_format(const struct daemon *d);
  * exists has no line to remove; the grant ends all the same.
  * Returns 0; SL_NOT_FOUND; or, when the line could not be removed or the
  * state not saved, SL_REFUSED / SL_CHANGED / -errno with *why, and the grant
- * is still in the state (retry later).
+ * is still in the state (retry later). -EAGAIN: the account is left alone
+ * for a while (daemon_keys_*).
  */
 int daemon_grant_end(struct daemon *d, const char *id, const char *event,
 		     const struct peer *peer, const char *reason,
 		     const char **why);
+
+/*
+ * The same for n grants as one round: one edit per account removes the
+ * lines of all its grants (authkeys_remove_many), the state is saved once
+ * after all removals, then each grant ended gets its own audit record.
+ * results[i] and whys[i] (arrays of n) get each grant's outcome as
+ * daemon_grant_end returns it. A crash after the edits and before the save
+ * leaves grants whose lines are gone: the next start ends them again, and
+ * removing a line that is not there removes nothing. Returns 0, or -ENOMEM
+ * (then every result is -ENOMEM and nothing changed).
+ */
+int daemon_grants_end(struct daemon *d, size_t n,
+		      const char (*ids)[AUTHKEYS_ID_LEN + 1], const char *event,
+		      const struct peer *peer, const char *reason, int *results,
+		      const char **whys);
+
+/*
+ * The authorized_keys engine as the daemon uses it: the authkeys_* call of
+ * the same name, unless the account is being left alone after one of its
+ * engine processes did not answer in time (-ETIMEDOUT): then -EAGAIN with
+ * *why saying so, at once, until DAEMON_ACCOUNT_BACKOFF_SECONDS have
+ * passed. A timeout starts that pause.
+ */
+int daemon_keys_add(struct daemon *d, const struct account *acct,
+		    const char *line, const char **why);
+int daemon_keys_remove(struct daemon *d, const struct account *acct,
+		       const char *id, const char *blob_base64, size_t *removed,
+		       const char **why);
+int daemon_keys_remove_many(struct daemon *d, const struct account *acct,
+			    const struct authkeys_entry *entries, size_t n,
+			    size_t *removed, size_t *removed_each,
+			    const char **why);
+int daemon_keys_replace(struct daemon *d, const struct account *acct,
+			const char *line, size_t *replaced, const char **why);
+int daemon_keys_list(struct daemon *d, const struct account *acct,
+		     struct authkeys_entry **out, size_t *n, const char **why);
+
+/* The text of a failed engine call for a message: its reason, or the
+ * system error when it gave none. */
+const char *daemon_keys_why(int r, const char *why);
 
 /* expiry.c */
 int daemon_timer_open(struct daemon *d);

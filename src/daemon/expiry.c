@@ -2,6 +2,7 @@
  * deadline, cancelled (and so re-read) when the clock is set. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -42,6 +43,22 @@ static void timer_arm(struct daemon *d, time_t wake)
 	d->armed_for = wake;
 }
 
+/* Grants that could not be ended: log, and hold each back for a while. */
+static void hold_failed(struct daemon *d, const struct schedule_plan *plan,
+			const int *results, const char **whys)
+{
+	for (size_t i = 0; i < plan->n_due; i++) {
+		if (results[i] == 0 || results[i] == SL_NOT_FOUND)
+			continue;
+		log_err("grant %s has expired but its line could not be removed: %.200s; retrying in %d s",
+			plan->due[i], whys[i] ? whys[i] : "unknown error",
+			SCHEDULE_RETRY_SECONDS);
+		if (schedule_hold_set(&d->holds, &d->n_holds, plan->due[i],
+				      daemon_now() + SCHEDULE_RETRY_SECONDS) < 0)
+			log_err("out of memory holding grant %s", plan->due[i]);
+	}
+}
+
 void daemon_expire_due(struct daemon *d)
 {
 	struct schedule_plan plan;
@@ -51,6 +68,9 @@ void daemon_expire_due(struct daemon *d)
 	/* Ending grants takes time (child processes, fsync); loop until a
 	 * plan finds nothing more due at the time it was made. */
 	for (int round = 0; round < 8; round++) {
+		int *results;
+		const char **whys;
+
 		now = daemon_now();
 		schedule_holds_prune(d->holds, &d->n_holds, d->state);
 		r = schedule_plan(d->state, d->holds, d->n_holds, now, &plan);
@@ -65,20 +85,25 @@ void daemon_expire_due(struct daemon *d)
 			schedule_plan_finish(&plan);
 			return;
 		}
-		for (size_t i = 0; i < plan.n_due; i++) {
-			const char *why = NULL;
-
-			r = daemon_grant_end(d, plan.due[i], "expire", NULL, NULL,
-					     &why);
-			if (r == 0 || r == SL_NOT_FOUND)
-				continue;
-			log_err("grant %s has expired but its line could not be removed: %.200s; retrying in %d s",
-				plan.due[i], why ? why : "unknown error",
+		/* All that are due end as one round: one edit per account,
+		 * one save of the state, a record each. */
+		results = calloc(plan.n_due, sizeof(*results));
+		whys = calloc(plan.n_due, sizeof(*whys));
+		if (!results || !whys ||
+		    daemon_grants_end(d, plan.n_due,
+				      (const char (*)[AUTHKEYS_ID_LEN + 1])plan.due,
+				      "expire", NULL, NULL, results, whys) < 0) {
+			log_err("out of memory ending expired grants; retrying in %d s",
 				SCHEDULE_RETRY_SECONDS);
-			if (schedule_hold_set(&d->holds, &d->n_holds, plan.due[i],
-					      daemon_now() + SCHEDULE_RETRY_SECONDS) < 0)
-				log_err("out of memory holding grant %s", plan.due[i]);
+			free(results);
+			free(whys);
+			schedule_plan_finish(&plan);
+			timer_arm(d, daemon_now() + SCHEDULE_RETRY_SECONDS);
+			return;
 		}
+		hold_failed(d, &plan, results, whys);
+		free(results);
+		free(whys);
 		schedule_plan_finish(&plan);
 	}
 	/* Still more due after several rounds: come back at once through the

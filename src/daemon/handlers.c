@@ -430,7 +430,7 @@ static void grant_remove_stray_line(struct daemon *d, const struct account *acct
 	size_t removed = 0;
 	int r;
 
-	r = authkeys_remove(&d->authkeys, acct, id, blob, &removed, &why);
+	r = daemon_keys_remove(d, acct, id, blob, &removed, &why);
 	if (r != 0)
 		log_err("grant %s: writing its line failed (%.200s: %s) and removing what may have been written failed too (%.200s%s%s); the next start removes it",
 			id, add_why ? add_why : "unknown step", strerror(-add_error),
@@ -472,7 +472,7 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 				   strerror(-r));
 	}
 
-	r = authkeys_add(&d->authkeys, acct, line, &why);
+	r = daemon_keys_add(d, acct, line, &why);
 	if (r != 0) {
 		char message[512];
 
@@ -496,7 +496,7 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 		else
 			snprintf(message, sizeof(message),
 				 "cannot write %s's authorized_keys: %s", acct->name,
-				 r < 0 ? strerror(-r) : "unexpected result");
+				 r < 0 ? daemon_keys_why(r, why) : "unexpected result");
 		return grant_refuse(a, r == SL_EXISTS || r == SL_REFUSED ? "refused" : "failed",
 				    message);
 	}
@@ -507,11 +507,11 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 	ev.by_user = stored->by_user;
 	if (daemon_audit(d, &ev) < 0) {
 		/* No access without its record: take it back. */
-		r = authkeys_remove(&d->authkeys, acct, id, stored->blob_base64,
-				    NULL, &why);
+		r = daemon_keys_remove(d, acct, id, stored->blob_base64, NULL,
+				       &why);
 		if (r != 0)
 			log_err("grant %s: cannot remove its line after the audit failure: %.200s",
-				id, r < 0 ? strerror(-r) : why);
+				id, daemon_keys_why(r, why));
 		grant_withdraw(d, id);
 		return reply_error("failed", "the audit log cannot be written; nothing was granted");
 	}
@@ -809,7 +809,7 @@ static int extend_rewrite(struct daemon *d, const struct account *acct,
 	*replaced = 0;
 	r = authkeys_format_line(&spec, &line, why);
 	if (r == 0)
-		r = authkeys_replace(&d->authkeys, acct, line, replaced, why);
+		r = daemon_keys_replace(d, acct, line, replaced, why);
 	free(line);
 	return r;
 }
@@ -896,7 +896,7 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 		 * rename) the new one; the old deadline in the state ends
 		 * either in time, and the next start makes them agree. */
 		snprintf(reason, sizeof(reason), "%s's authorized_keys: %s",
-			 grant->user, r < 0 ? strerror(-r) : why);
+			 grant->user, daemon_keys_why(r, why));
 		extend_undo(d, grant, old_expires);
 		reply = reply_error(r == SL_REFUSED ? "refused" : "failed",
 				    "cannot extend grant %s: %s", id, reason);

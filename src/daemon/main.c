@@ -361,6 +361,7 @@ static void finish(struct daemon *d)
 	state_free(d->state);
 	config_free(d->config);
 	free(d->holds);
+	free(d->backoffs);
 	free(d->lock_dir);
 	if (d->timer_fd >= 0)
 		close(d->timer_fd);
@@ -379,6 +380,7 @@ int main(int argc, char **argv)
 		.listen_fd = -1,
 		.timer_fd = -1,
 		.signal_fd = -1,
+		.socket_dir_fd = -1,
 		.state_lock_fd = -1,
 	};
 	struct options o;

@@ -3,10 +3,15 @@
  * agree with the state after a crash, a power cut, a stopped daemon or a
  * hand edit (DESIGN.md §7).
  *
- *  1. Every grant whose deadline has passed is ended ("expire").
+ *  1. Every grant whose deadline has passed is ended ("expire"), all in
+ *     one round (one edit per account, one save of the state).
  *  2. In every account the daemon has written to (state->accounts) or may
- *     write to (config `users`), a managed line whose marker names no live
- *     grant of that account with that key is removed ("remove-orphan").
+ *     write to (config `users`), the managed lines whose marker names no
+ *     live grant of that account with that key are removed, all in one
+ *     edit, and recorded in one "remove-orphan" record for the account
+ *     (without a grant id: the markers are the account's words). An
+ *     account cannot make a start cost more than one list and one edit
+ *     of its file (at most AUTHKEYS_FILE_MAX) however many lines it plants.
  *  3. A live grant whose line is no longer in the file is ended and
  *     recorded as "line-missing". Someone removed it on purpose (the
  *     account owner or an administrator), or the daemon stopped between
@@ -48,76 +53,175 @@ static int name_list_add(struct name_list *list, const char *name)
 	return 0;
 }
 
+/* End the grants ids[0..n) as one round (daemon_grants_end); log those
+ * that could not end, and hold them back like the timer does. */
+static void end_round(struct daemon *d, size_t n,
+		      const char (*ids)[AUTHKEYS_ID_LEN + 1], const char *event,
+		      const char *reason, const char *what)
+{
+	int *results = calloc(n + 1, sizeof(*results));
+	const char **whys = calloc(n + 1, sizeof(*whys));
+	time_t now = daemon_now();
+
+	if (!results || !whys ||
+	    daemon_grants_end(d, n, ids, event, NULL, reason, results, whys) < 0) {
+		log_err("out of memory in recovery");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (results[i] == 0 || results[i] == SL_NOT_FOUND)
+			continue;
+		log_err("grant %s: %s, but it could not be ended: %.200s; retrying in %d s",
+			ids[i], what, whys[i] ? whys[i] : "unknown error",
+			SCHEDULE_RETRY_SECONDS);
+		schedule_hold_set(&d->holds, &d->n_holds, ids[i],
+				  now + SCHEDULE_RETRY_SECONDS);
+	}
+out:
+	free(results);
+	free(whys);
+}
+
 static void recover_expired(struct daemon *d)
 {
 	struct schedule_plan plan;
-	time_t now = daemon_now();
 
-	if (schedule_plan(d->state, NULL, 0, now, &plan) < 0) {
+	if (schedule_plan(d->state, NULL, 0, daemon_now(), &plan) < 0) {
 		log_err("out of memory planning recovery");
 		return;
 	}
-	for (size_t i = 0; i < plan.n_due; i++) {
-		const char *why = NULL;
-		int r = daemon_grant_end(d, plan.due[i], "expire", NULL, NULL, &why);
-
-		if (r != 0 && r != SL_NOT_FOUND) {
-			log_err("grant %s has expired but its line could not be removed: %.200s; retrying in %d s",
-				plan.due[i], why ? why : "unknown error",
-				SCHEDULE_RETRY_SECONDS);
-			schedule_hold_set(&d->holds, &d->n_holds, plan.due[i],
-					  now + SCHEDULE_RETRY_SECONDS);
-		}
-	}
+	if (plan.n_due > 0)
+		end_round(d, plan.n_due, (const char (*)[AUTHKEYS_ID_LEN + 1])plan.due,
+			  "expire", NULL, "it has expired");
 	schedule_plan_finish(&plan);
 }
 
-static const struct authkeys_entry *
-entry_for(const struct authkeys_entry *entries, size_t n,
-	  const struct grant *grant)
+static int grant_id_compare(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(entries[i].id, grant->id) == 0 &&
-		    strcmp(entries[i].blob_base64, grant->blob_base64) == 0)
-			return &entries[i];
+	const struct grant *x = *(const struct grant *const *)a;
+	const struct grant *y = *(const struct grant *const *)b;
+
+	return strcmp(x->id, y->id);
+}
+
+static int entry_compare(const void *a, const void *b)
+{
+	const struct authkeys_entry *x = *(const struct authkeys_entry *const *)a;
+	const struct authkeys_entry *y = *(const struct authkeys_entry *const *)b;
+	int c = strcmp(x->id, y->id);
+
+	return c != 0 ? c : strcmp(x->blob_base64, y->blob_base64);
+}
+
+/* The account's live grant with that id (sorted by id), or NULL. */
+static const struct grant *live_find(const struct grant **live, size_t n,
+				     const char *id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(live[mid]->id, id);
+
+		if (c == 0)
+			return live[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
-static bool entry_is_live(struct daemon *d, const struct authkeys_entry *entry,
-			  const char *user)
+/* The listed line of grant (entries sorted by id, then blob), or NULL. */
+static const struct authkeys_entry *
+entry_for(const struct authkeys_entry **sorted, size_t n, const struct grant *grant)
 {
-	struct grant *grant = state_find_grant(d->state, entry->id);
+	size_t lo = 0, hi = n;
 
-	return grant && strcmp(grant->user, user) == 0 &&
-	       strcmp(grant->blob_base64, entry->blob_base64) == 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(sorted[mid]->id, grant->id);
+
+		if (c == 0)
+			c = strcmp(sorted[mid]->blob_base64, grant->blob_base64);
+		if (c == 0)
+			return sorted[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
-static void remove_orphan(struct daemon *d, const struct account *acct,
-			  const struct authkeys_entry *entry)
+/* How many markers of removed lines one orphan record names. */
+#define ORPHAN_MARKERS_NAMED 3
+
+/*
+ * Remove, in one edit, every listed line whose marker names no live grant
+ * of this account with that key, and write ONE record for the account.
+ * The markers come from the file, that is from the account: a marker that
+ * names another account's grant must not file this record under that
+ * grant, so the record carries no id; a few markers go in its reason.
+ */
+static void remove_orphans(struct daemon *d, const struct account *acct,
+			   const struct authkeys_entry *entries, size_t n_entries,
+			   const struct grant **live, size_t n_live)
 {
-	struct audit_event ev = {
-		.event = "remove-orphan",
-		.id = entry->id,
-		.user = acct->name,
-		.key_type = entry->key_type,
-		.expires = entry->expiry,
-		.by_uid = -1,
-	};
+	struct authkeys_entry *orphans = NULL;
+	size_t n_orphans = 0, removed = 0, named = 0;
+	char reason[512];
 	const char *why = NULL;
-	size_t removed = 0;
+	size_t used;
 	int r;
 
-	r = authkeys_remove(&d->authkeys, acct, entry->id, entry->blob_base64,
-			    &removed, &why);
-	if (r != 0) {
-		log_err("cannot remove orphaned line sshlease:%s from %.64s's authorized_keys: %.200s",
-			entry->id, acct->name, r < 0 ? strerror(-r) : why);
+	orphans = calloc(n_entries + 1, sizeof(*orphans));
+	if (!orphans) {
+		log_err("out of memory in recovery");
 		return;
 	}
+	for (size_t i = 0; i < n_entries; i++) {
+		const struct grant *grant = live_find(live, n_live, entries[i].id);
+
+		if (grant && strcmp(grant->blob_base64, entries[i].blob_base64) == 0)
+			continue;
+		orphans[n_orphans++] = entries[i]; /* borrowed strings */
+	}
+	if (n_orphans == 0)
+		goto out;
+	r = daemon_keys_remove_many(d, acct, orphans, n_orphans, &removed, NULL, &why);
+	if (r != 0) {
+		log_err("cannot remove %zu orphaned line%s from %.64s's authorized_keys: %.200s",
+			n_orphans, n_orphans == 1 ? "" : "s", acct->name,
+			daemon_keys_why(r, why));
+		goto out;
+	}
 	if (removed == 0)
-		return;
-	ev.reason = "managed line with no live grant";
-	daemon_audit(d, &ev);
+		goto out;
+	used = (size_t)snprintf(reason, sizeof(reason),
+				"removed %zu managed line%s with no live grant of this account:",
+				removed, removed == 1 ? "" : "s");
+	/* The ids were checked as 12 hex digits when the file was read. */
+	for (size_t i = 0; i < n_orphans && named < ORPHAN_MARKERS_NAMED &&
+			   used < sizeof(reason); i++, named++)
+		used += (size_t)snprintf(reason + used, sizeof(reason) - used, "%s %s%s",
+					 named ? "," : "", AUTHKEYS_MARKER, orphans[i].id);
+	if (n_orphans > named && used < sizeof(reason))
+		snprintf(reason + used, sizeof(reason) - used, " and %zu more marker%s",
+			 n_orphans - named, n_orphans - named == 1 ? "" : "s");
+	{
+		struct audit_event ev = {
+			.event = "remove-orphan",
+			.user = acct->name,
+			.by_uid = -1,
+			.reason = reason,
+		};
+
+		daemon_audit(d, &ev);
+	}
+out:
+	free(orphans);
 }
 
 /*
@@ -145,7 +249,7 @@ static bool rewrite_line(struct daemon *d, const struct account *acct,
 
 	r = authkeys_format_line(&spec, &line, &why);
 	if (r == 0)
-		r = authkeys_replace(&d->authkeys, acct, line, &replaced, &why);
+		r = daemon_keys_replace(d, acct, line, &replaced, &why);
 	free(line);
 	if (r == 0 && replaced == 0)
 		return true;
@@ -156,9 +260,8 @@ static bool rewrite_line(struct daemon *d, const struct account *acct,
 		/* The old line stays (or, after a failure past the rename,
 		 * the new one); the timer still ends the grant at the
 		 * recorded deadline, and the next start tries again. */
-		log_err("grant %s: cannot rewrite its line: %.200s%s%s", grant->id,
-			why ? why : "unknown error", r < 0 ? ": " : "",
-			r < 0 ? strerror(-r) : "");
+		log_err("grant %s: cannot rewrite its line: %.200s", grant->id,
+			daemon_keys_why(r, why));
 	return false;
 }
 
@@ -166,7 +269,9 @@ static void recover_account(struct daemon *d, const char *name)
 {
 	struct account *acct = NULL;
 	struct authkeys_entry *entries = NULL;
-	size_t n_entries = 0;
+	const struct authkeys_entry **sorted = NULL;
+	const struct grant **live = NULL;
+	size_t n_entries = 0, n_live = 0;
 	const char *why = NULL;
 	char (*missing)[AUTHKEYS_ID_LEN + 1] = NULL;
 	size_t n_missing = 0;
@@ -182,29 +287,36 @@ static void recover_account(struct daemon *d, const char *name)
 			 r < 0 ? strerror(-r) : why);
 		goto out;
 	}
-	r = authkeys_list_managed(&d->authkeys, acct, &entries, &n_entries, &why);
+	r = daemon_keys_list(d, acct, &entries, &n_entries, &why);
 	if (r != 0) {
 		log_warn("recovery: cannot read %.64s's authorized_keys: %.200s; its lines are left as they are",
-			 name, r < 0 ? strerror(-r) : why);
+			 name, daemon_keys_why(r, why));
 		goto out;
 	}
-	for (size_t i = 0; i < n_entries; i++)
-		if (!entry_is_live(d, &entries[i], acct->name))
-			remove_orphan(d, acct, &entries[i]);
-
-	/* Collect copies first: ending a grant moves the state's grants. */
+	/* Sorted copies, so that the work grows as n log n with the lines a
+	 * file can hold (up to AUTHKEYS_FILE_MAX of them), not as n * m. */
+	live = calloc(d->state->n_grants + 1, sizeof(*live));
+	sorted = calloc(n_entries + 1, sizeof(*sorted));
 	missing = calloc(d->state->n_grants + 1, sizeof(*missing));
-	if (!missing) {
+	if (!live || !sorted || !missing) {
 		log_err("out of memory in recovery");
 		goto out;
 	}
-	for (size_t g = 0; g < d->state->n_grants; g++) {
-		const struct grant *grant = &d->state->grants[g];
-		const struct authkeys_entry *entry;
+	for (size_t g = 0; g < d->state->n_grants; g++)
+		if (strcmp(d->state->grants[g].user, acct->name) == 0)
+			live[n_live++] = &d->state->grants[g];
+	qsort(live, n_live, sizeof(*live), grant_id_compare);
+	for (size_t i = 0; i < n_entries; i++)
+		sorted[i] = &entries[i];
+	qsort(sorted, n_entries, sizeof(*sorted), entry_compare);
 
-		if (strcmp(grant->user, acct->name) != 0)
-			continue;
-		entry = entry_for(entries, n_entries, grant);
+	remove_orphans(d, acct, entries, n_entries, live, n_live);
+
+	/* Collect ids first: ending a grant moves the state's grants. */
+	for (size_t k = 0; k < n_live; k++) {
+		const struct grant *grant = live[k];
+		const struct authkeys_entry *entry = entry_for(sorted, n_entries, grant);
+
 		if (!entry)
 			memcpy(missing[n_missing++], grant->id, sizeof(missing[0]));
 		else if (entry->expiry != 0 && entry->expiry != grant->expires &&
@@ -212,18 +324,15 @@ static void recover_account(struct daemon *d, const char *name)
 			 rewrite_line(d, acct, grant))
 			memcpy(missing[n_missing++], grant->id, sizeof(missing[0]));
 	}
-	for (size_t i = 0; i < n_missing; i++) {
-		const char *id = missing[i];
-
-		r = daemon_grant_end(d, id, "line-missing", NULL,
-				     "the grant ends; sshlease does not write a removed line back",
-				     &why);
-		if (r != 0 && r != SL_NOT_FOUND)
-			log_err("grant %s: line missing, but the grant could not be ended: %.200s",
-				id, why ? why : "unknown error");
-	}
+	if (n_missing > 0)
+		end_round(d, n_missing, (const char (*)[AUTHKEYS_ID_LEN + 1])missing,
+			  "line-missing",
+			  "the grant ends; sshlease does not write a removed line back",
+			  "its line is missing");
 out:
 	free(missing);
+	free(sorted);
+	free(live);
 	authkeys_entries_free(entries, n_entries);
 	account_free(acct);
 }
@@ -231,30 +340,28 @@ out:
 /* Grants whose account is gone: nobody can use them; end them. */
 static void recover_vanished_accounts(struct daemon *d)
 {
-	size_t g = 0;
+	char (*gone)[AUTHKEYS_ID_LEN + 1] = calloc(d->state->n_grants + 1, sizeof(*gone));
+	size_t n_gone = 0;
 
-	while (g < d->state->n_grants) {
-		struct grant *grant = &d->state->grants[g];
+	if (!gone) {
+		log_err("out of memory in recovery");
+		return;
+	}
+	for (size_t g = 0; g < d->state->n_grants; g++) {
+		const struct grant *grant = &d->state->grants[g];
 		struct account *acct = NULL;
 		const char *why = NULL;
-		char id[AUTHKEYS_ID_LEN + 1];
-		int r;
+		int r = account_lookup(grant->user, &acct, &why);
 
-		r = account_lookup(grant->user, &acct, &why);
 		account_free(acct);
-		if (r != SL_NOT_FOUND) {
-			g++;
-			continue;
-		}
-		memcpy(id, grant->id, sizeof(id));
-		r = daemon_grant_end(d, id, "line-missing", NULL,
-				     "the account no longer exists", &why);
-		if (r != 0) {
-			log_err("grant %s: cannot end it: %.200s", id,
-				why ? why : "unknown error");
-			g++;
-		}
+		if (r == SL_NOT_FOUND)
+			memcpy(gone[n_gone++], grant->id, sizeof(gone[0]));
 	}
+	if (n_gone > 0)
+		end_round(d, n_gone, (const char (*)[AUTHKEYS_ID_LEN + 1])gone,
+			  "line-missing", "the account no longer exists",
+			  "its account no longer exists");
+	free(gone);
 }
 
 int daemon_recover(struct daemon *d)

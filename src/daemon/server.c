@@ -2,6 +2,7 @@
  * request within a deadline, answer, close. */
 #define _GNU_SOURCE /* struct ucred, accept4 */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -62,17 +63,18 @@ static int make_parents(const char *path)
 }
 
 /*
- * Decide what to do with whatever holds the socket path: nothing (0), a
- * stale socket of a dead daemon (removed, 0), or something that must not be
- * touched (SL_REFUSED with *why).
+ * Decide what to do with whatever holds the socket's name in its directory
+ * (dir_fd): nothing (0), a stale socket of a dead daemon (removed, 0), or
+ * something that must not be touched (SL_REFUSED with *why).
  */
-static int clear_socket_path(const char *path, const char **why)
+static int clear_socket_path(int dir_fd, const char *name, const char *path,
+			     const char **why)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct stat st;
 	int fd = -1, r;
 
-	if (lstat(path, &st) < 0) {
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		*why = strerror(errno);
@@ -93,7 +95,7 @@ static int clear_socket_path(const char *path, const char **why)
 		r = SL_REFUSED;
 	} else if (errno == ECONNREFUSED) {
 		/* Nobody listens: left behind by a daemon that died. */
-		if (unlink(path) < 0 && errno != ENOENT) {
+		if (unlinkat(dir_fd, name, 0) < 0 && errno != ENOENT) {
 			*why = strerror(errno);
 			r = SL_REFUSED;
 		} else {
@@ -109,6 +111,56 @@ static int clear_socket_path(const char *path, const char **why)
 	}
 	close(fd);
 	return r;
+}
+
+/*
+ * Open the directory that holds the socket and check it: not a symlink
+ * (its last component; O_NOFOLLOW), owned by root, not writable by group
+ * or others. Only root can then create, rename or remove names in it, so
+ * nobody can swap the socket for a symlink between bind and chown and
+ * have root chown or chmod something else. 0 with the fd in *out, or an
+ * error logged with what to do.
+ */
+static int socket_dir_open(const char *path, const char *dir, int *out)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ELOOP || (e == ENOTDIR && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode)))
+			log_err("refusing the socket %.200s: its directory %.200s is a symlink; give the real directory in socket=",
+				path, dir);
+		else
+			log_err("cannot open the directory of the socket %.200s: %s",
+				path, strerror(e));
+		return -e;
+	}
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+
+		log_err("cannot check the directory of the socket %.200s: %s", path,
+			strerror(e));
+		close(fd);
+		return -e;
+	}
+	if (st.st_uid != 0) {
+		log_err("refusing the socket %.200s: its directory %.200s belongs to uid %lu, not root; whoever owns it could swap the socket for a link to another file. Put the socket in a directory of root's (the default is /run/sshlease)",
+			path, dir, (unsigned long)st.st_uid);
+		close(fd);
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_err("refusing the socket %.200s: its directory %.200s is writable by %s (mode %04o); others could swap the socket for a link to another file. chmod go-w it, or put the socket in a directory of root's (the default is /run/sshlease)",
+			path, dir, (st.st_mode & S_IWOTH) ? "everyone" : "its group",
+			(unsigned)(st.st_mode & 07777));
+		close(fd);
+		return -EPERM;
+	}
+	*out = fd;
+	return 0;
 }
 
 static int group_lookup(const char *name, gid_t *out)
@@ -144,14 +196,17 @@ int daemon_socket_open(struct daemon *d)
 {
 	const char *path = d->config->socket;
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	const char *why = NULL;
-	struct stat st;
+	char dir[sizeof(addr.sun_path)];
+	const char *why = NULL, *name;
+	struct stat st, by_path;
 	mode_t old_umask;
 	gid_t gid = 0;
-	int fd = -1, r;
+	int fd = -1, dir_fd = -1, r;
+	bool bound = false;
 
-	if (!path || path[0] != '/' || strlen(path) >= sizeof(addr.sun_path)) {
-		log_err("socket path %.200s must be absolute and shorter than %zu bytes",
+	if (!path || path[0] != '/' || strlen(path) >= sizeof(addr.sun_path) ||
+	    path[strlen(path) - 1] == '/') {
+		log_err("socket path %.200s must be absolute, name a file and be shorter than %zu bytes",
 			path ? path : "(none)", sizeof(addr.sun_path));
 		r = -EINVAL;
 		goto out;
@@ -161,7 +216,17 @@ int daemon_socket_open(struct daemon *d)
 		log_err("cannot create the directory of %.200s: %s", path, strerror(-r));
 		goto out;
 	}
-	r = clear_socket_path(path, &why);
+	/* dir is path up to its last '/'; name what follows. */
+	memcpy(dir, path, strlen(path) + 1);
+	name = strrchr(path, '/') + 1;
+	if (strrchr(dir, '/') == dir)
+		dir[1] = '\0';
+	else
+		*strrchr(dir, '/') = '\0';
+	r = socket_dir_open(path, dir, &dir_fd);
+	if (r < 0)
+		goto out;
+	r = clear_socket_path(dir_fd, name, path, &why);
 	if (r != 0) {
 		log_err("cannot use the socket %.200s: %s", path, why);
 		r = -EADDRINUSE;
@@ -182,12 +247,25 @@ int daemon_socket_open(struct daemon *d)
 		log_err("cannot bind %.200s: %s", path, strerror(-r));
 		goto out;
 	}
+	bound = true;
+	/* bind went by the path: it must have landed in the directory that
+	 * was checked (nobody moved a directory above it meanwhile). */
+	if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode) ||
+	    lstat(path, &by_path) < 0 || by_path.st_dev != st.st_dev ||
+	    by_path.st_ino != st.st_ino) {
+		log_err("refusing the socket %.200s: the path no longer leads to the directory that was checked",
+			path);
+		r = -EPERM;
+		goto out;
+	}
 	r = group_lookup(d->config->socket_group, &gid);
 	if (r == 0) {
-		if (chown(path, 0, gid) < 0 || chmod(path, 0660) < 0) {
+		/* By name in a directory only root can change, never
+		 * following a link. */
+		if (fchownat(dir_fd, name, 0, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    fchmodat(dir_fd, name, 0660, 0) < 0) {
 			r = -errno;
 			log_err("cannot set owner and mode of %.200s: %s", path, strerror(errno));
-			unlink(path);
 			goto out;
 		}
 		socket_gid = gid;
@@ -200,16 +278,15 @@ int daemon_socket_open(struct daemon *d)
 			 r < 0 ? " or cannot be looked up" : "");
 		socket_gid = -1;
 	}
-	if (listen(fd, 32) < 0 || stat(path, &st) < 0) {
+	if (listen(fd, 32) < 0) {
 		r = -errno;
 		log_err("cannot listen on %.200s: %s", path, strerror(errno));
-		unlink(path);
 		goto out;
 	}
 	d->socket_path = strdup(path);
-	if (!d->socket_path) {
+	d->socket_name = strdup(name);
+	if (!d->socket_path || !d->socket_name) {
 		r = -ENOMEM;
-		unlink(path);
 		goto out;
 	}
 	d->socket_dev = st.st_dev;
@@ -219,11 +296,29 @@ int daemon_socket_open(struct daemon *d)
 		goto out;
 	d->listen_fd = fd;
 	fd = -1;
+	d->socket_dir_fd = dir_fd;
+	dir_fd = -1;
 	log_info("listening on %.200s", path);
 	r = 0;
 out:
+	if (r < 0 && bound && dir_fd >= 0) {
+		/* Ours only if it is still the socket just made. */
+		struct stat now;
+
+		if (fstatat(dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISSOCK(now.st_mode))
+			unlinkat(dir_fd, name, 0);
+	}
+	if (r < 0) {
+		free(d->socket_path);
+		free(d->socket_name);
+		d->socket_path = NULL;
+		d->socket_name = NULL;
+	}
 	if (fd >= 0)
 		close(fd);
+	if (dir_fd >= 0)
+		close(dir_fd);
 	return r;
 }
 
@@ -234,12 +329,18 @@ void daemon_socket_close(struct daemon *d)
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 	d->listen_fd = -1;
-	/* Remove the path only while it is still the socket we made. */
-	if (d->socket_path && lstat(d->socket_path, &st) == 0 &&
+	/* Remove the name only while it is still the socket we made. */
+	if (d->socket_dir_fd >= 0 && d->socket_name &&
+	    fstatat(d->socket_dir_fd, d->socket_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    st.st_dev == d->socket_dev && st.st_ino == d->socket_ino)
-		unlink(d->socket_path);
+		unlinkat(d->socket_dir_fd, d->socket_name, 0);
+	if (d->socket_dir_fd >= 0)
+		close(d->socket_dir_fd);
+	d->socket_dir_fd = -1;
 	free(d->socket_path);
+	free(d->socket_name);
 	d->socket_path = NULL;
+	d->socket_name = NULL;
 }
 
 /* Root, or a member of the socket group as primary or supplementary group
@@ -296,6 +397,21 @@ static void connection_close(struct daemon *d, struct connection *conn)
 	d->n_connections--;
 }
 
+/* Connections open now, in all and from uid. */
+static void connections_count(const struct daemon *d, uid_t uid, size_t *total,
+			      size_t *of_uid)
+{
+	*total = 0;
+	*of_uid = 0;
+	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++) {
+		if (d->connections[i].fd < 0)
+			continue;
+		(*total)++;
+		if (d->connections[i].uid == uid)
+			(*of_uid)++;
+	}
+}
+
 static void accept_connections(struct daemon *d)
 {
 	static long long last_busy_warning_ms;
@@ -304,6 +420,7 @@ static void accept_connections(struct daemon *d)
 		struct connection *conn = NULL;
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
+		size_t total, of_uid;
 		int fd;
 
 		fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -314,6 +431,30 @@ static void accept_connections(struct daemon *d)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			log_warn("cannot read the peer's credentials: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		/* No uid but root may take the last slots, nor more than its
+		 * share: a member of the socket group holding connections
+		 * open cannot lock root (or the others) out. */
+		connections_count(d, cred.uid, &total, &of_uid);
+		if (!admission_connection_allowed(cred.uid, total, of_uid)) {
+			long long now = monotonic_ms();
+
+			if (now - last_busy_warning_ms > 10000) {
+				if (total >= DAEMON_MAX_CONNECTIONS - ADMISSION_ROOT_RESERVED)
+					log_warn("%zu connections open; refusing more from anyone but root",
+						 total);
+				else
+					log_warn("uid %lu holds %zu connections; refusing more from it",
+						 (unsigned long)cred.uid, of_uid);
+				last_busy_warning_ms = now;
+			}
+			close(fd);
+			continue;
+		}
 		for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++) {
 			if (d->connections[i].fd < 0) {
 				conn = &d->connections[i];
@@ -321,18 +462,6 @@ static void accept_connections(struct daemon *d)
 			}
 		}
 		if (!conn) {
-			long long now = monotonic_ms();
-
-			if (now - last_busy_warning_ms > 10000) {
-				log_warn("%d connections open; refusing more",
-					 DAEMON_MAX_CONNECTIONS);
-				last_busy_warning_ms = now;
-			}
-			close(fd);
-			continue;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-			log_warn("cannot read the peer's credentials: %s", strerror(errno));
 			close(fd);
 			continue;
 		}
@@ -353,6 +482,37 @@ static void accept_connections(struct daemon *d)
 		}
 		d->n_connections++;
 	}
+}
+
+/*
+ * Record that an outsider (neither root nor in socket_group) was refused
+ * (DESIGN.md §8: every refusal is recorded), at most once per uid per
+ * minute: the next record says how many went unrecorded in between, so a
+ * local user cannot flood the log (or the disk) by knocking.
+ */
+static void refuse_outsider(struct daemon *d, const struct connection *conn)
+{
+	unsigned long suppressed = 0;
+	char reason[128];
+	struct audit_event ev = {
+		.event = "refuse",
+		.by_uid = (long long)conn->uid,
+		.by_user = conn->by_user,
+		.reason = reason,
+	};
+
+	if (!admission_refusal_record(&d->refusals, conn->uid, monotonic_ms(),
+				      &suppressed)) {
+		log_debug("denied a request from uid %lu (%s), pid %ld; recorded at most once a minute",
+			  (unsigned long)conn->uid, conn->by_user, (long)conn->pid);
+		return;
+	}
+	if (suppressed > 0)
+		snprintf(reason, sizeof(reason), "permission denied (%lu more suppressed)",
+			 suppressed);
+	else
+		snprintf(reason, sizeof(reason), "permission denied");
+	daemon_audit(d, &ev);
 }
 
 static json_t *denied_reply(const struct daemon *d)
@@ -378,6 +538,12 @@ static void connection_event(struct daemon *d, struct connection *conn)
 	r = proto_recv(conn->fd, 0, &request);
 	if (r == -ETIMEDOUT)
 		return; /* nothing there yet (a stale wake-up) */
+	if (!conn->allowed && (r == 0 || r == -EMSGSIZE || r == -EBADMSG)) {
+		/* An outsider hears "denied" whatever it sent. */
+		refuse_outsider(d, conn);
+		response = denied_reply(d);
+		goto send;
+	}
 	switch (r) {
 	case 0:
 		break;
@@ -394,13 +560,9 @@ static void connection_event(struct daemon *d, struct connection *conn)
 			 strerror(-r));
 		goto out;
 	}
-	if (!response && !conn->allowed) {
-		log_notice("denied a request from uid %lu (%s), pid %ld: not root and not in the socket group",
-			   (unsigned long)conn->uid, conn->by_user, (long)conn->pid);
-		response = denied_reply(d);
-	}
 	if (!response)
 		response = daemon_handle(d, conn, request);
+send:
 	if (!response) {
 		log_err("out of memory answering pid %ld", (long)conn->pid);
 		goto out;

@@ -111,6 +111,17 @@ expect_denied "outsider revoke (peer check)" "only root and members of group $gr
 	revoke --all
 expect_denied "outsider audit (peer check)" "only root and members of group $group" \
 	audit
+# Every refusal is recorded (DESIGN.md §8), at most once per uid a minute:
+# the four denials above add exactly one "refuse" line naming the outsider.
+outsider_uid=$(id -u "$outsider")
+head -c "$(stat -c %s "$work/audit.saved")" "$DAEMON_AUDIT" | cmp -s - "$work/audit.saved" ||
+	fixture_fail "outsider (peer check): the audit log's earlier lines changed"
+tail -c +"$(($(stat -c %s "$work/audit.saved") + 1))" "$DAEMON_AUDIT" >"$work/audit.new"
+[ "$(wc -l <"$work/audit.new")" -eq 1 ] ||
+	fixture_fail "outsider (peer check): expected one new audit line, got $(wc -l <"$work/audit.new")"
+grep -q "\"event\":\"refuse\",.*\"by_uid\":$outsider_uid,\"by_user\":\"$outsider\",\"reason\":\"permission denied\"" "$work/audit.new" ||
+	fixture_fail "outsider (peer check): the new audit line is not the refusal: $(head -c 400 "$work/audit.new")"
+cp "$DAEMON_AUDIT" "$work/audit.saved"
 expect_unchanged "outsider (peer check)"
 chmod 0660 "$DAEMON_SOCKET"
 fixture_pass "an outsider is refused by the daemon's peer check"

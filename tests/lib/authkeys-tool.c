@@ -4,6 +4,8 @@
  *
  *   authkeys-tool --lock-dir DIR add USER LINE
  *   authkeys-tool --lock-dir DIR remove USER ID BLOB   prints lines removed
+ *   authkeys-tool --lock-dir DIR remove-many USER ID:BLOB...
+ *                        one edit; prints the total, then a count per pair
  *   authkeys-tool --lock-dir DIR list USER             "ID TYPE BLOB EXPIRY"
  *   authkeys-tool format ID TYPE BLOB DEADLINE [--sftp] [--from LIST]
  *                        [--expiry utc|local|none]     prints the line
@@ -31,6 +33,7 @@ static void usage(void)
 {
 	fputs("usage: " TOOL " --lock-dir DIR add USER LINE\n"
 	      "       " TOOL " --lock-dir DIR remove USER ID BLOB\n"
+	      "       " TOOL " --lock-dir DIR remove-many USER ID:BLOB...\n"
 	      "       " TOOL " --lock-dir DIR list USER\n"
 	      "       " TOOL " format ID TYPE BLOB DEADLINE_UNIX [--sftp]"
 	      " [--from LIST] [--expiry utc|local|none]\n"
@@ -175,6 +178,34 @@ static int cmd_on_account(const char *lock_dir, const char *command,
 		if (r == 0)
 			printf("%zu\n", removed);
 		ret = exit_for("remove", r, why);
+	} else if (strcmp(command, "remove-many") == 0 && argc >= 2) {
+		size_t count = (size_t)argc - 1, *each = calloc(count, sizeof(*each));
+		struct authkeys_entry *pairs = calloc(count, sizeof(*pairs));
+
+		r = each && pairs ? 0 : -ENOMEM;
+		for (size_t k = 0; r == 0 && k < count; k++) {
+			const char *pair = argv[k + 1], *colon = strchr(pair, ':');
+
+			if (!colon || (size_t)(colon - pair) >= sizeof(pairs[k].id)) {
+				free(each);
+				free(pairs);
+				usage();
+				ret = SL_EXIT_USAGE;
+				goto out;
+			}
+			memcpy(pairs[k].id, pair, (size_t)(colon - pair));
+			pairs[k].blob_base64 = (char *)colon + 1;
+		}
+		if (r == 0)
+			r = authkeys_remove_many(&ctx, acct, pairs, count, &removed, each, &why);
+		if (r == 0) {
+			printf("%zu\n", removed);
+			for (size_t k = 0; k < count; k++)
+				printf("%zu\n", each[k]);
+		}
+		ret = exit_for("remove-many", r, why);
+		free(each);
+		free(pairs);
 	} else if (strcmp(command, "list") == 0 && argc == 1) {
 		r = authkeys_list_managed(&ctx, acct, &entries, &n, &why);
 		for (size_t i = 0; r == 0 && i < n; i++) {
@@ -233,7 +264,7 @@ int main(int argc, char **argv)
 		return r;
 	}
 	if (strcmp(argv[i], "add") == 0 || strcmp(argv[i], "remove") == 0 ||
-	    strcmp(argv[i], "list") == 0)
+	    strcmp(argv[i], "remove-many") == 0 || strcmp(argv[i], "list") == 0)
 		return cmd_on_account(lock_dir, argv[i], argc - i - 1, argv + i + 1);
 	usage();
 	return SL_EXIT_USAGE;

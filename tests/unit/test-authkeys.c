@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/securebits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -57,6 +58,7 @@
 #define WHY_EXISTS_ID "a line with this grant id is already in authorized_keys"
 #define WHY_CHANGED "authorized_keys kept changing while being edited; try again"
 #define WHY_DIED "the process acting as the account died before answering"
+#define WHY_TIMEOUT "the process acting as the account did not answer in time"
 
 /* Every kind of byte the engine must keep: comments, blank lines, CRLF,
  * options with quoted blanks, UTF-8, and no newline at the end. */
@@ -929,7 +931,7 @@ static void test_attacks(void)
 static int probe_fd = -1;
 static int hook_mode;
 enum { HOOK_NONE, HOOK_APPEND_ONCE, HOOK_APPEND_ALWAYS, HOOK_SWAP_INODE,
-       HOOK_SAME_SIZE, HOOK_CREATE, HOOK_DIE, HOOK_PROBE };
+       HOOK_SAME_SIZE, HOOK_CREATE, HOOK_DIE, HOOK_PROBE, HOOK_STOP, HOOK_STATUS };
 
 static void hook_append(int ssh_fd, unsigned attempt)
 {
@@ -997,6 +999,26 @@ static void hook(int ssh_fd, unsigned attempt, void *arg)
 	case HOOK_DIE:
 		raise(SIGKILL);
 		break;
+	case HOOK_STOP:
+		/* what the account can do to its process: stop it */
+		raise(SIGSTOP);
+		break;
+	case HOOK_STATUS: {
+		/* the signal and capability lines of /proc/self/status */
+		FILE *in = fopen("/proc/self/status", "re");
+		int fd = openat(ssh_fd, "status", O_WRONLY | O_CREAT | O_EXCL, 0600);
+		char text[256];
+
+		if (!in || fd < 0)
+			_exit(3);
+		while (fgets(text, sizeof(text), in))
+			if ((strncmp(text, "Sig", 3) == 0 || strncmp(text, "Cap", 3) == 0) &&
+			    write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+				_exit(3);
+		fclose(in);
+		close(fd);
+		break;
+	}
 	case HOOK_PROBE: {
 		uid_t r, e, s;
 		gid_t rg, eg, sg, groups[64];
@@ -1114,6 +1136,284 @@ static void test_compare_and_swap(void)
 	authkeys_set_test_hook(NULL, NULL);
 	free(a);
 	free(base);
+}
+
+/* ---- the child under the account's control ---- */
+
+static void answered_stop(void *arg)
+{
+	raise(SIGSTOP);
+}
+
+/* No child of ours is left: neither a stopped one nor a zombie. */
+static bool no_children(void)
+{
+	return waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD;
+}
+
+/* One field ("SigBlk:", "CapPrm:", ...) of the status the child wrote
+ * (HOOK_STATUS), as a number; ~0 when it is not there. */
+static unsigned long long child_status(const char *field)
+{
+	char path[700], *text, *at;
+	size_t len;
+	unsigned long long value = ~0ULL;
+
+	snprintf(path, sizeof(path), "%s/status", ssh_dir);
+	text = slurp(path, &len);
+	if (text && (at = strstr(text, field)))
+		value = strtoull(at + strlen(field), NULL, 16);
+	free(text);
+	return value;
+}
+
+/* Run add(1) with the status hook on a fresh copy of base; 0 or its
+ * return. */
+static int add_with_status(const char *base)
+{
+	char path[700];
+	const char *why;
+
+	snprintf(path, sizeof(path), "%s/status", ssh_dir);
+	unlink(path);
+	put_file(ak, base, strlen(base), 0600, user->uid);
+	hook_mode = HOOK_STATUS;
+	return add(1, &why);
+}
+
+/*
+ * The account owns the process that acts as it, and can stop it at any
+ * moment. Stopped after its answer, the caller must not wait for it (the
+ * daemon is single-threaded: one wait would hang it for good); stopped
+ * before, the caller gives up after AUTHKEYS_CHILD_TIMEOUT_MS. Each op
+ * runs under alarm(OP_ALARM): a hang kills the test.
+ */
+static void test_child_stopped(void)
+{
+	char *a = line_for(1), *base = join(golden, "\n", NULL);
+	char *want = join(base, a, "\n", NULL);
+	const char *why;
+	size_t removed = 0;
+
+	reset_home();
+	make_ssh(0700);
+	put_file(ak, base, strlen(base), 0600, user->uid);
+
+	/* stopped after answering: done, killed, reaped */
+	authkeys_set_test_answered_hook(answered_stop, NULL);
+	CHECK_INT(add(1, &why), 0);
+	CHECK_FILE(ak, want);
+	CHECK_INT(del(1, &removed, &why), 0);
+	CHECK_INT(removed, 1);
+	CHECK_FILE(ak, base);
+	authkeys_set_test_answered_hook(NULL, NULL);
+	CHECK(no_children());
+
+	/* stopped before answering: a timeout, the file untouched, the
+	 * process gone, and the next call works */
+	authkeys_set_test_hook(hook, NULL);
+	hook_mode = HOOK_STOP;
+	CHECK_INT(add(1, &why), -ETIMEDOUT);
+	CHECK_STR(why, WHY_TIMEOUT);
+	CHECK_FILE(ak, base);
+	CHECK(no_children());
+	hook_mode = HOOK_NONE;
+	CHECK_INT(add(1, &why), 0);
+	CHECK_FILE(ak, want);
+	CHECK_INT(count_temps(), 0);
+	authkeys_set_test_hook(NULL, NULL);
+
+	free(a);
+	free(base);
+	free(want);
+}
+
+/*
+ * The child starts clean whatever its parent is like: default signal
+ * dispositions and an empty mask (the daemon blocks HUP/TERM/INT and
+ * ignores PIPE), and no capability left, even when a keep-caps flag
+ * (locked, so the child cannot clear it) made setresuid keep them.
+ */
+static void test_child_clean(void)
+{
+	char *base = join(golden, "\n", NULL);
+	sigset_t mask, old_mask;
+	int status;
+	pid_t pid;
+
+	reset_home();
+	make_ssh(0700);
+	authkeys_set_test_hook(hook, NULL);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, &old_mask);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	CHECK_INT(add_with_status(base), 0);
+	CHECK_INT(child_status("SigBlk:"), 0);
+	CHECK_INT(child_status("SigIgn:"), 0);
+	CHECK_INT(child_status("CapPrm:"), 0);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	signal(SIGUSR1, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+
+	/* In a process of its own: locked securebits cannot be undone. */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int before = test_failures;
+
+		if (prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS | SECBIT_KEEP_CAPS_LOCKED,
+			  0, 0, 0) < 0)
+			die("PR_SET_SECUREBITS");
+		CHECK_INT(add_with_status(base), 0);
+		CHECK_INT(child_status("CapPrm:"), 0);
+		CHECK_INT(child_status("CapEff:"), 0);
+		CHECK_INT(child_status("CapInh:"), 0);
+		CHECK_INT(child_status("CapAmb:"), 0);
+		_exit(test_failures != before);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+
+	hook_mode = HOOK_NONE;
+	authkeys_set_test_hook(NULL, NULL);
+	reset_home();
+	free(base);
+}
+
+/* ---- many lines out in one edit ---- */
+
+static int del_many(const struct authkeys_entry *entries, size_t n,
+		    size_t *removed, size_t *each, const char **why)
+{
+	int r;
+
+	*why = NULL;
+	alarm(OP_ALARM);
+	r = authkeys_remove_many(&ctx, user, entries, n, removed, each, why);
+	alarm(0);
+	return r;
+}
+
+/* The entry of grant n (only id and blob matter). */
+static struct authkeys_entry entry_of(unsigned n, char blob[80])
+{
+	struct authkeys_entry e = { .blob_base64 = blob };
+
+	id_for(n, e.id);
+	blob_for(n, blob);
+	return e;
+}
+
+static void test_remove_many(void)
+{
+	char blobs[8][80], other_blob[80];
+	char *l[6], *content, *want, *kept;
+	struct authkeys_entry entries[6];
+	size_t removed = 0, each[6];
+	const char *why;
+	struct stat before, after;
+	const unsigned n_planted = 20000;
+	char *planted;
+	size_t used = 0, cap;
+
+	for (unsigned i = 1; i <= 5; i++)
+		l[i] = line_for(i);
+	reset_home();
+	make_ssh(0700);
+
+	/* 1, 3 and 5 of five lines among the account's own (CRLF lines,
+	 * no final newline), an absent pair and a pair given twice: one
+	 * edit, every other byte kept */
+	content = join(golden, "\n", l[1], "\n", l[2], "\r\n", l[3], "\r\n", l[4],
+		       "\n", l[5], NULL);
+	put_file(ak, content, strlen(content), 0600, user->uid);
+	entries[0] = entry_of(1, blobs[0]);
+	entries[1] = entry_of(3, blobs[1]);
+	entries[2] = entry_of(5, blobs[2]);
+	entries[3] = entry_of(99, blobs[3]);
+	entries[4] = entry_of(3, blobs[4]);
+	/* grant 2's id with another key: not grant 2's line */
+	entries[5] = entry_of(2, blobs[5]);
+	blob_for(77, other_blob);
+	entries[5].blob_base64 = other_blob;
+	CHECK_INT(del_many(entries, 6, &removed, each, &why), 0);
+	CHECK_INT(removed, 3);
+	CHECK_INT(each[0], 1);
+	CHECK_INT(each[1], 1);
+	CHECK_INT(each[2], 1);
+	CHECK_INT(each[3], 0);
+	CHECK_INT(each[4], 0);
+	CHECK_INT(each[5], 0);
+	/* the removed last line had no newline: the one before gives up its */
+	kept = join(golden, "\n", l[2], "\r\n", l[4], NULL);
+	CHECK_FILE(ak, kept);
+	free(content);
+	CHECK_INT(count_temps(), 0);
+
+	/* nothing matches: nothing is written (same inode) */
+	ak_stat(&before);
+	CHECK_INT(del_many(entries, 1, &removed, each, &why), 0);
+	CHECK_INT(removed, 0);
+	CHECK_INT(each[0], 0);
+	ak_stat(&after);
+	CHECK_INT(after.st_ino, before.st_ino);
+	/* n == 0: nothing at all */
+	CHECK_INT(del_many(entries, 0, &removed, NULL, &why), 0);
+	CHECK_INT(removed, 0);
+
+	/* refused before anything is read */
+	strcpy(entries[1].id, "../etc/pass");
+	CHECK_INT(del_many(entries, 2, &removed, each, &why), SL_REFUSED);
+	CHECK_STR(why, "the grant id is not 12 lower-case hex digits");
+	entries[1] = entry_of(3, blobs[1]);
+	entries[1].blob_base64 = "AAAA x";
+	CHECK_INT(del_many(entries, 2, &removed, each, &why), SL_REFUSED);
+	CHECK_STR(why, "the key is not plain base64");
+	entries[1] = entry_of(3, blobs[1]);
+	CHECK_INT(del_many(entries, AUTHKEYS_REMOVE_MANY_MAX + 1, &removed, NULL, &why),
+		  SL_REFUSED);
+	CHECK_STR(why, "too many lines to remove in one edit");
+	CHECK_FILE(ak, kept);
+	free(kept);
+
+	/* a file full of planted markers: listed and removed in one edit
+	 * each, leaving exactly the account's own bytes */
+	cap = strlen(golden) + 2 + (size_t)n_planted * 32;
+	planted = malloc(cap);
+	if (!planted)
+		die("malloc");
+	used = (size_t)snprintf(planted, cap, "%s\n", golden);
+	for (unsigned i = 0; i < n_planted; i++)
+		used += (size_t)snprintf(planted + used, cap - used, "a A sshlease:%012x\n", i);
+	put_file(ak, planted, used, 0600, user->uid);
+	{
+		struct authkeys_entry *listed = NULL;
+		size_t n = 0;
+
+		CHECK_INT(list(&listed, &n, &why), 0);
+		CHECK_INT(n, n_planted);
+		CHECK_INT(del_many(listed, n, &removed, NULL, &why), 0);
+		CHECK_INT(removed, n_planted);
+		authkeys_entries_free(listed, n);
+	}
+	want = join(golden, "\n", NULL);
+	CHECK_FILE(ak, want);
+	free(want);
+	free(planted);
+
+	/* no ~/.ssh: nothing to remove, nothing created */
+	reset_home();
+	CHECK_INT(del_many(entries, 3, &removed, each, &why), 0);
+	CHECK_INT(removed, 0);
+	CHECK(access(ssh_dir, F_OK) < 0);
+
+	for (unsigned i = 1; i <= 5; i++)
+		free(l[i]);
 }
 
 /* ---- the lock ---- */
@@ -1473,6 +1773,9 @@ static int run_tests(const char *name)
 	test_list();
 	test_attacks();
 	test_compare_and_swap();
+	test_child_stopped();
+	test_child_clean();
+	test_remove_many();
 	test_lock();
 	test_concurrency();
 	account_free(user);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -300,6 +301,7 @@ static int connect_to(const char *path)
 }
 
 static json_t *call(const char *path, const char *json_text);
+static char *read_text(const char *path);
 
 /* What a careless parent might hand down across exec: SIGCHLD, SIGHUP and
  * SIGTERM ignored, SIGCHLD and SIGUSR1 blocked. */
@@ -550,10 +552,10 @@ static void test_daemon_connections(struct daemon_run *run)
 	json_decref(reply);
 }
 
-/* As uid 65534 with the given groups: the reply's error code ("" for ok),
- * or NULL when the connection failed. */
-static char *call_as_nobody(const char *path, gid_t gid, const gid_t *groups,
-			    size_t n_groups)
+/* As uid 65534 with the given groups, send request: the reply's error
+ * code ("" for ok), or NULL when the connection failed. */
+static char *call_as_nobody_raw(const char *path, gid_t gid, const gid_t *groups,
+				size_t n_groups, const char *request)
 {
 	int pipefd[2];
 	char result[64] = "";
@@ -571,7 +573,7 @@ static char *call_as_nobody(const char *path, gid_t gid, const gid_t *groups,
 		if (setgroups(n_groups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
 		    setresuid(65534, 65534, 65534) < 0)
 			_exit(2);
-		reply = call(path, "{\"op\":\"status\"}");
+		reply = call(path, request);
 		if (!reply)
 			_exit(3);
 		if (!json_is_true(json_object_get(reply, "ok")))
@@ -588,6 +590,34 @@ static char *call_as_nobody(const char *path, gid_t gid, const gid_t *groups,
 		return NULL;
 	result[n] = '\0';
 	return strdup(result);
+}
+
+/* The audit records of refused outsiders of uid (event "refuse", reason
+ * "permission denied..."): their number. */
+static size_t outsider_refusals(const struct daemon_run *run, long long uid)
+{
+	json_t *reply = call(run->socket, "{\"op\":\"audit\"}");
+	json_t *record;
+	size_t i, n = 0;
+
+	json_array_foreach(json_object_get(reply, "records"), i, record) {
+		const char *event = json_string_value(json_object_get(record, "event"));
+		const char *reason = json_string_value(json_object_get(record, "reason"));
+
+		if (event && strcmp(event, "refuse") == 0 && reason &&
+		    strncmp(reason, "permission denied", 17) == 0 &&
+		    json_integer_value(json_object_get(record, "by_uid")) == uid &&
+		    !json_object_get(record, "id"))
+			n++;
+	}
+	json_decref(reply);
+	return n;
+}
+
+static char *call_as_nobody(const char *path, gid_t gid, const gid_t *groups,
+			    size_t n_groups)
+{
+	return call_as_nobody_raw(path, gid, groups, n_groups, "{\"op\":\"status\"}");
 }
 
 static void test_daemon_peers(struct daemon_run *run, gid_t group)
@@ -611,11 +641,129 @@ static void test_daemon_peers(struct daemon_run *run, gid_t group)
 	code = call_as_nobody(run->socket, 65534, NULL, 0);
 	CHECK(code == NULL);
 	free(code);
-	/* ...and if someone opens the mode, the daemon still says no. */
+	/* ...and if someone opens the mode, the daemon still says no, and
+	 * records the refusal (DESIGN.md §8) once: more refusals of the same
+	 * uid within a minute are counted, not written, so that knocking
+	 * cannot flood the log. Garbage is refused the same way. */
 	CHECK_INT(chmod(run->socket, 0666), 0);
-	code = call_as_nobody(run->socket, 65534, NULL, 0);
+	for (int i = 0; i < 4; i++) {
+		code = call_as_nobody(run->socket, 65534, NULL, 0);
+		CHECK_STR(code, "denied");
+		free(code);
+	}
+	code = call_as_nobody_raw(run->socket, 65534, NULL, 0, "hello");
 	CHECK_STR(code, "denied");
 	free(code);
+	CHECK_INT(chmod(run->socket, 0660), 0);
+	CHECK_INT(outsider_refusals(run, 65534), 1);
+}
+
+/* Item: the socket is made only in a directory nobody but root can
+ * change, so that nobody can swap it for a symlink between bind and chown
+ * and have root chown what the link names. */
+static void test_daemon_socket_dir(const struct daemon_run *run)
+{
+	static const struct {
+		const char *name;
+		mode_t mode;
+		uid_t owner;
+		bool symlink;
+		const char *message;
+	} cases[] = {
+		{ "world-writable", 0777, 0, false, "is writable by everyone" },
+		{ "sticky and world-writable", 01777, 0, false, "is writable by everyone" },
+		{ "group-writable", 0775, 0, false, "is writable by its group" },
+		{ "another owner", 0755, 65534, false, "belongs to uid 65534, not root" },
+		{ "a symlink", 0755, 0, true, "is a symlink" },
+	};
+
+	for (size_t c = 0; c < SL_ARRAY_SIZE(cases); c++) {
+		struct daemon_run bad = { .pid = -1 };
+		char dir[96], real[104], text[1024], *log;
+		struct stat st;
+
+		snprintf(dir, sizeof(dir), "%s/sockdir%zu", run->dir, c);
+		snprintf(real, sizeof(real), "%s.real", dir);
+		if (mkdir(cases[c].symlink ? real : dir, 0700) < 0 ||
+		    chown(cases[c].symlink ? real : dir, cases[c].owner, cases[c].owner) < 0 ||
+		    chmod(cases[c].symlink ? real : dir, cases[c].mode) < 0 ||
+		    (cases[c].symlink && symlink(real, dir) < 0)) {
+			perror(dir);
+			exit(1);
+		}
+		snprintf(bad.dir, sizeof(bad.dir), "%s", run->dir);
+		snprintf(bad.socket, sizeof(bad.socket), "%s/sshlease.sock", dir);
+		snprintf(bad.config, sizeof(bad.config), "%s/bad%zu.conf", run->dir, c);
+		snprintf(bad.log, sizeof(bad.log), "%s/bad%zu.log", run->dir, c);
+		snprintf(text, sizeof(text),
+			 "[daemon]\nsocket = %s\nstate_dir = %s/state-bad\n"
+			 "audit_log = %s/log/bad.jsonl\n",
+			 bad.socket, run->dir, run->dir);
+		write_file(bad.config, text, 0600);
+		CHECK_MSG(daemon_refuses(&bad) == 1, "%s: the daemon did not refuse",
+			  cases[c].name);
+		log = read_text(bad.log);
+		CHECK_MSG(strstr(log, cases[c].message) != NULL, "%s: log: %s",
+			  cases[c].name, log);
+		free(log);
+		CHECK_MSG(lstat(bad.socket, &st) < 0 && errno == ENOENT,
+			  "%s: a socket was made", cases[c].name);
+	}
+}
+
+/* Item: connection slots are shared out: no uid but root holds more than
+ * 8 at once, and the last 8 of the 64 are root's alone, so members of the
+ * socket group holding silent connections cannot lock root out. Uids
+ * connect through seteuid (SO_PEERCRED reports the effective uid). */
+static void test_daemon_connection_caps(const struct daemon_run *run)
+{
+	enum { PER_UID = 8, UIDS = 8, EXTRA = 2 };
+	int fds[UIDS][PER_UID + EXTRA];
+	json_t *reply = NULL;
+
+	CHECK_INT(chmod(run->socket, 0666), 0);
+	/* The first uid tries 10; seven more try 8 each: 66 in all. */
+	for (int u = 0; u < UIDS; u++) {
+		int count = u == 0 ? PER_UID + EXTRA : PER_UID;
+
+		if (seteuid((uid_t)(60001 + u)) < 0) {
+			perror("seteuid");
+			exit(1);
+		}
+		for (int k = 0; k < PER_UID + EXTRA; k++)
+			fds[u][k] = k < count ? connect_to(run->socket) : -1;
+		if (seteuid(0) < 0) {
+			perror("seteuid");
+			exit(1);
+		}
+	}
+	/* Root still gets an answer... */
+	reply = call(run->socket, "{\"op\":\"status\"}");
+	CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "root was locked out");
+	json_decref(reply);
+	reply = NULL;
+	/* ...and by the time it did, the daemon had taken every earlier
+	 * connection in turn: the first uid's 9th and 10th were closed (its
+	 * share), the last uid's 8 too (the rest is root's), the others are
+	 * open and waiting. */
+	for (int u = 0; u < UIDS; u++) {
+		for (int k = 0; k < PER_UID + EXTRA; k++) {
+			bool surplus = (u == 0 && k >= PER_UID) || (u == UIDS - 1 && k < PER_UID);
+			int r;
+
+			if (fds[u][k] < 0)
+				continue;
+			r = proto_recv(fds[u][k], 0, &reply);
+			json_decref(reply);
+			reply = NULL;
+			CHECK_MSG(r == (surplus ? -ECONNRESET : -ETIMEDOUT),
+				  "uid %d, connection %d: %d", 60001 + u, k, r);
+		}
+	}
+	for (int u = 0; u < UIDS; u++)
+		for (int k = 0; k < PER_UID + EXTRA; k++)
+			if (fds[u][k] >= 0)
+				close(fds[u][k]);
 	CHECK_INT(chmod(run->socket, 0660), 0);
 }
 
@@ -654,9 +802,11 @@ static void test_daemon(void)
 	CHECK_INT(daemon_start(&run), 0);
 	test_daemon_bad_requests(&run);
 	test_daemon_connections(&run);
+	test_daemon_connection_caps(&run);
 	if (grp)
 		test_daemon_peers(&run, group);
 	CHECK(daemon_alive(&run));
+	test_daemon_socket_dir(&run);
 
 	/* A second daemon (its own state and log) on the same socket refuses
 	 * to start, and the first one keeps its socket. */
@@ -689,7 +839,8 @@ static void test_daemon(void)
 			if (event && strcmp(event, "refuse") == 0)
 				refusals++;
 		}
-		CHECK_INT(refusals, 2); /* the two token grants */
+		/* the two token grants, and one for the outsider's four */
+		CHECK_INT(refusals, 3);
 	}
 	json_decref(reply);
 
@@ -1263,6 +1414,344 @@ static void test_grants_stray_line(struct grants_run *g)
 	CHECK_INT(daemon_start(&g->daemon), 0);
 }
 
+/* The audit records written since the daemon's last start (oldest
+ * first), as one new array; the answer's window is enough here. */
+static json_t *records_since_start(const struct grants_run *g)
+{
+	json_t *reply = call(g->daemon.socket, "{\"op\":\"audit\"}");
+	json_t *records = json_object_get(reply, "records"), *record;
+	json_t *since = json_array();
+	size_t i, start = 0;
+
+	json_array_foreach(records, i, record)
+		if (strcmp(str_or_empty(json_string_value(json_object_get(record, "event"))),
+			   "start") == 0)
+			start = i;
+	json_array_foreach(records, i, record)
+		if (i > start)
+			json_array_append(since, record);
+	json_decref(reply);
+	return since;
+}
+
+static size_t count_events(const json_t *records, const char *event)
+{
+	const json_t *record;
+	size_t i, n = 0;
+
+	json_array_foreach(records, i, record)
+		if (strcmp(str_or_empty(json_string_value(json_object_get(record, "event"))),
+			   event) == 0)
+			n++;
+	return n;
+}
+
+/*
+ * Item: an account plants thousands of lines carrying our marker (one of
+ * them with the id of a live grant and another key). The next start
+ * removes them all in one edit, writes one record for the account (with
+ * no grant id: the markers are the account's words, and a planted id must
+ * not file the record under someone's grant), keeps every other byte, and
+ * serves requests.
+ */
+static void test_grants_orphan_flood(struct grants_run *g)
+{
+	enum { PLANTED = 3000 };
+	char own[256], key[256], id[AUTHKEYS_ID_LEN + 1], *line, *planted, *expected, *text;
+	size_t cap, used = 0;
+	json_t *reply, *records, *record;
+	const char *reason;
+
+	make_key(own, sizeof(own), "owner@laptop");
+	make_key(key, sizeof(key), "live@vendor");
+	write_keys(g, "# mine\r\n");
+	reply = grant(g, key, "1h", id);
+	CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "grant: %s",
+		  json_string_value(json_object_get(reply, "message")));
+	line = managed_line(id, key, grant_deadline(reply));
+	json_decref(reply);
+	CHECK_INT(daemon_stop(&g->daemon, SIGTERM), 0);
+
+	cap = 2 * 1024 * 1024;
+	planted = malloc(cap);
+	if (!planted || asprintf(&expected, "# mine\r\n%s\n%s\n", own, line) < 0)
+		exit(1);
+	used += (size_t)snprintf(planted + used, cap - used, "# mine\r\n");
+	for (unsigned i = 0; i < PLANTED / 2; i++)
+		used += (size_t)snprintf(planted + used, cap - used, "a A sshlease:%012x\n", i);
+	used += (size_t)snprintf(planted + used, cap - used, "%s\n", own);
+	for (unsigned i = PLANTED / 2; i < PLANTED; i++)
+		used += (size_t)snprintf(planted + used, cap - used,
+					 "restrict ssh-ed25519 AAAA%08x sshlease:%012x\r\n", i, i);
+	used += (size_t)snprintf(planted + used, cap - used, "%s\n", line);
+	used += (size_t)snprintf(planted + used, cap - used, "a A sshlease:%s\n", id);
+	write_keys(g, planted);
+
+	CHECK_INT(daemon_start(&g->daemon), 0);
+	text = read_text(g->ak);
+	CHECK_MSG(strcmp(text, expected) == 0, "authorized_keys holds %zu bytes, expected %zu",
+		  strlen(text), strlen(expected));
+	free(text);
+	reply = call(g->daemon.socket, "{\"op\":\"status\"}");
+	CHECK_INT(json_integer_value(json_object_get(reply, "grants")), 1);
+	json_decref(reply);
+
+	records = records_since_start(g);
+	CHECK_INT(count_events(records, "remove-orphan"), 1);
+	{
+		size_t i;
+
+		json_array_foreach(records, i, record) {
+			if (strcmp(str_or_empty(json_string_value(json_object_get(record, "event"))),
+				   "remove-orphan") != 0)
+				continue;
+			CHECK(json_object_get(record, "id") == NULL);
+			CHECK_STR(json_string_value(json_object_get(record, "user")), g->acct->name);
+			reason = json_string_value(json_object_get(record, "reason"));
+			CHECK_MSG(reason && strstr(reason, "removed 3001 managed lines"), "reason: %s",
+				  str_or_empty(reason));
+		}
+	}
+	json_decref(records);
+	/* The live grant's own trail has no stranger's record in it. */
+	reply = call_json(g->daemon.socket, json_pack("{s:s, s:s}", "op", "audit", "id", id));
+	records = json_object_get(reply, "records");
+	CHECK_INT(json_array_size(records), 1);
+	CHECK_INT(count_events(records, "grant"), 1);
+	json_decref(reply);
+
+	reply = call_json(g->daemon.socket, json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	free(planted);
+	free(expected);
+	free(line);
+}
+
+/* Renames into a directory (IN_MOVED_TO) of name, read from an inotify fd
+ * until it has nothing more. */
+static size_t renames_to(int inotify_fd, int wd, const char *name, size_t *other_wd,
+			 int wd2, const char *name2)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	size_t n = 0;
+	ssize_t len;
+
+	*other_wd = 0;
+	while ((len = read(inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			if (ev->len && (ev->mask & IN_MOVED_TO)) {
+				if (ev->wd == wd && strcmp(ev->name, name) == 0)
+					n++;
+				if (ev->wd == wd2 && strcmp(ev->name, name2) == 0)
+					(*other_wd)++;
+			}
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	return n;
+}
+
+/*
+ * Item: grants that share one deadline end in one round: authorized_keys
+ * is rewritten once and the state saved once for all of them, and each
+ * grant still gets its own "expire" record. Counted with inotify (renames
+ * into ~/.ssh and the state directory), not timed.
+ */
+static void test_grants_shared_deadline(struct grants_run *g)
+{
+	enum { SHARED = 20 };
+	char ids[SHARED][AUTHKEYS_ID_LEN + 1], state_dir[160], *text;
+	time_t deadline = time(NULL) + 6;
+	size_t file_renames, state_renames, expired = 0;
+	int inotify_fd, wd_ssh, wd_state, grants = -1;
+	json_t *reply, *records, *record;
+	size_t i;
+
+	write_keys(g, "# mine\n");
+	for (int k = 0; k < SHARED; k++) {
+		char key[256];
+
+		make_key(key, sizeof(key), "shared@vendor");
+		reply = call_json(g->daemon.socket,
+				  json_pack("{s:s, s:s, s:s, s:I}", "op", "grant", "key", key,
+					    "user", g->acct->name, "until", (json_int_t)deadline));
+		CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "grant %d: %s", k,
+			  json_string_value(json_object_get(reply, "message")));
+		snprintf(ids[k], sizeof(ids[k]), "%s",
+			 str_or_empty(json_string_value(json_object_get(
+				 json_object_get(reply, "grant"), "id"))));
+		json_decref(reply);
+	}
+	snprintf(state_dir, sizeof(state_dir), "%s/state", g->daemon.dir);
+	inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	wd_ssh = inotify_add_watch(inotify_fd, g->ssh, IN_MOVED_TO);
+	wd_state = inotify_add_watch(inotify_fd, state_dir, IN_MOVED_TO);
+	CHECK(inotify_fd >= 0 && wd_ssh >= 0 && wd_state >= 0);
+	/* Not a timing check: the grants must merely be made before their
+	 * deadline for the round to hold them all. */
+	CHECK_MSG(time(NULL) < deadline, "making %d grants took past their deadline", SHARED);
+
+	/* Wait (bounded) for the round: status answers once it is over. */
+	for (int tries = 0; tries < 600 && grants != 0; tries++) {
+		usleep(100 * 1000);
+		reply = call(g->daemon.socket, "{\"op\":\"status\"}");
+		grants = (int)json_integer_value(json_object_get(reply, "grants"));
+		json_decref(reply);
+	}
+	CHECK_INT(grants, 0);
+	text = read_text(g->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+	file_renames = renames_to(inotify_fd, wd_ssh, "authorized_keys", &state_renames,
+				  wd_state, "state.json");
+	CHECK_INT(file_renames, 1);
+	CHECK_INT(state_renames, 1);
+	close(inotify_fd);
+
+	reply = call(g->daemon.socket, "{\"op\":\"audit\"}");
+	records = json_object_get(reply, "records");
+	for (int k = 0; k < SHARED; k++) {
+		size_t seen = 0;
+
+		json_array_foreach(records, i, record)
+			if (strcmp(str_or_empty(json_string_value(json_object_get(record, "event"))),
+				   "expire") == 0 &&
+			    strcmp(str_or_empty(json_string_value(json_object_get(record, "id"))),
+				   ids[k]) == 0)
+				seen++;
+		CHECK_MSG(seen == 1, "grant %s: %zu expire records", ids[k], seen);
+		expired += seen;
+	}
+	CHECK_INT(expired, SHARED);
+	json_decref(reply);
+}
+
+/* As the account: stop every process of the account (kill -1) each time
+ * the daemon's engine process creates its temporary file in ~/.ssh, as
+ * the account itself could. Returns once it is watching. */
+static pid_t stopper_start(const struct grants_run *g)
+{
+	int ready[2];
+	char c;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+		int fd;
+
+		close(ready[0]);
+		if (setgroups(0, NULL) < 0 || setresgid(g->acct->gid, g->acct->gid, g->acct->gid) < 0 ||
+		    setresuid(g->acct->uid, g->acct->uid, g->acct->uid) < 0)
+			_exit(2);
+		fd = inotify_init1(IN_CLOEXEC);
+		if (fd < 0 || inotify_add_watch(fd, g->ssh, IN_CREATE) < 0 ||
+		    write(ready[1], "r", 1) != 1)
+			_exit(3);
+		alarm(120); /* never outlives the test */
+		for (;;) {
+			ssize_t len = read(fd, buf, sizeof(buf));
+
+			if (len <= 0)
+				_exit(4);
+			for (char *p = buf; p < buf + len;) {
+				const struct inotify_event *ev = (const struct inotify_event *)p;
+
+				if (ev->len && strncmp(ev->name, ".authorized_keys.sshlease-", 26) == 0)
+					kill(-1, SIGSTOP);
+				p += sizeof(*ev) + ev->len;
+			}
+		}
+	}
+	close(ready[1]);
+	if (pid < 0 || read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		return -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+/*
+ * Item: the account stops the daemon's engine process before it answers.
+ * The request fails with the reason (not a hang), the file is whole, and
+ * the daemon leaves that account alone for a while: the next operation on
+ * it fails at once, saying why, and changes nothing, so the account cannot
+ * stall the daemon again and again. A restart forgets the pause.
+ */
+static void test_grants_backoff(struct grants_run *g)
+{
+	char key[256], id[AUTHKEYS_ID_LEN + 1], *before, *after;
+	const char *message;
+	bool timed_out = false;
+	json_t *reply;
+	pid_t stopper;
+
+	write_keys(g, "# mine\n");
+	make_key(key, sizeof(key), "stalled@vendor");
+	reply = grant(g, key, "1h", id);
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	before = read_text(g->ak);
+
+	stopper = stopper_start(g);
+	CHECK(stopper > 0);
+	/* The stop races with a child that needs a millisecond: a few tries. */
+	for (int attempt = 0; attempt < 5 && stopper > 0 && !timed_out; attempt++) {
+		reply = call_json(g->daemon.socket,
+				  json_pack("{s:s, s:s, s:s}", "op", "extend", "id", id,
+					    "for", attempt % 2 ? "2h" : "3h"));
+		message = json_string_value(json_object_get(reply, "message"));
+		if (reply_error_code(reply)) {
+			CHECK_STR(reply_error_code(reply), "failed");
+			CHECK_MSG(message && strstr(message, "did not answer in time"),
+				  "extend: %s", str_or_empty(message));
+			timed_out = true;
+		}
+		json_decref(reply);
+	}
+	if (stopper > 0) {
+		kill(stopper, SIGKILL);
+		waitpid(stopper, NULL, 0);
+	}
+	CHECK(timed_out);
+	/* One whole line: the old one, or (stopped after its rename) the new. */
+	after = read_text(g->ak);
+	CHECK_INT(count_of(after, id), 1);
+	CHECK(strncmp(after, "# mine\n", 7) == 0 && after[strlen(after) - 1] == '\n');
+
+	/* Left alone: refused at once, with the reason, nothing changed. */
+	reply = call_json(g->daemon.socket, json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK_STR(reply_error_code(reply), "failed");
+	message = json_string_value(json_object_get(reply, "message"));
+	CHECK_MSG(message && strstr(message, "leaves the account alone"), "revoke: %s",
+		  str_or_empty(message));
+	json_decref(reply);
+	reply = call(g->daemon.socket, "{\"op\":\"status\"}");
+	CHECK_INT(json_integer_value(json_object_get(reply, "grants")), 1);
+	json_decref(reply);
+	free(before);
+	before = read_text(g->ak);
+	CHECK_STR(before, after);
+
+	CHECK_INT(daemon_stop(&g->daemon, SIGTERM), 0);
+	CHECK_INT(daemon_start(&g->daemon), 0);
+	reply = call_json(g->daemon.socket, json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	free(before);
+	before = read_text(g->ak);
+	CHECK_STR(before, "# mine\n");
+	free(before);
+	free(after);
+}
+
 static int run_grant_tests(struct grants_run *g)
 {
 	char text[1024], path[192];
@@ -1299,6 +1788,9 @@ static int run_grant_tests(struct grants_run *g)
 		test_grants_signals(g);
 		test_grants_extend_in_place(g);
 		test_grants_extend_line_gone(g);
+		test_grants_orphan_flood(g);
+		test_grants_shared_deadline(g);
+		test_grants_backoff(g);
 		test_grants_paging(g);
 		test_grants_stray_line(g);
 	}
