@@ -7,7 +7,7 @@
  * one line of text that says which key may log in, for how long, from where
  * and in which mode, signed with the vendor's Ed25519 signer key. The daemon
  * trusts a token only when its signature verifies against a trusted_signer
- * of its config. doc/token-format.txt is the full format description.
+ * of its config. sshlease-token(5) (doc/sshlease-token.5.scd) is the full format description.
  *
  * The text form:
  *

@@ -174,6 +174,7 @@ const char *cli_colour(bool on, enum cli_colour colour)
 	static const char *const codes[] = {
 		[CLI_RESET] = "\033[0m",   [CLI_BOLD] = "\033[1m",
 		[CLI_RED] = "\033[1;31m",  [CLI_GREEN] = "\033[32m",
+		[CLI_YELLOW] = "\033[33m",
 	};
 
 	return on ? codes[colour] : "";

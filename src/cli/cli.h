@@ -20,6 +20,7 @@
 
 struct cli {
 	const char *socket_path;
+	bool socket_given;   /* --socket or $SSHLEASE_SOCKET, not the default */
 	const char *command; /* the running command, for messages */
 	bool colour_out;     /* colour allowed on stdout */
 	bool colour_err;     /* colour allowed on stderr */
@@ -35,6 +36,12 @@ int cmd_show(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);
 int cmd_check_config(struct cli *cli, int argc, char **argv);
+int cmd_doctor(struct cli *cli, int argc, char **argv);
+/* token: keygen, sign and show (support-side; no daemon needed). */
+int cmd_token(struct cli *cli, int argc, char **argv);
+int cmd_token_keygen(struct cli *cli, int argc, char **argv);
+int cmd_token_sign(struct cli *cli, int argc, char **argv);
+int cmd_token_show(struct cli *cli, int argc, char **argv);
 
 /* --- messages (stderr, "sshlease: " first) --- */
 
@@ -112,6 +119,15 @@ int cli_call(const struct cli *cli, const json_t *request, json_t **reply);
  * code its error code maps to. */
 int cli_reply_status(const struct cli *cli, const json_t *reply);
 
+/*
+ * Ask the daemon for its status without reporting anything: for doctor's
+ * "daemon answers" check. Returns 0 with the answer in *reply (which may
+ * say ok: false), or -errno: the connect error (-ENOENT, -ECONNREFUSED,
+ * -EACCES ...), -ENAMETOOLONG for a socket path too long, or a transport
+ * error as proto_send/proto_recv give it.
+ */
+int cli_call_quiet(const struct cli *cli, const json_t *request, json_t **reply);
+
 /* cli_call + cli_reply_status: 0 only with a successful answer. */
 int cli_request(const struct cli *cli, const json_t *request, json_t **reply);
 
@@ -140,7 +156,7 @@ bool cli_grant_expires(const json_t *grant, time_t *out);
 
 /* --- output --- */
 
-enum cli_colour { CLI_RESET, CLI_BOLD, CLI_RED, CLI_GREEN };
+enum cli_colour { CLI_RESET, CLI_BOLD, CLI_RED, CLI_GREEN, CLI_YELLOW };
 
 /* The escape sequence for colour, or "" when on is false. */
 const char *cli_colour(bool on, enum cli_colour colour);

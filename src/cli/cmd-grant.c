@@ -5,40 +5,50 @@
 
 #include "cli.h"
 #include "timeutil.h"
+#include "token.h"
 
 static const char grant_help[] =
-	"Usage: sshlease grant --user USER [OPTIONS] KEY | @FILE | -\n\n"
+	"Usage: sshlease grant --user USER [OPTIONS] KEY | @FILE | -\n"
+	"       sshlease grant [--user USER] [OPTIONS] TOKEN\n\n"
 	"Let the holder of KEY log in to USER over SSH until a deadline; the\n"
 	"daemon removes the key again then. KEY is one public key line\n"
 	"('ssh-ed25519 AAAA... comment', quoted as one argument), @FILE reads\n"
-	"it from FILE, - from standard input. A signed token (sl1....) is not\n"
-	"supported by this version.\n\n"
+	"it from FILE, - from standard input. A signed token (sl1....) from\n"
+	"support, given the same ways, carries the key, duration, source\n"
+	"restriction and mode itself; sshleased grants it only when it is\n"
+	"signed by one of its trusted_signer keys.\n\n"
 	"Options:\n"
-	"  -u, --user USER   the account to give access to (required: there is\n"
-	"                    no default account)\n"
+	"  -u, --user USER   the account to give access to (required with a\n"
+	"                    key; with a token, required unless the token\n"
+	"                    names the account)\n"
 	"  --for DURATION    how long, e.g. 90m, 48h, 7d, 1d12h (default: the\n"
-	"                    daemon's default_duration)\n"
+	"                    token's duration, or the daemon's\n"
+	"                    default_duration)\n"
 	"  --until TIME      until 'YYYY-MM-DD HH:MM[:SS]' local time, or with\n"
 	"                    Z or +HH:MM; not together with --for\n"
 	"  --ticket REF      your support ticket reference, recorded with it\n"
 	"  --from LIST       only from these comma-separated addresses/CIDRs\n"
+	"                    (default: the config's [grant] from)\n"
 	"  --sftp-only       SFTP only, no shell\n"
+	"  --force           grant even when a check of 'sshlease doctor' says\n"
+	"                    sshd would not let the key in (PubkeyAuthentication\n"
+	"                    no, AllowUsers, a locked account, no sftp\n"
+	"                    subsystem ...)\n"
 	"  -y, --yes         do not ask for confirmation (needed without a\n"
 	"                    terminal)\n"
 	"  --json            print the grant as one JSON object\n"
 	"  -h, --help        show this help\n\n"
 	"Shows what will happen and asks 'Grant this access? [y/N]' first;\n"
 	"the deadline granted is the one shown. Then prints a block to paste\n"
-	"into the support ticket.\n";
+	"into the support ticket, with the server's host key fingerprints.\n";
 
-#define TOKEN_PREFIX "sl1."
-
-enum { OPT_FOR = 0x100, OPT_UNTIL, OPT_TICKET, OPT_FROM, OPT_SFTP, OPT_JSON };
+enum { OPT_FOR = 0x100, OPT_UNTIL, OPT_TICKET, OPT_FROM, OPT_SFTP, OPT_JSON,
+       OPT_FORCE };
 
 struct grant_options {
 	const char *user, *for_text, *until_text, *ticket, *from, *key_arg;
 	time_t until;
-	bool sftp_only, yes, json;
+	bool sftp_only, force, yes, json;
 };
 
 static int grant_option(struct cli *cli, int opt, struct grant_options *o)
@@ -52,22 +62,19 @@ static int grant_option(struct cli *cli, int opt, struct grant_options *o)
 		return cli_set_once(cli, &o->ticket, optarg, "--ticket");
 	case OPT_FROM: return cli_set_once(cli, &o->from, optarg, "--from");
 	case OPT_SFTP: o->sftp_only = true; return 0;
+	case OPT_FORCE: o->force = true; return 0;
 	case 'y': o->yes = true; return 0;
 	case OPT_JSON: o->json = true; return 0;
 	default: return SL_EXIT_USAGE;
 	}
 }
 
-static bool is_token(const char *text)
-{
-	return strncmp(text, TOKEN_PREFIX, strlen(TOKEN_PREFIX)) == 0;
-}
-
-/* A raw key needs --user; a token names its account (in a later version). */
+/* A raw key needs --user; a token may name its account, and when it does
+ * not, the daemon refuses the grant without --user. */
 static int grant_check_user(const struct cli *cli,
 			    const struct grant_options *o, const char *key)
 {
-	if (o->user || is_token(key))
+	if (o->user || token_looks_like(key))
 		return 0;
 	return cli_usage_error(cli, "--user is required: name the account the "
 			       "key may log in to (e.g. --user shop); there "
@@ -84,6 +91,7 @@ static int grant_parse(struct cli *cli, int argc, char **argv,
 		{ "ticket", required_argument, NULL, OPT_TICKET },
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "sftp-only", no_argument, NULL, OPT_SFTP },
+		{ "force", no_argument, NULL, OPT_FORCE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
@@ -143,7 +151,10 @@ static int grant_build(const struct cli *cli, const struct grant_options *o,
 	if (grant_check_user(cli, o, key) != 0)
 		return SL_EXIT_USAGE;
 	request = cli_request_new("grant");
-	cli_json_set_string(request, is_token(key) ? "token" : "key", key);
+	/* Any "slN." goes as a token, so the daemon names a version it
+	 * cannot read rather than calling it a bad key. */
+	cli_json_set_string(request, token_looks_like(key) ? "token" : "key",
+			    key);
 	if (o->user)
 		cli_json_set_string(request, "user", o->user);
 	cli_request_deadline(request, o->for_text,
@@ -154,6 +165,10 @@ static int grant_build(const struct cli *cli, const struct grant_options *o,
 		cli_json_set_string(request, "from", o->from);
 	if (o->sftp_only)
 		cli_json_set_string(request, "mode", "sftp");
+	/* Sent only when given: a daemon without doctor checks knows no
+	 * "force" and would refuse the field. */
+	if (o->force && json_object_set_new(request, "force", json_true()) != 0)
+		cli_out_of_memory();
 	*out = request;
 	return 0;
 }
@@ -181,8 +196,21 @@ static const char *mode_words(const char *mode)
 	return "shell (no port, agent or X11 forwarding)";
 }
 
-static void grant_preview(const json_t *grant, time_t now)
+/* The signer of a token grant (the daemon names the trusted_signer that
+ * verified it); NULL for a raw key. */
+static const char *grant_signer(const json_t *grant, bool token)
 {
+	const char *signer = cli_json_string(grant, "signer");
+
+	if (signer || !token)
+		return signer;
+	return "(not named by sshleased)";
+}
+
+static void grant_preview(const json_t *grant, bool token, bool force,
+			  time_t now)
+{
+	const char *signer = grant_signer(grant, token);
 	char key[160], when[160], left[64];
 	const char *from = cli_json_string(grant, "from");
 	time_t expires;
@@ -202,14 +230,20 @@ static void grant_preview(const json_t *grant, time_t now)
 	cli_field(stderr, "from:", from ? from : "any address");
 	cli_field(stderr, "mode:", mode_words(cli_json_string(grant, "mode")));
 	cli_field(stderr, "ticket:", cli_json_string(grant, "ticket"));
+	if (signer)
+		cli_field(stderr, "signed by:", signer);
+	if (force)
+		cli_field(stderr, "force:", "yes: granted even if doctor's "
+			  "checks say sshd would not let the key in");
 	fputs("The key is removed again at that time, or earlier with "
 	      "'sshlease revoke'.\n", stderr);
 }
 
 /* Show the would-be grant and ask; SL_EXIT_FAILURE when the answer is no. */
-static int grant_confirm(const json_t *grant, int tty_fd)
+static int grant_confirm(const json_t *grant, bool token, bool force,
+			 int tty_fd)
 {
-	grant_preview(grant, time(NULL));
+	grant_preview(grant, token, force, time(NULL));
 	if (cli_confirm(tty_fd, "Grant this access?"))
 		return 0;
 	fputs("Nothing was changed.\n", stderr);
@@ -252,13 +286,18 @@ static void grant_block_host(const json_t *host, const json_t *sshd)
 	json_array_foreach(keys, i, item)
 		cli_field(stdout, "host key:", cli_grant_key(item, text,
 							     sizeof(text)));
+	if (json_array_size(keys) == 0)
+		cli_field(stdout, "host key:", "unknown (on the server, "
+			  "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub "
+			  "shows it)");
 }
 
-static void grant_block(const json_t *grant, const json_t *host,
+static void grant_block(const json_t *grant, bool token, const json_t *host,
 			const json_t *sshd)
 {
 	char text[256], id[64];
 	const char *from = cli_json_string(grant, "from");
+	const char *signer = grant_signer(grant, token);
 	time_t expires;
 
 	cli_safe(id, sizeof(id), cli_json_string(grant, "id"), "?");
@@ -275,6 +314,8 @@ static void grant_block(const json_t *grant, const json_t *host,
 	cli_field(stdout, "from:", from ? from : "any address");
 	cli_field(stdout, "mode:", mode_words(cli_json_string(grant, "mode")));
 	cli_field(stdout, "ticket:", cli_json_string(grant, "ticket"));
+	if (signer)
+		cli_field(stdout, "signed by:", signer);
 	cli_field(stdout, "grant id:", id);
 	snprintf(text, sizeof(text), "sudo sshlease revoke %s", id);
 	cli_field(stdout, "revoke with:", text);
@@ -293,7 +334,7 @@ static int grant_output_json(json_t *grant, json_t *host, const json_t *sshd)
 }
 
 static int grant_output(const struct cli *cli, const struct grant_options *o,
-			const json_t *reply, json_t *grant)
+			bool token, const json_t *reply, json_t *grant)
 {
 	json_t *host = cli_host_info();
 	const json_t *sshd = json_object_get(reply, "sshd");
@@ -307,7 +348,7 @@ static int grant_output(const struct cli *cli, const struct grant_options *o,
 		       "ticket:\n\n", cli_colour(cli->colour_out, CLI_GREEN),
 		       cli_colour(cli->colour_out, CLI_RESET),
 		       cli_safe(id, sizeof(id), cli_json_string(grant, "id"), "?"));
-		grant_block(grant, host, sshd);
+		grant_block(grant, token, host, sshd);
 	}
 	json_decref(host);
 	return r;
@@ -337,11 +378,12 @@ static int grant_run(const struct cli *cli, const struct grant_options *o,
 		     json_t *request, int tty_fd)
 {
 	json_t *reply = NULL, *grant = NULL;
+	bool token = json_object_get(request, "token") != NULL;
 	int r;
 
 	r = grant_send(cli, request, true, &reply, &grant);
 	if (r == 0 && tty_fd >= 0)
-		r = grant_confirm(grant, tty_fd);
+		r = grant_confirm(grant, token, o->force, tty_fd);
 	if (r == 0)
 		r = grant_pin_deadline(cli, request, grant);
 	json_decref(reply);
@@ -349,7 +391,7 @@ static int grant_run(const struct cli *cli, const struct grant_options *o,
 	if (r == 0)
 		r = grant_send(cli, request, false, &reply, &grant);
 	if (r == 0)
-		r = grant_output(cli, o, reply, grant);
+		r = grant_output(cli, o, token, reply, grant);
 	json_decref(reply);
 	return r;
 }

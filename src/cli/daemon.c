@@ -36,32 +36,63 @@ static int cli_unreachable(const struct cli *cli, int err)
 	return SL_EXIT_UNREACHABLE;
 }
 
-static int cli_connect(const struct cli *cli, int *out)
+/* Connect to the daemon's socket: 0 with the fd in *out, or -errno
+ * (-ENAMETOOLONG for a path that does not fit sockaddr_un). */
+static int cli_socket_open(const char *path, int *out)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	/* Bounds a connect to a daemon whose backlog is full, and the send. */
 	struct timeval limit = { .tv_sec = CLI_REPLY_TIMEOUT_MS / 1000 };
 	int fd, err;
 
-	if (strlen(cli->socket_path) >= sizeof(addr.sun_path)) {
-		cli_error(cli, "the socket path is too long (at most %zu bytes)",
-			  sizeof(addr.sun_path) - 1);
-		return SL_EXIT_USAGE;
-	}
-	memcpy(addr.sun_path, cli->socket_path, strlen(cli->socket_path) + 1);
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(addr.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		cli_error(cli, "cannot create a socket: %s", strerror(errno));
-		return SL_EXIT_FAILURE;
-	}
+	if (fd < 0)
+		return -errno;
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		err = errno;
 		close(fd);
-		return cli_unreachable(cli, err);
+		return -err;
 	}
 	*out = fd;
 	return 0;
+}
+
+static int cli_connect(const struct cli *cli, int *out)
+{
+	struct sockaddr_un addr;
+	int r = cli_socket_open(cli->socket_path, out);
+
+	if (r == 0)
+		return 0;
+	if (r == -ENAMETOOLONG) {
+		cli_error(cli, "the socket path is too long (at most %zu bytes)",
+			  sizeof(addr.sun_path) - 1);
+		return SL_EXIT_USAGE;
+	}
+	if (r == -EAFNOSUPPORT || r == -EMFILE || r == -ENFILE ||
+	    r == -ENOBUFS || r == -ENOMEM) {
+		cli_error(cli, "cannot create a socket: %s", strerror(-r));
+		return SL_EXIT_FAILURE;
+	}
+	return cli_unreachable(cli, -r);
+}
+
+int cli_call_quiet(const struct cli *cli, const json_t *request, json_t **reply)
+{
+	int fd = -1, r;
+
+	r = cli_socket_open(cli->socket_path, &fd);
+	if (r != 0)
+		return r;
+	r = proto_send(fd, request);
+	if (r == 0)
+		r = proto_recv(fd, CLI_REPLY_TIMEOUT_MS, reply);
+	close(fd);
+	return r;
 }
 
 static int cli_transport_error(const struct cli *cli, int r, bool sending)

@@ -24,10 +24,9 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "show what the daemon is doing" },
 	{ "audit", cmd_audit, "show the audit trail or verify its hash chain" },
 	{ "check-config", cmd_check_config, "check a config file without the daemon" },
+	{ "doctor", cmd_doctor, "check that a grant would work on this host" },
+	{ "token", cmd_token, "make and read signed tokens (keygen, sign, show)" },
 };
-
-/* Commands of the design that this version does not have yet. */
-static const char *const commands_later[] = { "token", "doctor" };
 
 static void usage(FILE *f)
 {
@@ -86,13 +85,6 @@ static int run_command(struct cli *cli, int argc, char **argv)
 		optind = 0; /* glibc: start afresh on the command's words */
 		return commands[i].run(cli, argc, argv);
 	}
-	for (size_t i = 0; i < SL_ARRAY_SIZE(commands_later); i++) {
-		if (strcmp(argv[0], commands_later[i]) != 0)
-			continue;
-		cli_error(cli, "'%s' is not available in this version",
-			  commands_later[i]);
-		return SL_EXIT_USAGE;
-	}
 	return cli_usage_error(cli, "unknown command '%s'",
 			       cli_safe(name, sizeof(name), argv[0], ""));
 }
@@ -127,8 +119,10 @@ static int parse_global(struct cli *cli, int argc, char **argv)
 	}
 	if (socket_path && socket_path[0] == '\0')
 		return cli_usage_error(cli, "--socket needs a path");
-	if (socket_path)
+	if (socket_path) {
 		cli->socket_path = socket_path;
+		cli->socket_given = true;
+	}
 	return -1;
 }
 
@@ -142,8 +136,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	cli.colour_out = colour_wanted(STDOUT_FILENO);
 	cli.colour_err = colour_wanted(STDERR_FILENO);
-	if (env_socket && env_socket[0] != '\0')
+	if (env_socket && env_socket[0] != '\0') {
 		cli.socket_path = env_socket;
+		cli.socket_given = true;
+	}
 	r = check_arguments(&cli, argc, argv);
 	if (r == 0)
 		r = parse_global(&cli, argc, argv);

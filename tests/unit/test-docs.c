@@ -1,6 +1,7 @@
 /* The man pages against the code: every config key is documented in
  * sshlease.conf(5) in its section with its default, no page documents a key
- * that does not exist, and sshlease(1) lists every exit code. */
+ * that does not exist, sshlease(1) lists every exit code, and its synopsis
+ * and command entries name every option of every command. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -209,6 +210,162 @@ static void check_exit_codes(const char *page)
 	}
 }
 
+/* Each command's synopsis line and the options the CLI takes for it: the
+ * line that starts with `lead` in SYNOPSIS must name every one. */
+struct synopsis_case {
+	const char *lead;
+	const char *options[12];
+};
+
+static const struct synopsis_case synopsis_cases[] = {
+	{ "*sshlease* [*--socket* _PATH_] *grant* *--user*",
+	  { "*--for*", "*--until*", "*--ticket*", "*--from*", "*--sftp-only*",
+	    "*--force*", "*--yes*", "*--json*", "_KEY_", "*@*_FILE_" } },
+	{ "*sshlease* [*--socket* _PATH_] *grant* [*--user*",
+	  { "*--for*", "*--until*", "*--ticket*", "*--from*", "*--sftp-only*",
+	    "*--force*", "*--yes*", "*--json*", "_TOKEN_" } },
+	{ "*sshlease* [*--socket* _PATH_] *revoke*", { "*--json*" } },
+	{ "*sshlease* [*--socket* _PATH_] *extend*",
+	  { "*--for*", "*--until*", "*--json*" } },
+	{ "*sshlease* [*--socket* _PATH_] *list*", { "*--user*", "*--json*" } },
+	{ "*sshlease* [*--socket* _PATH_] *show*", { "*--json*" } },
+	{ "*sshlease* [*--socket* _PATH_] *status*", { "*--json*" } },
+	{ "*sshlease* [*--socket* _PATH_] *audit*",
+	  { "*--grant*", "*--since*", "*--json*" } },
+	{ "*sshlease* *check-config*", { "_FILE_" } },
+	{ "*sshlease* [*--socket* _PATH_] *doctor*",
+	  { "*--user*", "*--sftp*", "*--json*", "*--config*", "*--sshd*",
+	    "*--sshd-config*" } },
+	{ "*sshlease* *token keygen*", { "*--output*", "*--name*" } },
+	{ "*sshlease* *token sign*",
+	  { "*--signer*", "*--key*", "*--new-key*", "*--for*", "*--ticket*",
+	    "*--from*", "*--sftp-only*", "*--user*", "*--host*", "*--valid*" } },
+	{ "*sshlease* *token show*", { "*--config*", "*--json*", "_TOKEN_" } },
+};
+
+/* The line of text starting with lead, from its start to its end, or NULL. */
+static const char *line_starting(const char *text, const char *lead,
+				 size_t *len)
+{
+	const char *p = text;
+
+	while (p && *p) {
+		const char *eol = strchr(p, '\n');
+
+		if (strncmp(p, lead, strlen(lead)) == 0) {
+			*len = eol ? (size_t)(eol - p) : strlen(p);
+			return p;
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* Whether the synopsis of page has the line of c with every option; the
+ * first missing piece goes to *missing. */
+static bool synopsis_complete(const char *page, const struct synopsis_case *c,
+			      const char **missing)
+{
+	const char *start = strstr(page, "\n# SYNOPSIS\n");
+	const char *end = start ? strstr(start + 1, "\n# ") : NULL;
+	const char *line;
+	size_t len = 0;
+	char *copy;
+	bool ok = true;
+
+	*missing = c->lead;
+	if (!start || !end)
+		return false;
+	line = line_starting(start + 1, c->lead, &len);
+	if (!line || line > end)
+		return false;
+	copy = strndup(line, len);
+	if (!copy)
+		return false;
+	for (size_t i = 0; ok && i < SL_ARRAY_SIZE(c->options) && c->options[i]; i++) {
+		ok = strstr(copy, c->options[i]) != NULL;
+		if (!ok)
+			*missing = c->options[i];
+	}
+	free(copy);
+	return ok;
+}
+
+/* Every long option of the synopsis has an entry of its own in COMMANDS:
+ * a line "\t*--opt*" (or "\t*-x*, *--opt*"), except options documented
+ * in GLOBAL OPTIONS or in the command's own paragraph. */
+static bool option_entry_present(const char *page, const char *option)
+{
+	const char *commands = strstr(page, "\n# COMMANDS\n");
+	const char *end = commands ? strstr(commands + 1, "\n# ") : NULL;
+	char entry[64], short_entry[64];
+	const char *p;
+
+	if (!commands || !end)
+		return false;
+	snprintf(entry, sizeof(entry), "\n\t%s", option);
+	snprintf(short_entry, sizeof(short_entry), ", %s", option);
+	p = strstr(commands, entry);
+	if (p && p < end)
+		return true;
+	for (p = strstr(commands, short_entry); p && p < end;
+	     p = strstr(p + 1, short_entry)) {
+		const char *bol = p;
+
+		while (bol > commands && bol[-1] != '\n')
+			bol--;
+		if (bol[0] == '\t' && bol[1] == '*' && bol[2] == '-')
+			return true;
+	}
+	return false;
+}
+
+static void check_synopsis(const char *page)
+{
+	/* Options documented in the command's paragraph or as --json for
+	 * several commands at once. */
+	static const char *const in_paragraph[] = {
+		"*--json*", "*--all*", "_KEY_", "*@*_FILE_", "_TOKEN_", "_FILE_",
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(synopsis_cases); i++) {
+		const struct synopsis_case *c = &synopsis_cases[i];
+		const char *missing = NULL;
+
+		CHECK_MSG(synopsis_complete(page, c, &missing),
+			  "sshlease(1) SYNOPSIS: the line \"%s...\" lacks %s",
+			  c->lead, missing);
+		for (size_t j = 0; j < SL_ARRAY_SIZE(c->options) && c->options[j]; j++) {
+			bool skip = false;
+
+			for (size_t k = 0; k < SL_ARRAY_SIZE(in_paragraph); k++)
+				skip = skip || strcmp(c->options[j], in_paragraph[k]) == 0;
+			if (skip || strncmp(c->options[j], "*--", 3) != 0)
+				continue;
+			CHECK_MSG(option_entry_present(page, c->options[j]),
+				  "sshlease(1) COMMANDS has no entry for %s (of \"%s\")",
+				  c->options[j], c->lead);
+		}
+	}
+}
+
+/* The synopsis checks must see a missing option and a missing entry. */
+static void check_synopsis_helpers_fail(void)
+{
+	const char *page = "x(1)\n\n# SYNOPSIS\n\n*sshlease* *token show* "
+			   "[*--json*] _TOKEN_\n\n# COMMANDS\n\n*token show*\n"
+			   "\tWhat.\n\n\t*--json*\n\t\tJSON.\n\n\t*-u*, *--user* _U_\n"
+			   "\t\tWho.\n\n# EXIT STATUS\n";
+	const char *missing = NULL;
+
+	CHECK(!synopsis_complete(page, &synopsis_cases[SL_ARRAY_SIZE(synopsis_cases) - 1],
+				 &missing));
+	CHECK_STR(missing, "*--config*");
+	CHECK(option_entry_present(page, "*--json*"));
+	CHECK(option_entry_present(page, "*--user*"));
+	CHECK(!option_entry_present(page, "*--config*"));
+}
+
 /* The helpers must see a missing key and a wrong default, or the checks
  * above prove nothing. */
 static void check_helpers_fail(void)
@@ -241,14 +398,17 @@ int main(void)
 	char *cli_page = read_source("doc/sshlease.1.scd");
 
 	check_helpers_fail();
+	check_synopsis_helpers_fail();
 	CHECK(conf_page != NULL);
 	CHECK(cli_page != NULL);
 	if (conf_page) {
 		check_conf_page_has_every_key(conf_page);
 		check_conf_page_has_no_stale_key(conf_page);
 	}
-	if (cli_page)
+	if (cli_page) {
 		check_exit_codes(cli_page);
+		check_synopsis(cli_page);
+	}
 	free(conf_page);
 	free(cli_page);
 	return test_done();
