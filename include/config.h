@@ -43,6 +43,7 @@ struct sshlease_config {
 	/* [sshd] */
 	unsigned sshd_port; /* 0 = auto */
 	enum config_expiry_format expiry_format;
+	char *sshd_config; /* sshd's config file, for sshd -T -f */
 };
 
 /* One entry per key: the single table that check-config, conf/sshlease.conf

@@ -18,8 +18,9 @@
  *
  * op          request fields                         success fields
  * grant       key (line) | token; user, for          grant, dry_run,
- *             (duration text), until (unix seconds), sshd {port}
- *             ticket, from, mode, dry_run (bool)
+ *             (duration text), until (unix seconds), sshd, forced
+ *             ticket, from, mode, dry_run (bool),
+ *             force (bool)
  * revoke      ids [..] | all: true [, user]          revoked [grant..],
  *                                                    omitted
  * extend      id, for | until                        grant
@@ -27,7 +28,8 @@
  * show        id                                     grant
  * status      -                                      version, pid, started,
  *                                                    grants, next_deadline,
- *                                                    config, socket
+ *                                                    config, socket, sshd,
+ *                                                    expiry_form
  * audit       [id], [since], [before],               records [..], omitted |
  *             [verify: true]                         intact, lines
  * A broken audit chain answers {"ok": false, "error": "refused",
@@ -36,16 +38,47 @@
  * Details of sshleased's side:
  * - A request field not listed for its op, or of the wrong JSON type, is a
  *   "usage" error; null counts as absent. Ids are 12 lower-case hex digits.
- * - grant: key and user are required (there is no default account); with
- *   neither for nor until the config's default_duration applies. A refusal
- *   (validation or policy) is recorded in the audit log as "refuse", also
- *   for dry_run. dry_run validates everything, changes nothing, and answers
- *   the would-be grant with "id": null. "token" is refused for now.
+ * - grant: exactly one of key and token. With a key, user is required
+ *   (there is no default account); with neither for nor until the
+ *   config's default_duration applies. A refusal (validation or policy)
+ *   is recorded in the audit log as "refuse", also for dry_run. dry_run
+ *   validates everything, changes nothing (a token's nonce is not
+ *   recorded either), and answers the would-be grant with "id": null.
+ * - grant with a token (token.h): the daemon decodes it, checks its
+ *   signature against the trusted_signer keys (the one that verifies is
+ *   the grant's "signer", also in the audit records), its redeem window
+ *   with TOKEN_SKEW_DEFAULT seconds of skew, its host binding against
+ *   gethostname(2), and that its nonce was never redeemed; the nonce is
+ *   saved in the state with the grant, before the line is written. The
+ *   token's account, duration, source list, mode and ticket are the
+ *   grant's; the request may name the account when the token does not,
+ *   narrow the duration (for/until), the source list (from: within the
+ *   token's) and the mode (sftp), and add a ticket when the token has
+ *   none; anything else is refused. The config still wins: users,
+ *   allow_root, key_types, min_rsa_bits, max_duration, and a token's from
+ *   must lie within the config's from. A token without from gets the
+ *   config's. With a key, require_signed = yes refuses the grant.
+ * - grant: before anything is written (and in a dry run) the daemon runs
+ *   doctor_grant_blockers for the account and mode (sshd -T -f [sshd]
+ *   config) and refuses when a check fails, quoting its finding and fix,
+ *   unless force is true: then the grant is made, its audit record's
+ *   reason says which check was overridden, and "forced" in the answer is
+ *   {"check", "message", "fix"} (null when nothing was overridden). A
+ *   grant is refused, too, when no expiry-time form fits the local sshd
+ *   (sshd_expiry_for; the message says what to set).
+ * - "sshd" (grant, status) is sshd_info_to_json of the daemon's last probe
+ *   of the local sshd: port, address, version, software, source,
+ *   probe_error, host_keys [{key_type, fingerprint}]. The daemon probes
+ *   at start and on reload, and again before a grant or extension when
+ *   the last probe reached no server, at most once a minute.
+ *   "expiry_form" (status) is "utc", "local", "none", or null when
+ *   grants are refused for want of one.
  * - grant: when writing the line fails with a system error (-errno from
  *   the engine: the step may have got past the rename), the daemon removes
  *   the grant's line again, best effort, before it answers "failed".
  * - extend: for or until is required; the new deadline counts from now and
- *   is capped by max_duration. The line is swapped for one with the new
+ *   is capped by max_duration; refused when no expiry-time form fits the
+ *   local sshd. The line is swapped for one with the new
  *   expiry-time in one atomic edit that keeps its place and the grant id
  *   (authkeys_replace). A line no longer in the file (removed outside
  *   sshlease) is not written back: the grant ends ("line-missing" in the

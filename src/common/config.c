@@ -33,6 +33,7 @@ enum config_key_id {
 	K_TRUSTED_SIGNER,
 	K_PORT,
 	K_EXPIRY_FORMAT,
+	K_SSHD_CONFIG,
 	K_COUNT,
 };
 
@@ -69,6 +70,8 @@ const struct config_key_info config_keys[] = {
 		     "where the local sshd listens, for the probe; auto lets sshlease find it" },
 	[K_EXPIRY_FORMAT] = { "sshd", "expiry_format", "auto",
 			      "how expiry-time is written for sshd: auto (by its version), utc, local or none" },
+	[K_SSHD_CONFIG] = { "sshd", "config", "/etc/ssh/sshd_config",
+			    "sshd's configuration file, read with sshd -T to check that a grant would let the key in" },
 };
 
 const size_t config_keys_count = SL_ARRAY_SIZE(config_keys);
@@ -619,6 +622,8 @@ static int set_value(struct load_ctx *ctx, enum config_key_id id, const char *va
 		else
 			bad_value(ctx, id, value, "expected auto, utc, local or none");
 		return 0;
+	case K_SSHD_CONFIG:
+		return set_path(ctx, id, &c->sshd_config, value);
 	case K_COUNT:
 		break;
 	}
@@ -1075,6 +1080,7 @@ void config_free(struct sshlease_config *config)
 	free(config->audit_log);
 	free_string_list(config->users);
 	free(config->from);
+	free(config->sshd_config);
 	for (size_t i = 0; i < config->n_signers; i++)
 		free(config->signers[i].name);
 	free(config->signers);

@@ -13,7 +13,9 @@
 #include "audit.h"
 #include "authkeys.h"
 #include "config.h"
+#include "doctor.h"
 #include "schedule.h"
+#include "sshd.h"
 #include "state.h"
 
 /* Connections served at once (admission.h says who may take one). */
@@ -25,6 +27,9 @@
  * whole daemon AUTHKEYS_CHILD_TIMEOUT_MS, so it may cost that at most
  * once in this many seconds per account. */
 #define DAEMON_ACCOUNT_BACKOFF_SECONDS 60
+/* A probe of the local sshd that reached no server is tried again when a
+ * grant needs it, at most once in this many seconds. */
+#define DAEMON_SSHD_REPROBE_SECONDS 60
 
 struct connection {
 	int fd;           /* -1: slot free */
@@ -80,6 +85,12 @@ struct daemon {
 	struct account_backoff *backoffs;
 	size_t n_backoffs;
 
+	/* The local sshd, as the last probe found it (sshd-fit.c) */
+	struct sshd_info sshd;
+	bool sshd_answered;        /* a server answered that probe */
+	long long sshd_probed_ms;  /* CLOCK_MONOTONIC of that probe; 0: none */
+	char expiry_why[512];      /* why no expiry-time form fits, last asked */
+
 	/* Expiry */
 	struct schedule_hold *holds;
 	size_t n_holds;
@@ -103,8 +114,40 @@ void daemon_grant_event(const struct grant *grant, const char *event,
 /* Append ev to the audit log and log its sentence. 0 or -errno (logged). */
 int daemon_audit(struct daemon *d, const struct audit_event *ev);
 
-/* The expiry format to write, from the config. */
-enum authkeys_expiry daemon_expiry_format(const struct daemon *d);
+/* sshd-fit.c: the local sshd as grants need it. */
+
+/*
+ * Probe the local sshd now ([sshd] port and config): its version, host
+ * keys and port are kept in d->sshd for the expiry-time form and the grant
+ * reply, and the outcome is logged. At start and on reload.
+ */
+void daemon_sshd_probe(struct daemon *d);
+
+/* Probe again when the last probe reached no server and
+ * DAEMON_SSHD_REPROBE_SECONDS have passed since it. */
+void daemon_sshd_refresh(struct daemon *d);
+
+/*
+ * The expiry-time form to write for the probed sshd and [sshd]
+ * expiry_format (sshd_expiry_for). Returns 0 with *out, or SL_REFUSED with
+ * *why, a sentence that names the version found and how to fix it (valid
+ * until the next call): grants and extensions are refused then.
+ */
+int daemon_expiry_form(struct daemon *d, enum authkeys_expiry *out,
+		       const char **why);
+
+/* The probe's findings for a reply: {"port", "host_keys", ...}
+ * (sshd_info_to_json). NULL on out-of-memory. */
+json_t *daemon_sshd_json(const struct daemon *d);
+
+/*
+ * The doctor checks a grant for user in mode must pass
+ * (doctor_grant_blockers, with [sshd] config). Returns 0 when none fails;
+ * SL_REFUSED with a new *blocker (doctor_result_free) naming the first
+ * that does; -ENOMEM.
+ */
+int daemon_grant_blocker(struct daemon *d, const char *user,
+			 enum authkeys_mode mode, struct doctor_result **blocker);
 
 /*
  * End the grant with that id: remove its line (marker and blob), drop it

@@ -59,22 +59,6 @@ int daemon_audit(struct daemon *d, const struct audit_event *ev)
 	return r;
 }
 
-enum authkeys_expiry daemon_expiry_format(const struct daemon *d)
-{
-	switch (d->config->expiry_format) {
-	case CONFIG_EXPIRY_LOCAL:
-		return AUTHKEYS_EXPIRY_LOCAL;
-	case CONFIG_EXPIRY_NONE:
-		return AUTHKEYS_EXPIRY_NONE;
-	case CONFIG_EXPIRY_UTC:
-	case CONFIG_EXPIRY_AUTO:
-		break;
-	}
-	/* XXX auto: detecting the installed OpenSSH version comes later;
-	 * until then the UTC form of OpenSSH >= 9.1 is written. */
-	return AUTHKEYS_EXPIRY_UTC;
-}
-
 /* ---- the engine, with a pause for accounts that stall it ---- */
 
 static long long monotonic_ms(void)

@@ -15,7 +15,9 @@
 #include "key.h"
 #include "log.h"
 #include "protocol.h"
+#include "redeem.h"
 #include "timeutil.h"
+#include "token.h"
 #include "validate.h"
 
 /* Longest piece of request text quoted back in a message. */
@@ -140,13 +142,6 @@ static bool id_valid(const char *id)
 	return true;
 }
 
-static json_t *sshd_info(const struct daemon *d)
-{
-	/* XXX port auto: probing the local sshd comes later; 22 until then. */
-	return json_pack("{s:i}", "port",
-			 d->config->sshd_port ? (int)d->config->sshd_port : 22);
-}
-
 /* Re-arm the timer after the deadlines changed. */
 static void rearm(struct daemon *d)
 {
@@ -218,6 +213,11 @@ struct grant_attempt {
 	const char *ticket;
 	const struct sshlease_key *key;
 	time_t expires;
+	const char *signer;   /* a token's signer, once its signature verified */
+	const char *nonce;    /* a token's nonce, recorded in the state with
+				 the grant (NULL: a raw key) */
+	const char *override; /* the grant's audit reason when force
+				 overrode a failed doctor check */
 };
 
 /* Audit a refused grant (with everything known about it) and build the
@@ -236,6 +236,7 @@ static json_t *grant_refuse(const struct grant_attempt *a, const char *code,
 		.by_uid = (long long)a->conn->uid,
 		.by_user = a->conn->by_user,
 		.reason = message,
+		.signer = a->signer,
 	};
 
 	daemon_audit(a->d, &ev);
@@ -364,7 +365,8 @@ static int strdup_or_null(char **out, const char *text)
 static int grant_build(struct grant *grant, const struct account *acct,
 		       const struct sshlease_key *key, const char *ticket,
 		       const char *from, enum authkeys_mode mode, time_t now,
-		       time_t expires, const struct connection *conn)
+		       time_t expires, const char *signer,
+		       const struct connection *conn)
 {
 	*grant = (struct grant){
 		.uid = acct->uid,
@@ -380,15 +382,20 @@ static int grant_build(struct grant *grant, const struct account *acct,
 	    strdup_or_null(&grant->comment, key->comment) < 0 ||
 	    strdup_or_null(&grant->ticket, ticket) < 0 ||
 	    strdup_or_null(&grant->from, from) < 0 ||
+	    strdup_or_null(&grant->signer, signer) < 0 ||
 	    strdup_or_null(&grant->by_user, conn->by_user) < 0)
 		return -ENOMEM;
 	return 0;
 }
 
+/*
+ * The answer to a grant or its preview: the grant, the local sshd's port
+ * and host keys, and the doctor check a force overrode (blocker, or NULL).
+ */
 static json_t *grant_reply(const struct daemon *d, const struct grant *grant,
-			   bool dry_run)
+			   bool dry_run, const struct doctor_result *blocker)
 {
-	json_t *object = grant_to_json(grant);
+	json_t *object = grant_to_json(grant), *forced;
 
 	if (!object)
 		return NULL;
@@ -397,19 +404,40 @@ static json_t *grant_reply(const struct daemon *d, const struct grant *grant,
 		json_decref(object);
 		return NULL;
 	}
-	return json_pack("{s:b, s:o, s:b, s:o}", "ok", 1, "grant", object,
-			 "dry_run", dry_run, "sshd", sshd_info(d));
+	forced = blocker ? json_pack("{s:s, s:s, s:s?}", "check", blocker->name,
+				     "message", blocker->message, "fix",
+				     blocker->fix)
+			 : json_null();
+	return json_pack("{s:b, s:o, s:b, s:o, s:o}", "ok", 1, "grant", object,
+			 "dry_run", dry_run, "sshd", daemon_sshd_json(d),
+			 "forced", forced);
 }
 
-/* Undo a grant recorded in the state whose line could not be written. */
-static void grant_withdraw(struct daemon *d, const char *id)
+/* Take back a token's nonce recorded for a grant that did not happen (in
+ * memory; the caller saves). */
+static void nonce_forget(struct state *state, const char *value)
+{
+	for (size_t i = 0; value && i < state->n_nonces; i++) {
+		if (strcmp(state->nonces[i].value, value) != 0)
+			continue;
+		free(state->nonces[i].value);
+		state->nonces[i] = state->nonces[--state->n_nonces];
+		return;
+	}
+}
+
+/* Undo a grant recorded in the state whose line could not be written;
+ * a token's nonce goes too, so the token may be tried again. */
+static void grant_withdraw(struct daemon *d, const char *id, const char *nonce)
 {
 	int r;
 
 	state_remove_grant(d->state, id);
+	nonce_forget(d->state, nonce);
 	r = state_save(d->config->state_dir, d->state);
 	if (r < 0)
-		/* The next start finds no line for it and ends it. */
+		/* The next start finds no line for it and ends it; the nonce
+		 * stays redeemed (fail closed). */
 		log_err("grant %s: withdrawn, but the state could not be saved: %s",
 			id, strerror(-r));
 }
@@ -446,9 +474,15 @@ static void grant_remove_stray_line(struct daemon *d, const struct account *acct
 			 acct->name);
 }
 
-/* Steps 4 of the lifecycle: state, line, audit, timer (DESIGN.md §3). */
+/*
+ * Steps 4 of the lifecycle: state, line, audit, timer (DESIGN.md §3). A
+ * token's nonce (a->nonce, valid until nonce_until) is saved with the
+ * grant, before the line is written, so the token cannot be redeemed again,
+ * not even after a restart.
+ */
 static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
-			    const struct account *acct, const char *line)
+			    const struct account *acct, const char *line,
+			    time_t nonce_until, const struct doctor_result *blocker)
 {
 	struct daemon *d = a->d;
 	char id[AUTHKEYS_ID_LEN + 1];
@@ -462,11 +496,19 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 	r = state_account_note(d->state, acct->name);
 	if (r == 0)
 		r = state_add_grant(d->state, grant);
-	if (r < 0)
-		return reply_error("failed", "cannot record the grant: %s", strerror(-r));
+	if (r == 0 && a->nonce) {
+		state_nonce_prune(d->state, daemon_now());
+		r = state_nonce_add(d->state, a->nonce, nonce_until);
+		if (r != 0)
+			state_remove_grant(d->state, id);
+	}
+	if (r != 0)
+		return reply_error("failed", "cannot record the grant: %s",
+				   r < 0 ? strerror(-r) : "the token's nonce is recorded already");
 	r = state_save(d->config->state_dir, d->state);
 	if (r < 0) {
 		state_remove_grant(d->state, id);
+		nonce_forget(d->state, a->nonce);
 		log_err("cannot save the state: %s", strerror(-r));
 		return reply_error("failed", "cannot save the daemon's state: %s; nothing was granted",
 				   strerror(-r));
@@ -481,7 +523,7 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 			grant_remove_stray_line(d, acct, id,
 						state_find_grant(d->state, id)->blob_base64,
 						r, why);
-		grant_withdraw(d, id);
+		grant_withdraw(d, id, a->nonce);
 		if (r == SL_EXISTS)
 			snprintf(message, sizeof(message),
 				 "this key is already in %s's authorized_keys, outside sshlease; remove it there first or use another key",
@@ -505,6 +547,7 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 	daemon_grant_event(stored, "grant", &ev);
 	ev.by_uid = stored->by_uid;
 	ev.by_user = stored->by_user;
+	ev.reason = a->override;
 	if (daemon_audit(d, &ev) < 0) {
 		/* No access without its record: take it back. */
 		r = daemon_keys_remove(d, acct, id, stored->blob_base64, NULL,
@@ -512,12 +555,154 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 		if (r != 0)
 			log_err("grant %s: cannot remove its line after the audit failure: %.200s",
 				id, daemon_keys_why(r, why));
-		grant_withdraw(d, id);
+		grant_withdraw(d, id, a->nonce);
 		return reply_error("failed", "the audit log cannot be written; nothing was granted");
 	}
-	reply = grant_reply(d, stored, false);
+	reply = grant_reply(d, stored, false, blocker);
 	rearm(d);
 	return reply;
+}
+
+/* What the request itself asks for, checked: ticket, source list, mode. */
+struct grant_asked {
+	const char *ticket;
+	char *from;           /* canonical, or NULL */
+	bool mode_given;
+	enum authkeys_mode mode;
+};
+
+static json_t *grant_parse_asked(struct grant_attempt *a, const json_t *request,
+				 struct grant_asked *asked)
+{
+	const char *from_text = get_string(request, "from");
+	const char *mode_text = get_string(request, "mode");
+	const char *why = NULL;
+	char safe[QUOTE_MAX + 1];
+	int r;
+
+	asked->ticket = get_string(request, "ticket");
+	if (asked->ticket && ticket_validate(asked->ticket, &why) != 0)
+		return grant_refusef(a, "ticket \"%s\": %s", quote(safe, asked->ticket),
+				     why);
+	if (from_text) {
+		r = from_validate(from_text, &asked->from, &why);
+		if (r < 0)
+			return reply_error("failed", "cannot check the source list: %s",
+					   strerror(-r));
+		if (r != 0)
+			return grant_refusef(a, "from \"%s\": %s",
+					     quote(safe, from_text), why);
+	}
+	if (!mode_text)
+		return NULL;
+	asked->mode_given = true;
+	if (strcmp(mode_text, "shell") == 0)
+		asked->mode = AUTHKEYS_MODE_SHELL;
+	else if (strcmp(mode_text, "sftp") == 0)
+		asked->mode = AUTHKEYS_MODE_SFTP;
+	else
+		return grant_refusef(a, "mode \"%s\" is neither shell nor sftp",
+				     quote(safe, mode_text));
+	return NULL;
+}
+
+/*
+ * Redeeming a token, steps 1 to 5 of token.h: decode, signature, redeem
+ * window, host binding, replay. NULL when the token may be redeemed (with
+ * the token in *out, and a's signer, key and account filled in for the
+ * record), else the refusal, audited.
+ */
+static json_t *grant_open_token(struct grant_attempt *a, const char *text,
+				time_t now, struct token **out)
+{
+	const struct sshlease_config *config = a->d->config;
+	const struct config_signer *signer = NULL;
+	struct token *token = NULL;
+	const char *why = NULL;
+	char host[256], safe_host[QUOTE_MAX + 1];
+	int r;
+
+	r = token_decode(text, &token, &why);
+	if (r < 0)
+		return reply_error("failed", "cannot read the token: %s", strerror(-r));
+	if (r != 0)
+		return grant_refusef(a, "%s", why);
+	*out = token;
+	/* Not trusted yet, but already checked for form: worth recording. */
+	a->key = token->public_key;
+	if (token->ticket)
+		a->ticket = token->ticket;
+	if (token->user && !a->user)
+		a->user = token->user;
+
+	r = token_verify_signature(token, config->signers, config->n_signers,
+				   &signer, &why);
+	if (r < 0)
+		return reply_error("failed", "cannot check the token's signature: %s",
+				   strerror(-r));
+	if (r != 0)
+		return grant_refusef(a, "%s", why);
+	a->signer = signer->name;
+
+	r = token_check_time(token, now, TOKEN_SKEW_DEFAULT, &why);
+	if (r < 0)
+		return reply_error("failed", "cannot check the token's time: %s",
+				   strerror(-r));
+	if (r != 0)
+		return grant_refusef(a, "%s", why);
+
+	if (gethostname(host, sizeof(host)) < 0)
+		return reply_error("failed", "cannot learn this host's name: %s",
+				   strerror(errno));
+	host[sizeof(host) - 1] = '\0';
+	if (!token_host_matches(token, host))
+		return grant_refusef(a, "this token may be redeemed only on the host %s; this host is %s",
+				     token->host, quote(safe_host, host));
+
+	if (state_nonce_seen(a->d->state, token->nonce))
+		return grant_refusef(a, "this token was redeemed already (its nonce is recorded); a token grants access once: ask %s for a new one",
+				     signer->name);
+	return NULL;
+}
+
+/*
+ * The checks a grant must pass that concern sshd rather than the request:
+ * an expiry-time form sshd reads, and the doctor checks that decide
+ * whether sshd would let the key in. NULL when it may go ahead (*blocker
+ * set when force overrode a failed check), else the refusal.
+ */
+static json_t *grant_check_sshd(struct grant_attempt *a, const char *user,
+				enum authkeys_mode mode, bool force,
+				enum authkeys_expiry *form,
+				struct doctor_result **blocker, char *override,
+				size_t override_size)
+{
+	const char *why = NULL;
+	char message[1024];
+	int r;
+
+	r = daemon_expiry_form(a->d, form, &why);
+	if (r != 0)
+		return grant_refusef(a, "%s", why);
+	r = daemon_grant_blocker(a->d, user, mode, blocker);
+	if (r < 0)
+		return reply_error("failed", "cannot check sshd's settings: %s",
+				   strerror(-r));
+	if (r == 0)
+		return NULL;
+	if (!force) {
+		snprintf(message, sizeof(message),
+			 "sshd would not let the key in: %s (doctor check %s). %s Or grant anyway with --force.",
+			 (*blocker)->message, (*blocker)->name,
+			 (*blocker)->fix ? (*blocker)->fix : "");
+		return grant_refuse(a, "refused", message);
+	}
+	snprintf(override, override_size,
+		 "granted with --force although sshd would not let the key in: %s (doctor check %s)",
+		 (*blocker)->message, (*blocker)->name);
+	a->override = override;
+	log_warn("%.64s: %s", user, override);
+	return NULL;
 }
 
 static json_t *op_grant(struct daemon *d, const struct connection *conn,
@@ -528,17 +713,21 @@ static json_t *op_grant(struct daemon *d, const struct connection *conn,
 		{ "user", FIELD_STRING },  { "for", FIELD_STRING },
 		{ "until", FIELD_INTEGER }, { "ticket", FIELD_STRING },
 		{ "from", FIELD_STRING },  { "mode", FIELD_STRING },
-		{ "dry_run", FIELD_BOOL },
+		{ "dry_run", FIELD_BOOL }, { "force", FIELD_BOOL },
 	};
 	struct grant_attempt a = { .d = d, .conn = conn };
+	struct grant_asked asked = { 0 };
+	struct redeem_terms terms = { 0 };
 	struct account *acct = NULL;
 	struct sshlease_key *key = NULL;
+	struct token *token = NULL;
+	struct doctor_result *blocker = NULL;
 	struct grant grant = { 0 };
-	const char *key_text, *mode_text, *from_text, *why = NULL;
-	enum authkeys_mode mode = d->config->mode;
-	char *from = NULL, *line = NULL;
-	char message[512], safe[QUOTE_MAX + 1];
-	bool dry_run;
+	const char *key_text, *token_text, *why = NULL;
+	enum authkeys_expiry form = AUTHKEYS_EXPIRY_NONE;
+	char *line = NULL;
+	char message[512], override[1024];
+	bool dry_run, force;
 	time_t now = daemon_now(), deadline = 0;
 	json_t *reply;
 	int r;
@@ -549,68 +738,87 @@ static json_t *op_grant(struct daemon *d, const struct connection *conn,
 	a.user = get_string(request, "user");
 	a.ticket = get_string(request, "ticket");
 	key_text = get_string(request, "key");
+	token_text = get_string(request, "token");
 	dry_run = get_bool(request, "dry_run");
-	if (has_field(request, "token")) {
-		reply = grant_refusef(&a, "signed tokens are not supported yet; grant the public key itself");
+	force = get_bool(request, "force");
+	if (key_text && token_text) {
+		reply = reply_error("usage", "grant takes a key or a token, not both");
 		goto out;
 	}
-	if (!key_text) {
-		reply = reply_error("usage", "grant needs a key");
+	if (!key_text && !token_text) {
+		reply = reply_error("usage", "grant needs a key or a token");
 		goto out;
 	}
-	if (!a.user) {
+	if (key_text && !a.user) {
 		reply = reply_error("usage", "grant needs the account (user)");
 		goto out;
 	}
-	if (d->config->require_signed) {
-		reply = grant_refusef(&a, "this server accepts only signed tokens (require_signed = yes)");
+	if (key_text && d->config->require_signed) {
+		reply = grant_refusef(&a, "this server accepts only signed tokens (require_signed = yes), not a bare key; ask support for a token made with 'sshlease token sign'");
 		goto out;
+	}
+	/* The local sshd may have come up since the last probe. */
+	daemon_sshd_refresh(d);
+	if (token_text) {
+		reply = grant_open_token(&a, token_text, now, &token);
+		if (reply)
+			goto out;
 	}
 
-	reply = grant_check_account(&a, a.user, &acct);
+	reply = grant_parse_asked(&a, request, &asked);
 	if (reply)
 		goto out;
-	r = request_deadline(d, request, d->config->default_duration, now,
-			     &deadline, message, sizeof(message));
-	if (r != 0) {
-		reply = grant_refuse(&a, "refused", message);
-		goto out;
+	if (token) {
+		struct redeem_asked redeem = {
+			.user = get_string(request, "user"),
+			.ticket = asked.ticket,
+			.from = asked.from,
+			.mode_given = asked.mode_given,
+			.mode = asked.mode,
+		};
+
+		if (has_field(request, "for") || has_field(request, "until")) {
+			r = request_deadline(d, request, 0, now, &redeem.deadline,
+					     message, sizeof(message));
+			if (r != 0) {
+				reply = grant_refuse(&a, "refused", message);
+				goto out;
+			}
+		}
+		r = redeem_terms(token, &redeem, d->config, now, &terms, message,
+				 sizeof(message));
+		if (r != 0) {
+			reply = grant_refuse(&a, "refused", message);
+			goto out;
+		}
+	} else {
+		r = request_deadline(d, request, d->config->default_duration, now,
+				     &deadline, message, sizeof(message));
+		if (r != 0) {
+			reply = grant_refuse(&a, "refused", message);
+			goto out;
+		}
+		terms = (struct redeem_terms){
+			.user = a.user,
+			.ticket = asked.ticket,
+			.from = asked.from ? asked.from : d->config->from,
+			.mode = asked.mode_given ? asked.mode : d->config->mode,
+			.deadline = deadline,
+		};
 	}
-	a.expires = deadline;
-	reply = grant_check_key(&a, key_text, &key);
+	a.user = terms.user;
+	a.ticket = terms.ticket;
+	a.expires = terms.deadline;
+
+	reply = grant_check_account(&a, terms.user, &acct);
+	if (reply)
+		goto out;
+	/* A token's key was parsed with every family allowed: the policy
+	 * here is applied now. */
+	reply = grant_check_key(&a, token ? token->key : key_text, &key);
 	if (reply)
 		goto out;
 	a.key = key;
-	if (a.ticket && ticket_validate(a.ticket, &why) != 0) {
-		reply = grant_refusef(&a, "ticket \"%s\": %s", quote(safe, a.ticket), why);
-		goto out;
-	}
-	from_text = get_string(request, "from");
-	if (from_text) {
-		r = from_validate(from_text, &from, &why);
-		if (r < 0) {
-			reply = reply_error("failed", "cannot check the source list: %s",
-					    strerror(-r));
-			goto out;
-		}
-		if (r != 0) {
-			reply = grant_refusef(&a, "from \"%s\": %s", quote(safe, from_text), why);
-			goto out;
-		}
-	} else if (d->config->from && !(from = strdup(d->config->from))) {
-		reply = NULL;
-		goto out;
-	}
-	mode_text = get_string(request, "mode");
-	if (mode_text && strcmp(mode_text, "shell") == 0) {
-		mode = AUTHKEYS_MODE_SHELL;
-	} else if (mode_text && strcmp(mode_text, "sftp") == 0) {
-		mode = AUTHKEYS_MODE_SFTP;
-	} else if (mode_text) {
-		reply = grant_refusef(&a, "mode \"%s\" is neither shell nor sftp",
-				      quote(safe, mode_text));
-		goto out;
-	}
 	{
 		const struct grant *existing =
 			grant_same_key(d->state, acct->name, key->blob_base64);
@@ -625,9 +833,13 @@ static json_t *op_grant(struct daemon *d, const struct connection *conn,
 			goto out;
 		}
 	}
+	reply = grant_check_sshd(&a, acct->name, terms.mode, force, &form,
+				 &blocker, override, sizeof(override));
+	if (reply)
+		goto out;
 
-	if (grant_build(&grant, acct, key, a.ticket, from, mode, now, deadline,
-			conn) < 0) {
+	if (grant_build(&grant, acct, key, terms.ticket, terms.from, terms.mode,
+			now, terms.deadline, a.signer, conn) < 0) {
 		reply = NULL;
 		goto out;
 	}
@@ -638,7 +850,7 @@ static json_t *op_grant(struct daemon *d, const struct connection *conn,
 			.key_type = grant.key_type,
 			.blob_base64 = grant.blob_base64,
 			.deadline = grant.expires,
-			.expiry = daemon_expiry_format(d),
+			.expiry = form,
 			.mode = grant.mode,
 			.from = grant.from,
 		};
@@ -653,15 +865,22 @@ static json_t *op_grant(struct daemon *d, const struct connection *conn,
 			goto out;
 		}
 	}
-	if (dry_run)
-		reply = grant_reply(d, &grant, true);
-	else
-		reply = grant_commit(&a, &grant, acct, line);
+	if (dry_run) {
+		/* A preview records nothing, the token's nonce included. */
+		reply = grant_reply(d, &grant, true, blocker);
+	} else {
+		a.nonce = token ? token->nonce : NULL;
+		reply = grant_commit(&a, &grant, acct, line,
+				     token ? token_nonce_keep_until(token, TOKEN_SKEW_DEFAULT) : 0,
+				     blocker);
+	}
 out:
 	grant_finish(&grant);
 	free(line);
-	free(from);
+	free(asked.from);
+	doctor_result_free(blocker);
 	key_free(key);
+	token_free(token);
 	account_free(acct);
 	return reply;
 }
@@ -791,15 +1010,15 @@ out:
  * written.
  */
 static int extend_rewrite(struct daemon *d, const struct account *acct,
-			  const struct grant *grant, size_t *replaced,
-			  const char **why)
+			  const struct grant *grant, enum authkeys_expiry form,
+			  size_t *replaced, const char **why)
 {
 	struct authkeys_line_spec spec = {
 		.id = grant->id,
 		.key_type = grant->key_type,
 		.blob_base64 = grant->blob_base64,
 		.deadline = grant->expires,
-		.expiry = daemon_expiry_format(d),
+		.expiry = form,
 		.mode = grant->mode,
 		.from = grant->from,
 	};
@@ -837,6 +1056,7 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 	char message[512], old_text[32], safe[QUOTE_MAX + 1];
 	const char *why = NULL;
 	time_t now = daemon_now(), deadline = 0, old_expires;
+	enum authkeys_expiry form = AUTHKEYS_EXPIRY_NONE;
 	size_t replaced = 0;
 	json_t *reply;
 	int r;
@@ -859,6 +1079,13 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 		goto out;
 	}
 	r = request_deadline(d, request, 0, now, &deadline, message, sizeof(message));
+	if (r == 0) {
+		/* The new line must be one the local sshd reads. */
+		daemon_sshd_refresh(d);
+		r = daemon_expiry_form(d, &form, &why);
+		if (r != 0)
+			snprintf(message, sizeof(message), "%s", why);
+	}
 	if (r != 0) {
 		daemon_grant_event(grant, "refuse", &ev);
 		ev.by_uid = (long long)conn->uid;
@@ -888,7 +1115,7 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 				    strerror(-r));
 		goto out;
 	}
-	r = extend_rewrite(d, acct, grant, &replaced, &why);
+	r = extend_rewrite(d, acct, grant, form, &replaced, &why);
 	if (r != 0) {
 		char reason[512];
 
@@ -1079,12 +1306,16 @@ static json_t *time_or_null(time_t t)
 static json_t *op_status(struct daemon *d, const json_t *request)
 {
 	time_t next = schedule_earliest_deadline(d->state);
+	enum authkeys_expiry form = AUTHKEYS_EXPIRY_NONE;
+	const char *why = NULL;
+	bool form_known;
 	json_t *reply;
 
 	reply = check_fields(request, "status", NULL, 0);
 	if (reply)
 		return reply;
-	return json_pack("{s:b, s:s, s:I, s:o, s:I, s:I, s:o, s:o, s:s, s:s}",
+	form_known = daemon_expiry_form(d, &form, &why) == 0;
+	return json_pack("{s:b, s:s, s:I, s:o, s:I, s:I, s:o, s:o, s:s, s:s, s:o, s:o}",
 			 "ok", 1,
 			 "version", SSHLEASE_VERSION,
 			 "pid", (json_int_t)getpid(),
@@ -1095,7 +1326,10 @@ static json_t *op_status(struct daemon *d, const json_t *request)
 			 "next_deadline_unix",
 			 next ? json_integer((json_int_t)next) : json_null(),
 			 "config", d->config_path,
-			 "socket", d->socket_path ? d->socket_path : d->config->socket);
+			 "socket", d->socket_path ? d->socket_path : d->config->socket,
+			 "sshd", daemon_sshd_json(d),
+			 "expiry_form", form_known ? json_string(sshd_expiry_name(form))
+						   : json_null());
 }
 
 /* --- audit --- */

@@ -180,6 +180,9 @@ void daemon_reload(struct daemon *d)
 	d->config = config;
 	config_free(old);
 	log_info("configuration reloaded");
+	/* [sshd] port, config or expiry_format may have changed, and so may
+	 * sshd itself (an upgrade is a common reason to reload). */
+	daemon_sshd_probe(d);
 	/* Deadlines do not depend on the config, but a re-plan is cheap. */
 	daemon_expire_due(d);
 	notify_ready();
@@ -340,6 +343,9 @@ static int start(struct daemon *d)
 	r = daemon_timer_open(d);
 	if (r < 0)
 		return r;
+	/* The expiry-time form recovery may rewrite lines in, and the first
+	 * grant's reply, come from the local sshd. */
+	daemon_sshd_probe(d);
 	/* Before anyone can ask anything, the files match the state. */
 	r = daemon_recover(d);
 	if (r < 0)

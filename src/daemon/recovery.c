@@ -231,14 +231,14 @@ out:
  * the caller ends the grant like any other whose line is missing.
  */
 static bool rewrite_line(struct daemon *d, const struct account *acct,
-			 const struct grant *grant)
+			 const struct grant *grant, enum authkeys_expiry form)
 {
 	struct authkeys_line_spec spec = {
 		.id = grant->id,
 		.key_type = grant->key_type,
 		.blob_base64 = grant->blob_base64,
 		.deadline = grant->expires,
-		.expiry = daemon_expiry_format(d),
+		.expiry = form,
 		.mode = grant->mode,
 		.from = grant->from,
 	};
@@ -272,11 +272,16 @@ static void recover_account(struct daemon *d, const char *name)
 	const struct authkeys_entry **sorted = NULL;
 	const struct grant **live = NULL;
 	size_t n_entries = 0, n_live = 0;
-	const char *why = NULL;
+	const char *why = NULL, *form_why = NULL;
 	char (*missing)[AUTHKEYS_ID_LEN + 1] = NULL;
 	size_t n_missing = 0;
+	enum authkeys_expiry form = AUTHKEYS_EXPIRY_NONE;
+	bool form_known;
 	int r;
 
+	/* Without a form sshd reads, a line is left as it is: the timer
+	 * still ends its grant at the recorded deadline. */
+	form_known = daemon_expiry_form(d, &form, &form_why) == 0;
 	r = account_lookup(name, &acct, &why);
 	if (r == SL_NOT_FOUND) {
 		log_debug("recovery: no account %.64s", name);
@@ -319,9 +324,13 @@ static void recover_account(struct daemon *d, const char *name)
 
 		if (!entry)
 			memcpy(missing[n_missing++], grant->id, sizeof(missing[0]));
-		else if (entry->expiry != 0 && entry->expiry != grant->expires &&
-			 daemon_expiry_format(d) != AUTHKEYS_EXPIRY_NONE &&
-			 rewrite_line(d, acct, grant))
+		else if (entry->expiry == 0 || entry->expiry == grant->expires)
+			continue;
+		else if (!form_known)
+			log_warn("grant %s: its line's expiry-time is not the recorded deadline, and it cannot be rewritten now: %.300s",
+				 grant->id, form_why);
+		else if (form != AUTHKEYS_EXPIRY_NONE &&
+			 rewrite_line(d, acct, grant, form))
 			memcpy(missing[n_missing++], grant->id, sizeof(missing[0]));
 	}
 	if (n_missing > 0)

@@ -116,7 +116,8 @@ static bool configs_equal(const struct sshlease_config *a,
 	       strings_equal(a->from, b->from) &&
 	       a->require_signed == b->require_signed &&
 	       a->sshd_port == b->sshd_port &&
-	       a->expiry_format == b->expiry_format;
+	       a->expiry_format == b->expiry_format &&
+	       strings_equal(a->sshd_config, b->sshd_config);
 }
 
 /* The compiled-in defaults are exactly DESIGN.md §11. */
@@ -144,6 +145,7 @@ static void check_is_default(const char *name, const struct sshlease_config *c)
 	CHECK(c->signers == NULL);
 	CHECK_INT(c->sshd_port, 0);
 	CHECK_INT(c->expiry_format, CONFIG_EXPIRY_AUTO);
+	CHECK_STR(c->sshd_config, "/etc/ssh/sshd_config");
 }
 
 static void test_defaults(void)
@@ -157,7 +159,7 @@ static void test_defaults(void)
 
 static void test_key_table(void)
 {
-	CHECK_INT(config_keys_count, 16);
+	CHECK_INT(config_keys_count, 17);
 	for (size_t i = 0; i < config_keys_count; i++) {
 		const struct config_key_info *k = &config_keys[i];
 
@@ -247,7 +249,8 @@ static void test_full_file(void)
 		 "trusted_signer = vendor.two@example  %s ; inline comment\n"
 		 "[sshd]\n"
 		 "port = 2222\n"
-		 "expiry_format = local\n",
+		 "expiry_format = local\n"
+		 "config = /srv/ssh/sshd_config\n",
 		 signer_a, signer_b);
 	r = load_text(text, &c, &problems);
 	CHECK_INT(r, 0);
@@ -281,6 +284,7 @@ static void test_full_file(void)
 	}
 	CHECK_INT(c->sshd_port, 2222);
 	CHECK_INT(c->expiry_format, CONFIG_EXPIRY_LOCAL);
+	CHECK_STR(c->sshd_config, "/srv/ssh/sshd_config");
 	config_free(c);
 }
 
@@ -408,6 +412,8 @@ static void test_refusals(void)
 		    "2: port = 65536: expected auto or a port number from 1 to 65535"),
 		ONE("port by name", "[sshd]\nport = ssh\n",
 		    "2: port = ssh: expected auto or a port number from 1 to 65535"),
+		ONE("relative sshd config", "[sshd]\nconfig = sshd_config\n",
+		    "2: config = sshd_config: must be an absolute path (starting with /)"),
 		ONE("relative socket", "[daemon]\nsocket = run/sshlease.sock\n",
 		    "2: socket = run/sshlease.sock: must be an absolute path (starting with /)"),
 		ONE("relative state_dir", "[daemon]\nstate_dir = var/lib/sshlease\n",

@@ -477,6 +477,9 @@ static void test_daemon_bad_requests(struct daemon_run *run)
 		{ "extend unknown", "{\"op\":\"extend\",\"id\":\"0123456789ab\",\"for\":\"1h\"}", "not_found" },
 		{ "grant without key", "{\"op\":\"grant\",\"user\":\"root\"}", "usage" },
 		{ "token", "{\"op\":\"grant\",\"token\":\"sl1.x\",\"user\":\"root\"}", "refused" },
+		{ "key and token", "{\"op\":\"grant\",\"key\":\"ssh-ed25519 AAAA\",\"token\":\"sl1.x\",\"user\":\"root\"}", "usage" },
+		{ "neither key nor token", "{\"op\":\"grant\",\"user\":\"root\",\"force\":true}", "usage" },
+		{ "force not a boolean", "{\"op\":\"grant\",\"token\":\"sl1.x\",\"force\":1}", "usage" },
 		{ "escape in op", "{\"op\":\"\\u001b[2J\"}", "usage" },
 	};
 
@@ -496,11 +499,20 @@ static void test_daemon_bad_requests(struct daemon_run *run)
 		json_decref(reply);
 	}
 
-	/* The token refusal tells what to do. */
+	/* The token refusal tells what was wrong and what to do. */
 	json_t *reply = call(run->socket, "{\"op\":\"grant\",\"token\":\"sl1.x\",\"user\":\"root\"}");
 	const char *message = json_string_value(json_object_get(reply, "message"));
 
-	CHECK(message && strstr(message, "signed tokens are not supported yet"));
+	CHECK_MSG(message && strstr(message, "token is truncated; copy the whole sl1. line"),
+		  "%s", message ? message : "(no message)");
+	json_decref(reply);
+
+	/* status says what the probe of the local sshd found. */
+	reply = call(run->socket, "{\"op\":\"status\"}");
+	CHECK(json_is_integer(json_object_get(json_object_get(reply, "sshd"), "port")));
+	CHECK(json_is_array(json_object_get(json_object_get(reply, "sshd"), "host_keys")));
+	CHECK(json_is_string(json_object_get(reply, "expiry_form")) ||
+	      json_is_null(json_object_get(reply, "expiry_form")));
 	json_decref(reply);
 
 	/* Over-long: refused on its own connection. */
