@@ -138,7 +138,7 @@ bad_grant "empty key" 1 'refused' "${u[@]}" --for 1h ""
 bad_grant "over-long key line" 1 'refused' "${u[@]}" --for 1h "$key $(head -c 9000 /dev/zero | tr '\0' a)"
 bad_grant "a key the account has already" 1 'already in' "${u[@]}" --for 1h "@$FIXTURE_DIR/owner.pub"
 bad_grant "a key already granted" 1 'already has access' "${u[@]}" --for 1h "@$FIXTURE_DIR/live.pub"
-bad_grant "signed token (not yet supported)" 1 'refused' --for 1h "sl1.eyJ2IjoxfQ.AAAA"
+bad_grant "malformed token" 1 'refused.*token' --for 1h "sl1.eyJ2IjoxfQ.AAAA"
 
 # --- accounts ---
 bad_grant "unknown account" 1 'no account named' --user "nosuch$(_fixture_random_hex 3)" --for 1h "$key"

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "../../src/daemon/admission.h"
+#include "admission.h"
 #include "test.h"
 
 static void test_connection_slots(void)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/daemon/redeem.h"
+#include "redeem.h"
 #include "test.h"
 
 static void test_from_within(void)
