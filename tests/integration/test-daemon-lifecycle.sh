@@ -128,8 +128,15 @@ $(fixture_hexdump "$ak")"
 
 # The audit log has a record of event for grant id (after line `after`).
 expect_audit() { # event id what [after-line]
-	local n
-	n=$(grep -n "\"event\":\"$1\",\"id\":\"$2\"" "$DAEMON_AUDIT" | tail -n 1 | cut -d: -f1)
+	local n tries=0
+	# The record follows the line's removal within one round of the
+	# daemon's loop: wait for it (bounded), do not time it.
+	while :; do
+		n=$(grep -n "\"event\":\"$1\",\"id\":\"$2\"" "$DAEMON_AUDIT" | tail -n 1 | cut -d: -f1)
+		[ -z "$n" ] && [ "$tries" -lt 100 ] || break
+		tries=$((tries + 1))
+		sleep 0.1
+	done
 	[ -n "$n" ] || fixture_fail "$3: no \"$1\" audit record for grant $2"
 	[ "$n" -gt "${4:-0}" ] ||
 		fixture_fail "$3: the \"$1\" record of $2 is at line $n, not after line $4"
