@@ -54,7 +54,9 @@ struct redeem_terms {
  *     later;
  *   - source: the token's list must lie within the config's from (when
  *     set); a list asked for must lie within the token's (when set) and
- *     then applies; without either, the token's, else the config's;
+ *     within the config's (when set), and then applies; without either,
+ *     the token's, else the config's. So the effective list always lies
+ *     within the config's from when that is set;
  *   - mode: the token's; the request may narrow shell to sftp, not widen
  *     sftp to shell;
  *   - ticket: the token's; one asked for must be the same, or is used

@@ -292,11 +292,69 @@ struct sshd_info {
 	char software[128];    /* the banner, or sshd -V's line; sanitised */
 	unsigned port;         /* the port probed */
 	char address[46];      /* the address that answered; "" when none */
-	char probe_error[256]; /* why no server answered, sanitised; "" when
-				  one did */
+	char probe_error[256]; /* why no (trusted) server answered,
+				  sanitised; "" when one did */
+	char warning[256];     /* an answer the probe did not believe: a
+				  listener that is not root's, or host keys
+				  that are not the HostKey files'; "" when
+				  none */
 	size_t n_host_keys;
 	struct sshd_host_key host_keys[SSHD_HOST_KEYS_MAX];
 };
+
+/* ---- who listens: /proc/net/tcp ---- */
+
+/* The kernel's TCP state of a listening socket ("0A" in /proc/net/tcp). */
+#define SSHD_TCP_LISTEN 0x0A
+
+/* One socket as a line of /proc/net/tcp or /proc/net/tcp6 shows it. */
+struct sshd_tcp_socket {
+	int family;                /* AF_INET (8 hex digits) or AF_INET6 (32) */
+	unsigned char address[16]; /* local address, network byte order;
+				      AF_INET uses the first 4 bytes */
+	unsigned port;             /* local port */
+	unsigned state;            /* SSHD_TCP_LISTEN, or another state */
+	unsigned long uid;         /* the socket's owner */
+};
+
+/*
+ * Parse one line of /proc/net/tcp or /proc/net/tcp6 (the newline may be
+ * there or not): "SL: LOCAL REMOTE ST TX:RX TR:WHEN RETRNSMT UID ...",
+ * blank-separated, where LOCAL and REMOTE are 8 (IPv4) or 32 (IPv6) hex
+ * digits, ':' and 4 hex digits of port, ST is 2 hex digits and UID is
+ * decimal. The kernel prints each 32-bit word of an address as the number
+ * it is in memory, so the words are read back in this machine's byte
+ * order. Refused (SL_REFUSED with *why): the heading line, a missing
+ * field, a field of the wrong length or with a wrong character, a uid out
+ * of range.
+ */
+int sshd_tcp_socket_parse(const char *line, struct sshd_tcp_socket *out,
+			  const char **why);
+
+/*
+ * Whether s may take a connection to address:port (family AF_INET with 4
+ * bytes of address, or AF_INET6 with 16): s listens on port and is bound
+ * to address or to its family's wildcard; for an IPv4 address also an
+ * IPv6 socket bound to :: (it takes IPv4 too unless IPV6_V6ONLY, which
+ * /proc does not show), to ::ffff:ADDRESS or to ::ffff:0.0.0.0.
+ */
+bool sshd_tcp_socket_serves(const struct sshd_tcp_socket *s, int family,
+			    const unsigned char *address, unsigned port);
+
+/*
+ * Whose listening sockets would take a connection to address (numeric)
+ * and port: every line of /proc/net/tcp and /proc/net/tcp6 that
+ * sshd_tcp_socket_serves. Returns 0 when there is at least one and each is
+ * owned by root or by this process's effective uid (a process cannot be
+ * fooled by its own sockets; for sshleased the two are the same);
+ * SL_REFUSED with *owner set to the first other owner and *why;
+ * SL_NOT_FOUND with *why when nothing listens there; SL_REFUSED for an
+ * address that is not numeric; -errno when the tables cannot be read
+ * (-EPROTO: a line that does not parse). A missing tcp6 table (no IPv6)
+ * counts as empty.
+ */
+int sshd_listener_check(const char *address, unsigned port,
+			unsigned long *owner, const char **why);
 
 /*
  * The server_host_key_algorithms name-list of an SSH_MSG_KEXINIT, read from
@@ -342,6 +400,19 @@ struct sshd_probe_options {
  * the .pub files beside `sshd -T`'s hostkey lines for the host keys
  * (source SSHD_SOURCE_BINARY; probe_error says why the probe failed).
  *
+ * Any local user may listen on a port nobody else holds (any port >= 1024,
+ * or 22 while sshd is down or bound elsewhere) and answer with a banner
+ * and host keys of its choice. So an address counts as answered only when
+ * sshd_listener_check says root's (or this process's) socket listens
+ * there, asked before the first connection (a listener of another user is
+ * not even spoken to) and again after the last (it must still be so);
+ * otherwise the answer is dropped, warning says which uid listens, and
+ * the next address or the fallback is used. A trusted answer's host keys
+ * are checked against the .pub files of sshd -T's hostkey lines when there
+ * are any: a key the files lack means the server is not the sshd that
+ * config describes, so the files' keys are reported instead and warning
+ * says so (the version stays the server's).
+ *
  * Returns 0 with *out filled; SL_NOT_FOUND with *why when neither the probe
  * nor sshd -V gave anything (*out still says the port and probe_error);
  * -errno. Blocks for at most a few timeouts per address.
@@ -354,6 +425,7 @@ int sshd_probe(const struct sshd_probe_options *options, struct sshd_info *out,
  *   {"port": 22, "address": "127.0.0.1" | null, "version": "9.2" | null,
  *    "software": "SSH-2.0-OpenSSH_9.2p1 ..." | null,
  *    "source": "probe" | "sshd -V" | null, "probe_error": "..." | null,
+ *    "warning": "..." | null,
  *    "host_keys": [{"key_type": "ssh-ed25519", "fingerprint": "SHA256:..."}]}
  * (host_keys as the CLI's grant block reads them). NULL on out-of-memory.
  */

@@ -124,13 +124,31 @@ json_t *grant_to_json(const struct grant *grant);
 int state_account_note(struct state *state, const char *user);
 
 /*
+ * How long a nonce is kept beyond its valid_until. A prune runs on the
+ * clock of the moment: had it run under a clock far ahead, a step back
+ * would make the token's window open again with its nonce gone. A day
+ * covers a wrong clock put right; the cost is one short record per token
+ * redeemed in that day.
+ */
+#define STATE_NONCE_MARGIN (24 * 3600)
+
+/*
  * Nonces: seen? record one; drop those past valid_until. A nonce stays
- * while now <= valid_until. state_nonce_add returns 0, SL_EXISTS when the
- * nonce is already recorded, -EINVAL for a malformed nonce (not 1..256
- * printable non-space ASCII) or valid_until out of range, or -ENOMEM.
+ * while now <= valid_until + STATE_NONCE_MARGIN. state_nonce_add returns
+ * 0, SL_EXISTS when the nonce is already recorded, -EINVAL for a malformed
+ * nonce (not 1..256 printable non-space ASCII) or valid_until out of
+ * range, or -ENOMEM.
  */
 bool state_nonce_seen(const struct state *state, const char *value);
 int state_nonce_add(struct state *state, const char *value, time_t valid_until);
 void state_nonce_prune(struct state *state, time_t now);
+
+/*
+ * Forget a recorded nonce (in memory; the caller saves): for a grant that
+ * surely did not happen, so that its token may be tried again. 0, or
+ * SL_NOT_FOUND when value (may be NULL) is not recorded. The other nonces
+ * keep their order.
+ */
+int state_nonce_remove(struct state *state, const char *value);
 
 #endif

@@ -64,7 +64,12 @@
  *      token_host_matches with this host's name.
  *   5. replay: refuse when state_nonce_seen(token->nonce); otherwise
  *      state_nonce_add(token->nonce, token_nonce_keep_until(token, skew))
- *      and save the state before the key line is written.
+ *      and save the state before the key line is written. The state keeps
+ *      the nonce a day beyond that (state.h STATE_NONCE_MARGIN), so that a
+ *      clock stepped back after a prune under a clock far ahead does not
+ *      open the window again for a nonce already forgotten. The nonce
+ *      store is per host: a token without a host binding can be redeemed
+ *      once on every host that trusts its signer (bind it with host).
  *   6. policy as for a raw key: key family and RSA size (token->public_key
  *      was parsed with every family allowed and no RSA minimum; call
  *      key_parse on token->key with the config's policy), duration <=
@@ -229,7 +234,8 @@ int token_check_time(const struct token *token, time_t now, int skew_seconds,
 /*
  * Until when the daemon must remember token->nonce so that the token cannot
  * be redeemed twice: valid_until + skew_seconds, the last instant
- * token_check_time accepts it with that skew.
+ * token_check_time accepts it with that skew. (The state keeps it
+ * STATE_NONCE_MARGIN longer still, against clock steps.)
  */
 time_t token_nonce_keep_until(const struct token *token, int skew_seconds);
 

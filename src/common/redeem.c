@@ -161,6 +161,13 @@ int redeem_terms(const struct token *token, const struct redeem_asked *asked,
 				      "--from %s is not within the token's source restriction %s; a token's restriction can be narrowed, not widened",
 				      log_safe(asked_safe, sizeof(asked_safe), asked->from),
 				      log_safe(token_safe, sizeof(token_safe), token->from));
+		/* Without a token list, the config's is what a request may
+		 * narrow; a token must never widen the server's own bound. */
+		if (config->from && !redeem_from_within(asked->from, config->from))
+			return refuse(message, size,
+				      "--from %s is not within this server's from = %s; a token grant can narrow it, not widen it",
+				      log_safe(asked_safe, sizeof(asked_safe), asked->from),
+				      log_safe(token_safe, sizeof(token_safe), config->from));
 		out->from = asked->from;
 	} else {
 		out->from = token->from ? token->from : config->from;

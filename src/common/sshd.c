@@ -1,10 +1,12 @@
 /* The local sshd: version and host keys by probing it, settings by sshd -T. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -1065,6 +1067,234 @@ bool sshd_authorized_keys_file_covers(const char *value, const char *user,
 	return false;
 }
 
+/* ---- who listens: /proc/net/tcp ---- */
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Exactly n (1..8) hex digits at p. */
+static bool parse_hex(const char *p, size_t n, uint32_t *out)
+{
+	uint32_t value = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int d = hex_digit(p[i]);
+
+		if (d < 0)
+			return false;
+		value = value << 4 | (uint32_t)d;
+	}
+	*out = value;
+	return true;
+}
+
+/* "ADDRESS:PORT" of len bytes, as /proc/net/tcp{,6} prints it. */
+static bool parse_tcp_endpoint(const char *p, size_t len, int *family,
+			       unsigned char address[16], unsigned *port)
+{
+	size_t words;
+	uint32_t value;
+
+	if (len == 8 + 1 + 4)
+		*family = AF_INET;
+	else if (len == 32 + 1 + 4)
+		*family = AF_INET6;
+	else
+		return false;
+	words = (len - 5) / 8;
+	memset(address, 0, 16);
+	for (size_t i = 0; i < words; i++) {
+		if (!parse_hex(p + 8 * i, 8, &value))
+			return false;
+		/* The word as it lay in the kernel's memory. */
+		memcpy(address + 4 * i, &value, 4);
+	}
+	if (p[len - 5] != ':' || !parse_hex(p + len - 4, 4, &value))
+		return false;
+	*port = value;
+	return true;
+}
+
+int sshd_tcp_socket_parse(const char *line, struct sshd_tcp_socket *out,
+			  const char **why)
+{
+	enum { SLOT, LOCAL, REMOTE, STATE, QUEUES, TIMER, RETRANSMITS, UID, FIELDS };
+	const char *field[FIELDS], *p = line;
+	size_t len[FIELDS];
+	struct sshd_tcp_socket s = { 0 };
+	int remote_family;
+	unsigned char remote[16];
+	unsigned remote_port;
+	uint32_t state;
+	unsigned long uid = 0;
+
+	for (size_t i = 0; i < FIELDS; i++) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0' || *p == '\n') {
+			*why = "the line has fewer than 8 fields";
+			return SL_REFUSED;
+		}
+		field[i] = p;
+		len[i] = strcspn(p, " \n");
+		p += len[i];
+	}
+	if (len[SLOT] < 2 || field[SLOT][len[SLOT] - 1] != ':') {
+		*why = "the line does not start with a slot number";
+		return SL_REFUSED;
+	}
+	for (size_t i = 0; i + 1 < len[SLOT]; i++)
+		if (!is_digit(field[SLOT][i])) {
+			*why = "the line does not start with a slot number";
+			return SL_REFUSED;
+		}
+	if (!parse_tcp_endpoint(field[LOCAL], len[LOCAL], &s.family, s.address,
+				&s.port) ||
+	    !parse_tcp_endpoint(field[REMOTE], len[REMOTE], &remote_family,
+				remote, &remote_port) ||
+	    remote_family != s.family) {
+		*why = "a local or remote address is malformed";
+		return SL_REFUSED;
+	}
+	if (len[STATE] != 2 || !parse_hex(field[STATE], 2, &state)) {
+		*why = "the state is not two hex digits";
+		return SL_REFUSED;
+	}
+	s.state = state;
+	if (len[UID] > 10) {
+		*why = "the uid is out of range";
+		return SL_REFUSED;
+	}
+	for (size_t i = 0; i < len[UID]; i++) {
+		if (!is_digit(field[UID][i])) {
+			*why = "the uid is not a decimal number";
+			return SL_REFUSED;
+		}
+		uid = uid * 10 + (unsigned long)(field[UID][i] - '0');
+	}
+	if (uid > UINT32_MAX) {
+		*why = "the uid is out of range";
+		return SL_REFUSED;
+	}
+	s.uid = uid;
+	*out = s;
+	return 0;
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+bool sshd_tcp_socket_serves(const struct sshd_tcp_socket *s, int family,
+			    const unsigned char *address, unsigned port)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0,
+						  0, 0, 0, 0, 0xff, 0xff };
+	size_t size = family == AF_INET ? 4 : 16;
+
+	if (s->state != SSHD_TCP_LISTEN || s->port != port)
+		return false;
+	if (s->family == family)
+		return all_zero(s->address, size) ||
+		       memcmp(s->address, address, size) == 0;
+	if (family != AF_INET || s->family != AF_INET6)
+		return false;
+	/* An IPv6 socket that takes IPv4 connections too. */
+	if (all_zero(s->address, 16))
+		return true;
+	return memcmp(s->address, mapped, sizeof(mapped)) == 0 &&
+	       (all_zero(s->address + 12, 4) ||
+		memcmp(s->address + 12, address, 4) == 0);
+}
+
+/* Scan one table; 0 when it has no other owner's listener (found counts
+ * the trusted ones), SL_REFUSED with *owner, or -errno. */
+static int listener_scan(const char *path, int family,
+			 const unsigned char *address, unsigned port,
+			 size_t *found, unsigned long *owner)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	uid_t self = geteuid();
+	int r = 0;
+
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	errno = 0;
+	while (getline(&line, &cap, f) >= 0) {
+		struct sshd_tcp_socket s;
+		const char *ignored;
+
+		if (n++ == 0)
+			continue; /* the heading */
+		if (sshd_tcp_socket_parse(line, &s, &ignored) != 0) {
+			r = -EPROTO;
+			goto out;
+		}
+		if (!sshd_tcp_socket_serves(&s, family, address, port))
+			continue;
+		if (s.uid != 0 && s.uid != (unsigned long)self) {
+			*owner = s.uid;
+			r = SL_REFUSED;
+			goto out;
+		}
+		(*found)++;
+	}
+	if (ferror(f))
+		r = errno ? -errno : -EIO;
+out:
+	free(line);
+	fclose(f);
+	return r;
+}
+
+int sshd_listener_check(const char *address, unsigned port,
+			unsigned long *owner, const char **why)
+{
+	static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	unsigned char addr[16] = { 0 };
+	size_t found = 0;
+	int family, r;
+
+	if (inet_pton(AF_INET, address, addr) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, address, addr) == 1)
+		family = AF_INET6;
+	else {
+		*why = "the address is not a numeric IPv4 or IPv6 address";
+		return SL_REFUSED;
+	}
+	for (size_t i = 0; i < SL_ARRAY_SIZE(tables); i++) {
+		r = listener_scan(tables[i], family, addr, port, &found, owner);
+		if (r == SL_REFUSED)
+			*why = "a listening socket there is neither root's nor ours";
+		else if (r == -EPROTO)
+			*why = "a line of /proc/net/tcp does not parse";
+		else if (r < 0)
+			*why = "cannot read /proc/net/tcp";
+		if (r != 0)
+			return r;
+	}
+	if (found == 0) {
+		*why = "no socket listens there";
+		return SL_NOT_FOUND;
+	}
+	return 0;
+}
+
 /* ---- the probe ---- */
 
 /* Host key algorithm families, one connection each; an RSA key is the
@@ -1454,28 +1684,23 @@ out:
 	return ok;
 }
 
-/* Probe one address; true when an SSH server answered there. */
-static bool probe_address(const char *address, unsigned port, unsigned timeout,
-			  struct sshd_info *info)
+/* Talk to one address; true when an SSH server answered there (its
+ * banner, version, address and host keys are in info), else reason says
+ * why not. */
+static bool probe_answer(const char *address, unsigned port, unsigned timeout,
+			 struct sshd_info *info, char *reason, size_t size)
 {
 	char offered[2048], algorithms[256];
 	const char *ignored;
-	char reason[128];
 	int r;
 
 	r = probe_hello(address, port, timeout, info->software,
 			sizeof(info->software), offered, sizeof(offered), reason,
-			sizeof(reason));
-	if (r < 0) {
-		/* The first address's reason is kept: it is the likeliest. */
-		if (!info->probe_error[0])
-			snprintf(info->probe_error, sizeof(info->probe_error),
-				 "%s", reason);
+			size);
+	if (r < 0)
 		return false;
-	}
 	sshd_banner_parse(info->software, &info->version, &ignored);
 	log_safe(info->address, sizeof(info->address), address);
-	info->probe_error[0] = '\0';
 	for (size_t i = 0; i < SL_ARRAY_SIZE(probe_hostkey_algorithms); i++) {
 		const char *family = probe_hostkey_algorithms[i];
 
@@ -1486,6 +1711,81 @@ static bool probe_address(const char *address, unsigned port, unsigned timeout,
 		probe_host_key(address, port, timeout, r == 0 ? algorithms : family,
 			       info);
 	}
+	return true;
+}
+
+/* Say in info->warning (the first such sentence is kept) why what listens
+ * on address:port is not believed: sshd_listener_check answered r. */
+static void distrust(struct sshd_info *info, const char *address, unsigned port,
+		     int r, unsigned long owner, const char *why)
+{
+	char text[sizeof(info->warning)];
+
+	if (info->warning[0])
+		return;
+	if (r == SL_REFUSED) {
+		struct passwd pw, *found = NULL;
+		char buf[1024], name[40] = "";
+
+		if (getpwuid_r((uid_t)owner, &pw, buf, sizeof(buf), &found) == 0 &&
+		    found)
+			log_safe(name, sizeof(name), found->pw_name);
+		snprintf(text, sizeof(text),
+			 "a process of uid %lu%s%.40s%s, not root, listens on %.46s port %u; its answer is ignored",
+			 owner, name[0] ? " (" : "", name, name[0] ? ")" : "",
+			 address, port);
+	} else if (r == SL_NOT_FOUND) {
+		snprintf(text, sizeof(text),
+			 "a server answered on %.46s port %u, but /proc/net/tcp shows no socket listening there; its answer is ignored",
+			 address, port);
+	} else {
+		snprintf(text, sizeof(text),
+			 "cannot tell who listens on %.46s port %u (%.80s: %s); its answer is ignored",
+			 address, port, why, strerror(-r));
+	}
+	log_safe(info->warning, sizeof(info->warning), text);
+}
+
+/*
+ * Probe one address; true when a server that root runs answered there
+ * (info then holds its answer). A listener of another user is not spoken
+ * to, and an answer counts only when the listener is still root's after
+ * the last connection: a local user must not choose what the daemon
+ * believes of sshd.
+ */
+static bool probe_address(const char *address, unsigned port, unsigned timeout,
+			  struct sshd_info *info)
+{
+	struct sshd_info trial;
+	unsigned long owner = 0;
+	const char *why = NULL;
+	char reason[128];
+	int r;
+
+	r = sshd_listener_check(address, port, &owner, &why);
+	if (r != 0 && r != SL_NOT_FOUND) {
+		distrust(info, address, port, r, owner, why);
+		return false;
+	}
+	memset(&trial, 0, sizeof(trial));
+	if (!probe_answer(address, port, timeout, &trial, reason, sizeof(reason))) {
+		/* The first address's reason is kept: it is the likeliest. */
+		if (!info->probe_error[0])
+			snprintf(info->probe_error, sizeof(info->probe_error),
+				 "%s", reason);
+		return false;
+	}
+	r = sshd_listener_check(address, port, &owner, &why);
+	if (r != 0) {
+		distrust(info, address, port, r, owner, why);
+		return false;
+	}
+	info->version = trial.version;
+	memcpy(info->software, trial.software, sizeof(info->software));
+	memcpy(info->address, trial.address, sizeof(info->address));
+	info->n_host_keys = trial.n_host_keys;
+	memcpy(info->host_keys, trial.host_keys, sizeof(info->host_keys));
+	info->probe_error[0] = '\0';
 	return true;
 }
 
@@ -1514,6 +1814,44 @@ static void host_keys_from_files(const struct sshd_settings *settings,
 				     fingerprint);
 		ssh_key_free(key);
 	}
+}
+
+/*
+ * A trusted answer's host keys against the HostKey files: when the files
+ * give keys and the server showed one they lack, it is not the sshd that
+ * config describes (another root sshd on the port, or [sshd] config names
+ * another file); what support will pin must be the configured keys, so
+ * the files' keys replace the shown ones, and warning says so.
+ */
+static void host_keys_cross_check(const struct sshd_settings *settings,
+				  struct sshd_info *info)
+{
+	struct sshd_info files;
+	const char *stray = NULL;
+	char text[sizeof(info->warning)];
+
+	memset(&files, 0, sizeof(files));
+	host_keys_from_files(settings, &files);
+	if (files.n_host_keys == 0)
+		return;
+	for (size_t i = 0; i < info->n_host_keys && !stray; i++) {
+		bool known = false;
+
+		for (size_t j = 0; j < files.n_host_keys && !known; j++)
+			known = strcmp(info->host_keys[i].fingerprint,
+				       files.host_keys[j].fingerprint) == 0;
+		if (!known)
+			stray = info->host_keys[i].fingerprint;
+	}
+	if (!stray)
+		return;
+	snprintf(text, sizeof(text),
+		 "the server on %.46s port %u shows host key %.64s, which no HostKey file of sshd -T has; the files' keys are reported instead",
+		 info->address, info->port, stray);
+	if (!info->warning[0])
+		log_safe(info->warning, sizeof(info->warning), text);
+	info->n_host_keys = files.n_host_keys;
+	memcpy(info->host_keys, files.host_keys, sizeof(info->host_keys));
 }
 
 /* The version from sshd -V (its stderr; stdout too, to be safe). */
@@ -1584,16 +1922,28 @@ int sshd_probe(const struct sshd_probe_options *options, struct sshd_info *out,
 	for (size_t i = 0; addresses[i]; i++) {
 		if (probe_address(addresses[i], port, exec.timeout, &info)) {
 			info.source = SSHD_SOURCE_PROBE;
+			if (!settings) {
+				r = sshd_settings_load(&exec, NULL, &settings,
+						       NULL, 0, &ignored);
+				if (r == -ENOMEM)
+					goto out;
+			}
+			if (settings)
+				host_keys_cross_check(settings, &info);
 			r = 0;
 			goto done;
 		}
 	}
 	{
-		char tried[128] = "", reason[128];
+		char tried[128] = "", reason[sizeof(info.warning)], text[512];
 		size_t used = 0;
 
+		/* A listener not believed says more than a refused
+		 * connection elsewhere. */
 		snprintf(reason, sizeof(reason), "%s",
-			 info.probe_error[0] ? info.probe_error : "no address to probe");
+			 info.warning[0]	   ? info.warning :
+			 info.probe_error[0] ? info.probe_error :
+					       "no address to probe");
 		for (size_t i = 0; addresses[i] && used < sizeof(tried); i++) {
 			int n = snprintf(tried + used, sizeof(tried) - used, "%s%.46s",
 					 i ? " or " : "", addresses[i]);
@@ -1602,9 +1952,11 @@ int sshd_probe(const struct sshd_probe_options *options, struct sshd_info *out,
 				break;
 			used += (size_t)n;
 		}
-		snprintf(info.probe_error, sizeof(info.probe_error),
-			 "no SSH server answered on %.100s port %u: %.100s", tried,
-			 port, reason);
+		snprintf(text, sizeof(text),
+			 "no %sSSH server answered on %.100s port %u: %.200s",
+			 info.warning[0] ? "trusted " : "", tried, port, reason);
+		/* Cut to size: the start says what matters. */
+		log_safe(info.probe_error, sizeof(info.probe_error), text);
 	}
 	r = version_from_binary(&exec, &info, why);
 	if (r < 0)
@@ -1660,13 +2012,14 @@ json_t *sshd_info_to_json(const struct sshd_info *info)
 			return NULL;
 		}
 	}
-	obj = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o}", "port",
+	obj = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o}", "port",
 			(json_int_t)info->port, "address",
 			info->address[0] ? info->address : NULL, "version",
 			sshd_version_known(&info->version) ? version : NULL,
 			"software", info->software[0] ? info->software : NULL,
 			"source", source, "probe_error",
 			info->probe_error[0] ? info->probe_error : NULL,
+			"warning", info->warning[0] ? info->warning : NULL,
 			"host_keys", keys);
 	return obj;
 }

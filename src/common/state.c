@@ -375,12 +375,29 @@ void state_nonce_prune(struct state *state, time_t now)
 	size_t i, kept = 0;
 
 	for (i = 0; i < state->n_nonces; i++) {
-		if (state->nonces[i].valid_until < now)
+		time_t valid_until = state->nonces[i].valid_until;
+
+		/* valid_until is sane (nonce_check), so no overflow. */
+		if (now > valid_until && now - valid_until > STATE_NONCE_MARGIN)
 			free(state->nonces[i].value);
 		else
 			state->nonces[kept++] = state->nonces[i];
 	}
 	state->n_nonces = kept;
+}
+
+int state_nonce_remove(struct state *state, const char *value)
+{
+	for (size_t i = 0; value && i < state->n_nonces; i++) {
+		if (strcmp(state->nonces[i].value, value) != 0)
+			continue;
+		free(state->nonces[i].value);
+		memmove(&state->nonces[i], &state->nonces[i + 1],
+			(state->n_nonces - i - 1) * sizeof(*state->nonces));
+		state->n_nonces--;
+		return 0;
+	}
+	return SL_NOT_FOUND;
 }
 
 /* ---- JSON forms ---- */

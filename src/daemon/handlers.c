@@ -413,27 +413,16 @@ static json_t *grant_reply(const struct daemon *d, const struct grant *grant,
 			 "forced", forced);
 }
 
-/* Take back a token's nonce recorded for a grant that did not happen (in
- * memory; the caller saves). */
-static void nonce_forget(struct state *state, const char *value)
-{
-	for (size_t i = 0; value && i < state->n_nonces; i++) {
-		if (strcmp(state->nonces[i].value, value) != 0)
-			continue;
-		free(state->nonces[i].value);
-		state->nonces[i] = state->nonces[--state->n_nonces];
-		return;
-	}
-}
-
-/* Undo a grant recorded in the state whose line could not be written;
- * a token's nonce goes too, so the token may be tried again. */
+/* Undo a grant recorded in the state whose line surely is not in the
+ * file (nothing was written, or it was taken out again); a token's nonce
+ * goes too, so the token may be tried again. */
 static void grant_withdraw(struct daemon *d, const char *id, const char *nonce)
 {
 	int r;
 
 	state_remove_grant(d->state, id);
-	nonce_forget(d->state, nonce);
+	if (nonce)
+		state_nonce_remove(d->state, nonce);
 	r = state_save(d->config->state_dir, d->state);
 	if (r < 0)
 		/* The next start finds no line for it and ends it; the nonce
@@ -446,13 +435,14 @@ static void grant_withdraw(struct daemon *d, const char *id, const char *nonce)
  * authkeys_add failed with -errno: the child may have got past the rename
  * before it failed or died (the directory fsync failed, it was killed, its
  * answer was lost), so the file may hold the new line although the grant
- * is being withdrawn. Take it out again now, best effort, rather than
- * leave it until the next start. The id is new, so a line with its marker
- * and this key can only be the one just written.
+ * failed. Take it out again now rather than leave it. The id is new, so a
+ * line with its marker and this key can only be the one just written.
+ * Returns 0 when the file is now known not to hold the line, else the
+ * removal's error (logged).
  */
-static void grant_remove_stray_line(struct daemon *d, const struct account *acct,
-				    const char *id, const char *blob,
-				    int add_error, const char *add_why)
+static int grant_remove_stray_line(struct daemon *d, const struct account *acct,
+				   const char *id, const char *blob,
+				   int add_error, const char *add_why)
 {
 	const char *why = NULL;
 	size_t removed = 0;
@@ -460,7 +450,7 @@ static void grant_remove_stray_line(struct daemon *d, const struct account *acct
 
 	r = daemon_keys_remove(d, acct, id, blob, &removed, &why);
 	if (r != 0)
-		log_err("grant %s: writing its line failed (%.200s: %s) and removing what may have been written failed too (%.200s%s%s); the next start removes it",
+		log_err("grant %s: writing its line failed (%.200s: %s) and removing what may have been written failed too (%.200s%s%s); the grant is kept so that its deadline or a revoke removes the line",
 			id, add_why ? add_why : "unknown step", strerror(-add_error),
 			why ? why : "unknown error", r < 0 ? ": " : "",
 			r < 0 ? strerror(-r) : "");
@@ -472,6 +462,42 @@ static void grant_remove_stray_line(struct daemon *d, const struct account *acct
 		log_info("grant %s: writing its line failed (%.200s: %s); %.64s's authorized_keys does not hold it",
 			 id, add_why ? add_why : "unknown step", strerror(-add_error),
 			 acct->name);
+	return r;
+}
+
+/*
+ * The line of a grant already in the state may or may not be in the file
+ * (writing it failed, and so did taking it out again). Dropping the grant
+ * would leave a line that list, revoke and expiry no longer reach, and
+ * forgetting a token's nonce would let the token be redeemed again; so
+ * both stay (the state holds them already), the timer is armed for its
+ * deadline, and an audit "grant" record says what is known. A restart
+ * ends it as "line-missing" when the line is not there.
+ */
+static json_t *grant_keep_unsure(struct grant_attempt *a, const char *id,
+				 const char *failure)
+{
+	struct daemon *d = a->d;
+	const struct grant *stored = state_find_grant(d->state, id);
+	char reason[512];
+	struct audit_event ev;
+
+	snprintf(reason, sizeof(reason),
+		 "%.300s; the line may be in authorized_keys all the same, so the grant is kept until its deadline or a revoke",
+		 failure);
+	if (stored) {
+		daemon_grant_event(stored, "grant", &ev);
+		ev.by_uid = stored->by_uid;
+		ev.by_user = stored->by_user;
+		ev.reason = reason;
+		if (daemon_audit(d, &ev) < 0)
+			log_err("grant %s: kept although its line may be missing, and the audit log cannot say so",
+				id);
+	}
+	rearm(d);
+	return reply_error("failed",
+			   "%.250s; the line may have been written all the same, so grant %s is kept: it ends at its deadline, or now with 'sshlease revoke %s'",
+			   failure, id, id);
 }
 
 /*
@@ -508,7 +534,8 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 	r = state_save(d->config->state_dir, d->state);
 	if (r < 0) {
 		state_remove_grant(d->state, id);
-		nonce_forget(d->state, a->nonce);
+		if (a->nonce)
+			state_nonce_remove(d->state, a->nonce);
 		log_err("cannot save the state: %s", strerror(-r));
 		return reply_error("failed", "cannot save the daemon's state: %s; nothing was granted",
 				   strerror(-r));
@@ -518,11 +545,16 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 	if (r != 0) {
 		char message[512];
 
-		/* Positive answers leave the file untouched; -errno may not. */
 		if (r < 0)
-			grant_remove_stray_line(d, acct, id,
-						state_find_grant(d->state, id)->blob_base64,
-						r, why);
+			snprintf(message, sizeof(message),
+				 "cannot write %s's authorized_keys: %s", acct->name,
+				 daemon_keys_why(r, why));
+		/* Positive answers leave the file untouched; -errno may not,
+		 * unless taking the line out again worked. */
+		if (r < 0 && grant_remove_stray_line(d, acct, id,
+						     state_find_grant(d->state, id)->blob_base64,
+						     r, why) != 0)
+			return grant_keep_unsure(a, id, message);
 		grant_withdraw(d, id, a->nonce);
 		if (r == SL_EXISTS)
 			snprintf(message, sizeof(message),
@@ -535,10 +567,10 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 			snprintf(message, sizeof(message),
 				 "%s's authorized_keys kept changing while it was being written; try again",
 				 acct->name);
-		else
+		else if (r > 0)
 			snprintf(message, sizeof(message),
-				 "cannot write %s's authorized_keys: %s", acct->name,
-				 r < 0 ? daemon_keys_why(r, why) : "unexpected result");
+				 "cannot write %s's authorized_keys: unexpected result",
+				 acct->name);
 		return grant_refuse(a, r == SL_EXISTS || r == SL_REFUSED ? "refused" : "failed",
 				    message);
 	}
@@ -552,9 +584,16 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 		/* No access without its record: take it back. */
 		r = daemon_keys_remove(d, acct, id, stored->blob_base64, NULL,
 				       &why);
-		if (r != 0)
-			log_err("grant %s: cannot remove its line after the audit failure: %.200s",
+		if (r != 0) {
+			/* The line stays reachable: keep the grant (and a
+			 * token's nonce) for expiry and revoke. */
+			log_err("grant %s: cannot remove its line after the audit failure: %.200s; the grant is kept until its deadline or a revoke",
 				id, daemon_keys_why(r, why));
+			rearm(d);
+			return reply_error("failed",
+					   "the audit log cannot be written, and the line could not be taken out again; grant %s is kept: it ends at its deadline, or now with 'sshlease revoke %s'",
+					   id, id);
+		}
 		grant_withdraw(d, id, a->nonce);
 		return reply_error("failed", "the audit log cannot be written; nothing was granted");
 	}

@@ -58,7 +58,15 @@ void daemon_sshd_probe(struct daemon *d)
 		snprintf(d->sshd.probe_error, sizeof(d->sshd.probe_error),
 			 "the probe failed: %s", strerror(-r));
 	}
+	/* Only an answer from root's own listener is kept for good; one not
+	 * believed (sshd.h: sshd_probe) is asked again like no answer. */
 	d->sshd_answered = r == 0 && d->sshd.source == SSHD_SOURCE_PROBE;
+	if (d->sshd.warning[0]) {
+		char warning[sizeof(d->sshd.warning)];
+
+		log_safe(warning, sizeof(warning), d->sshd.warning);
+		log_warn("local sshd: %.256s", warning);
+	}
 	log_safe(software, sizeof(software), d->sshd.software);
 	log_safe(error, sizeof(error), d->sshd.probe_error);
 	version_text(&d->sshd, version, sizeof(version));

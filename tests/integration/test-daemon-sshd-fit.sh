@@ -10,6 +10,12 @@
 #    the version unknown, and auto then refuses grants saying what to set,
 #    while utc is accepted; with no server on the port, sshd -V still
 #    gives the version;
+#  - a listener that is not root's on the probed port (a local user's
+#    python3 with an old OpenSSH banner; a second sshd run as nobody with
+#    its own host key, as a reviewer did) is not believed: the grant goes
+#    through with sshd -V's version and the expiry form it needs, the reply
+#    carries the HostKey files' keys, never the listener's, and the
+#    daemon's log names the listener's uid;
 #  - SFTP mode: an sftp session moves a file; `ssh user@host COMMAND` does
 #    not run the command; [grant] mode = sftp applies by default;
 #  - from: a login from 127.0.0.1 is refused when from excludes it and
@@ -23,14 +29,14 @@
 #
 # usage: test-daemon-sshd-fit.sh SSHLEASED SSHLEASE PYTHON3
 # Needs root, openssh-server, openssh-client (ssh, sftp, ssh-keygen),
-# passwd, tzdata, python3.
+# passwd, tzdata, python3, setpriv (util-linux).
 set -u
 . "$(dirname "$0")/../lib/fixture.sh"
 . "$(dirname "$0")/../lib/daemon.sh"
 
 python=${3:-}
 fixture_require_root
-fixture_require_cmd ssh sftp ssh-keygen useradd usermod userdel cmp sed
+fixture_require_cmd ssh sftp ssh-keygen useradd usermod userdel cmp sed setpriv
 [ -x "$python" ] || fixture_fail "usage: $0 SSHLEASED SSHLEASE PYTHON3"
 [ -e /usr/share/zoneinfo/Asia/Kolkata ] || fixture_fail "tzdata is not installed (apt-get install tzdata)"
 fixture_init
@@ -43,7 +49,7 @@ user=$FIXTURE_USER
 home=$FIXTURE_HOME
 ak=$home/.ssh/authorized_keys
 state=$DAEMON_STATE/state.json
-for k in k1 k2 k3 k4 k5 k6 k7 k8 k9; do fixture_keygen "$k"; done
+for k in k1 k2 k3 k4 k5 k6 k7 k8 k9 ks1 ks2; do fixture_keygen "$k"; done
 
 # Three host keys, so the probe has three families to find.
 mkdir -p "$FIXTURE_DIR/sshd"
@@ -223,6 +229,117 @@ js request "$DAEMON_SOCKET" '{"op":"status"}' >"$work/status.json"
 [ "$(js get "$work/status.json" sshd.host_keys | grep -o SHA256: | wc -l)" -eq 3 ] ||
 	fixture_fail "no server: the host keys were not read from the HostKey files"
 fixture_pass "no server on the port: the version comes from sshd -V and the keys from the HostKey files"
+
+# --- a listener that is not root's ---
+# Any local user may listen on a port no one else holds and answer the
+# probe with a banner and host keys of its choice. The user here is nobody
+# (65534), in a directory of its own.
+nobody_dir=$(mktemp -d /tmp/sshlease-nobody.XXXXXXXX) || fixture_fail "mktemp failed"
+fixture_on_exit "rm -rf -- '$nobody_dir'"
+chown 65534:65534 "$nobody_dir" && chmod 0755 "$nobody_dir" || fixture_fail "chown $nobody_dir"
+# setpriv execs the program: $! is the listener itself, for kill.
+as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+
+# 1. A python3 of nobody's announcing OpenSSH 7.4: believed, it would make
+#    auto refuse every grant (no expiry-time before 7.7).
+cat >"$nobody_dir/old.py" <<'PY'
+import os, socket, sys
+srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+srv.bind(("127.0.0.1", 0))
+srv.listen(16)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(srv.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    conn, _ = srv.accept()
+    try:
+        conn.sendall(b"SSH-2.0-OpenSSH_7.4 spoofed\r\n")
+    except OSError:
+        pass
+    conn.close()
+PY
+chmod 0644 "$nobody_dir/old.py"
+"${as_nobody[@]}" "$python" "$nobody_dir/old.py" "$nobody_dir/old.port" &
+old_pid=$!
+fixture_on_exit "kill $old_pid 2>/dev/null; wait $old_pid 2>/dev/null"
+for ((i = 0; i < 100; i++)); do [ -s "$nobody_dir/old.port" ] && break; sleep 0.05; done
+old_port=$(cat "$nobody_dir/old.port") || fixture_fail "nobody's python did not listen"
+write_config "$old_port" "$sshd_config"
+reload
+grep -q "local sshd: a process of uid 65534 (nobody), not root, listens on 127.0.0.1 port $old_port; its answer is ignored" "$DAEMON_LOG" ||
+	fixture_fail "nobody's listener: the log does not name its uid: $(grep 'local sshd' "$DAEMON_LOG" | tail -n 3)"
+grant_ok spoofold.json "@$FIXTURE_DIR/ks1.pub"
+case $version in
+9.[1-9]* | [1-9][0-9].*)
+	line_of spoofold.json | grep -qF "expiry-time=\"$(date -u -d "@$(js get "$work/spoofold.json" expires_unix)" +%Y%m%d%H%M%S)Z\"" ||
+		fixture_fail "nobody's listener: the line is not in sshd -V's (Z) form: $(line_of spoofold.json)" ;;
+esac
+js request "$DAEMON_SOCKET" '{"op":"status"}' >"$work/status.json"
+[ "$(js get "$work/status.json" sshd.source)" = "sshd -V" ] &&
+	[ "$(js get "$work/status.json" sshd.version)" = "$version" ] ||
+	fixture_fail "nobody's listener: not sshd -V's version $version: $(js get "$work/status.json" sshd)"
+! grep -q '7\.4\|spoofed' "$work/status.json" ||
+	fixture_fail "nobody's listener: its banner reached the reply: $(js get "$work/status.json" sshd)"
+fixture_pass "a listener of nobody's announcing OpenSSH 7.4 is ignored: the grant uses sshd -V's $version"
+sl revoke --all >/dev/null 2>&1 || fixture_fail "revoke --all failed"
+kill "$old_pid" 2>/dev/null
+wait "$old_pid" 2>/dev/null
+
+# 2. A second sshd, run as nobody on a high port with a host key of its
+#    own: believed, its key would go into the block support pins.
+ssh-keygen -q -t ed25519 -N '' -f "$nobody_dir/host_spoof" </dev/null >/dev/null ||
+	fixture_fail "ssh-keygen failed"
+chown 65534:65534 "$nobody_dir/host_spoof" "$nobody_dir/host_spoof.pub"
+spoof_fp=$(ssh-keygen -l -E sha256 -f "$nobody_dir/host_spoof.pub" | awk '{ print $2 }')
+spoof_port=
+for ((attempt = 0; attempt < 20; attempt++)); do
+	[ -z "$spoof_port" ] || break
+	p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
+	printf '%s\n' "ListenAddress 127.0.0.1" "Port $p" "HostKey $nobody_dir/host_spoof" \
+		"PidFile none" "UsePAM no" "LogLevel ERROR" >"$nobody_dir/sshd_config"
+	chmod 0644 "$nobody_dir/sshd_config"
+	"${as_nobody[@]}" /usr/sbin/sshd -D -e -f "$nobody_dir/sshd_config" </dev/null \
+		>"$nobody_dir/sshd.log" 2>&1 &
+	spoof_pid=$!
+	fixture_on_exit "kill $spoof_pid 2>/dev/null; wait $spoof_pid 2>/dev/null"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$spoof_pid" 2>/dev/null || break
+		banner=
+		if { exec 4<>"/dev/tcp/127.0.0.1/$p"; } 2>/dev/null; then
+			IFS= read -r -t 5 banner <&4 || true
+			exec 4<&- 4>&-
+		fi
+		if [[ $banner == SSH-2.0-* ]]; then spoof_port=$p; break; fi
+		sleep 0.1
+	done
+	[ -n "$spoof_port" ] || { kill "$spoof_pid" 2>/dev/null; wait "$spoof_pid" 2>/dev/null; }
+done
+[ -n "$spoof_port" ] || fixture_fail "sshd as nobody did not come up: $(head -c 400 "$nobody_dir/sshd.log")"
+write_config "$spoof_port" "$sshd_config"
+reload
+js request "$DAEMON_SOCKET" \
+	"{\"op\":\"grant\",\"key\":\"$(cat "$FIXTURE_DIR/ks2.pub")\",\"user\":\"$user\",\"for\":\"1h\",\"dry_run\":true}" \
+	>"$work/spoof.json"
+[ "$(js get "$work/spoof.json" ok)" = true ] || fixture_fail "nobody's sshd: dry run: $(cat "$work/spoof.json")"
+! grep -qF "$spoof_fp" "$work/spoof.json" ||
+	fixture_fail "nobody's sshd: its host key $spoof_fp is in the grant reply"
+js host-keys "$work/spoof.json" >"$work/host-keys.got"
+cmp -s "$work/host-keys.expected" "$work/host-keys.got" ||
+	fixture_fail "nobody's sshd: the reply's host keys are not the HostKey files': $(cat "$work/host-keys.got")"
+[ "$(js get "$work/spoof.json" sshd.source)" = "sshd -V" ] &&
+	[ "$(js get "$work/spoof.json" sshd.version)" = "$version" ] &&
+	[ "$(js get "$work/spoof.json" sshd.address)" = "" ] ||
+	fixture_fail "nobody's sshd: the reply did not come from sshd -V: $(js get "$work/spoof.json" sshd)"
+js get "$work/spoof.json" sshd.warning | grep -q "uid 65534" ||
+	fixture_fail "nobody's sshd: the reply's warning does not name uid 65534: $(js get "$work/spoof.json" sshd)"
+sl grant --yes --user "$user" --for 1h "@$FIXTURE_DIR/ks2.pub" >"$work/block.txt" 2>"$work/err" ||
+	fixture_fail "nobody's sshd: grant: $(head -c 400 "$work/err")"
+! grep -qF "$spoof_fp" "$work/block.txt" || fixture_fail "nobody's sshd: its host key is in the ticket block"
+grep -c "host key:" "$work/block.txt" | grep -qx 3 || fixture_fail "nobody's sshd: the block lacks the three host keys: $(cat "$work/block.txt")"
+fixture_pass "a second sshd run as nobody on the port is ignored: the reply and the block carry the HostKey files' keys"
+sl revoke --all >/dev/null 2>&1 || fixture_fail "revoke --all failed"
+kill "$spoof_pid" 2>/dev/null
+wait "$spoof_pid" 2>/dev/null
 
 # A reload probes again: the new port answers.
 write_config "$FIXTURE_SSHD_PORT" "$sshd_config"

@@ -17,7 +17,8 @@
 #    another version (sl2. and a signed "v": 2);
 #  - local policy wins: a token cannot widen max_duration, users,
 #    key_types, min_rsa_bits, the configured from, or SFTP to shell; the
-#    request may narrow the duration and the source list, not widen them;
+#    request may narrow the duration and the source list, not widen them
+#    (nor the configured from, when the token has no source list);
 #  - require_signed = yes refuses a raw key and says so; tokens still work.
 #
 # usage: test-daemon-token.sh SSHLEASED SSHLEASE TOKEN-TOOL PYTHON3
@@ -333,6 +334,11 @@ grep -q 'only signed tokens (require_signed = yes)' "$work/err" ||
 	fixture_fail "require_signed: the refusal does not say so: $(head -c 300 "$work/err")"
 expect_refused_record "require_signed, a raw key" -
 fixture_pass "require_signed = yes refuses a raw key and says so"
+# A token without a source list: --from cannot reach beyond the configured
+# from (the reviewer's case: everything, under require_signed).
+bad_token "--from wider than the configured from, the token having none" acme \
+	"from 0.0.0.0/0,::/0 is not within this server's from = 127.0.0.0/8,10.0.0.0/8" \
+	--from 0.0.0.0/0,::/0 "@$work/good.tok"
 sl grant --yes "@$work/good.tok" >/dev/null 2>"$work/err" ||
 	fixture_fail "require_signed: a good token was refused: $(head -c 400 "$work/err")"
 fixture_pass "require_signed = yes still grants a token"

@@ -5,9 +5,13 @@
 # finds the port itself from sshd -T; it leaves no key-exchange errors in
 # sshd's log; with sshd stopped it falls back to sshd -V and the .pub files.
 # A healthy setup gets no failure from doctor, and a login really works.
+# An sshd run by nobody on the port is not believed (the fallback answers,
+# naming uid 65534); a second sshd of root's with another host key is
+# believed for its version, but the keys reported are the HostKey files'.
 #
 # usage: test-doctor-probe.sh DOCTOR_TOOL
-# Needs root, openssh-server, openssh-client (ssh, ssh-keygen), passwd.
+# Needs root, openssh-server, openssh-client (ssh, ssh-keygen), passwd,
+# setpriv (util-linux).
 
 # shellcheck source=../lib/fixture.sh
 . "$(dirname "$0")/../lib/fixture.sh"
@@ -15,7 +19,7 @@
 tool=${1:-}
 [ -n "$tool" ] && [ -x "$tool" ] || fixture_fail "usage: $0 DOCTOR_TOOL"
 fixture_require_root
-fixture_require_cmd ssh ssh-keygen useradd usermod userdel
+fixture_require_cmd ssh ssh-keygen useradd usermod userdel setpriv
 
 fixture_init
 fixture_add_user
@@ -166,3 +170,77 @@ rc=0
 	fixture_fail "doctor with sshd down should fail sshd-reachable only:
 $(cat "$work/doctor")"
 fixture_pass "doctor: sshd down fails sshd-reachable"
+
+# 5. Another sshd on the port, with a host key of its own: as nobody, then
+#    as root. Any user may listen on a port no one else holds.
+other_dir=$(mktemp -d /tmp/sshlease-other.XXXXXXXX) || fixture_fail "mktemp failed"
+fixture_on_exit "rm -rf -- '$other_dir'"
+chmod 0755 "$other_dir"
+ssh-keygen -q -t ed25519 -N '' -f "$other_dir/host_other" </dev/null >/dev/null ||
+	fixture_fail "ssh-keygen failed"
+other_fp=$(ssh-keygen -l -E sha256 -f "$other_dir/host_other.pub" | awk '{ print $2 }')
+
+other_sshd_start() { # uid: $other_port, $other_pid
+	local uid=$1 p i banner attempt
+	chown "$uid:$uid" "$other_dir" "$other_dir/host_other" "$other_dir/host_other.pub"
+	other_port=
+	for ((attempt = 0; attempt < 20; attempt++)); do
+		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 40000))
+		printf '%s\n' "ListenAddress 127.0.0.1" "Port $p" "HostKey $other_dir/host_other" \
+			"PidFile none" "UsePAM no" "LogLevel ERROR" >"$other_dir/sshd_config"
+		chmod 0644 "$other_dir/sshd_config"
+		# setpriv execs sshd: $! is sshd itself.
+		setpriv --reuid="$uid" --regid="$uid" --clear-groups \
+			"$FIXTURE_SSHD" -D -e -f "$other_dir/sshd_config" </dev/null \
+			>"$other_dir/sshd.log" 2>&1 &
+		other_pid=$!
+		fixture_on_exit "kill $other_pid 2>/dev/null; wait $other_pid 2>/dev/null"
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$other_pid" 2>/dev/null || break
+			banner=
+			if { exec 4<>"/dev/tcp/127.0.0.1/$p"; } 2>/dev/null; then
+				IFS= read -r -t 5 banner <&4 || true
+				exec 4<&- 4>&-
+			fi
+			if [[ $banner == SSH-2.0-* ]]; then
+				other_port=$p
+				return 0
+			fi
+			sleep 0.1
+		done
+		kill "$other_pid" 2>/dev/null
+		wait "$other_pid" 2>/dev/null
+	done
+	fixture_fail "a second sshd as uid $uid did not come up: $(head -c 400 "$other_dir/sshd.log")"
+}
+
+other_sshd_start 65534
+probe --port "$other_port" --sshd-config "$config" ||
+	fixture_fail "probe with nobody's sshd on the port failed: $(head -c 400 "$work/probe.err")"
+[ "$(field source "$work/probe")" = "sshd -V" ] && [ "$(field address "$work/probe")" = "" ] ||
+	fixture_fail "nobody's sshd was believed: $(cat "$work/probe")"
+! grep -qF "$other_fp" "$work/probe" || fixture_fail "nobody's host key was reported: $(cat "$work/probe")"
+check_keys "nobody's sshd on the port"
+grep -q "^probe-error no trusted SSH server answered on 127.0.0.1 or ::1 port $other_port: a process of uid 65534 (nobody), not root, listens on 127.0.0.1 port $other_port" "$work/probe" ||
+	fixture_fail "the probe error does not name uid 65534: $(grep probe-error "$work/probe")"
+rc=0
+"$tool" run --user "$user" --port "$other_port" --sshd-config "$config" >"$work/doctor" 2>&1 || rc=$?
+grep -q "^fail sshd-reachable: .*uid 65534" "$work/doctor" ||
+	fixture_fail "doctor with nobody's sshd on the port: $(grep sshd-reachable "$work/doctor")"
+fixture_pass "probe: an sshd of nobody's on the port is not believed; sshd -V and the HostKey files answer"
+kill "$other_pid" 2>/dev/null
+wait "$other_pid" 2>/dev/null
+
+other_sshd_start 0
+probe --port "$other_port" --sshd-config "$config" ||
+	fixture_fail "probe with root's second sshd failed: $(head -c 400 "$work/probe.err")"
+[ "$(field source "$work/probe")" = probe ] && [ "$(field version "$work/probe")" = "$want_version" ] ||
+	fixture_fail "root's second sshd was not believed: $(cat "$work/probe")"
+! grep -qF "$other_fp" "$work/probe" ||
+	fixture_fail "a host key no HostKey file has was reported: $(cat "$work/probe")"
+check_keys "root's second sshd with another key"
+probe --port "$other_port" --sshd-config "$other_dir/sshd_config" ||
+	fixture_fail "probe with its own config failed: $(head -c 400 "$work/probe.err")"
+grep -qF "host-key ssh-ed25519 $other_fp" "$work/probe" ||
+	fixture_fail "with its own config, its own key was not reported: $(cat "$work/probe")"
+fixture_pass "probe: root's sshd showing a key the HostKey files lack: the files' keys are reported"

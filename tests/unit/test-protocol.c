@@ -8,8 +8,11 @@
  * Finally grants to a throwaway account: signals inherited ignored or
  * blocked are reset, extend and recovery rewrite a line in place, a line
  * removed by hand is not written back, list/revoke/audit work beyond one
- * message (300 grants), and a line written by an add that then failed is
- * taken out again (strace kills the engine's child after its rename). */
+ * message (300 grants). When an add fails (strace kills the engine's
+ * child): killed before its rename, the grant is withdrawn and a token's
+ * nonce forgotten; killed after it, with the removal killed too, the grant
+ * and the nonce are kept, so revoke, expiry and recovery still reach a
+ * line that may be there and the token cannot be redeemed again. */
 #define _GNU_SOURCE /* setresuid, setresgid, asprintf */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,7 @@
 #include "authkeys.h"
 #include "protocol.h"
 #include "test.h"
+#include "token.h"
 
 /* More than the daemon serves at once (64). */
 #define DAEMON_TEST_CONNECTIONS 70
@@ -914,6 +918,7 @@ struct grants_run {
 	struct account *acct;
 	char ak[600];  /* the account's authorized_keys */
 	char ssh[512]; /* its ~/.ssh */
+	struct token_signer signer; /* in the config's trusted_signer */
 };
 
 /* A new ssh-ed25519 public key line: a libsodium key pair's public half in
@@ -1368,62 +1373,249 @@ static void test_grants_paging(struct grants_run *g)
 	free(ids);
 }
 
-/* Item: authkeys_add fails after its child renamed the new file into place
- * (the child is killed at the fsync of ~/.ssh that follows the rename,
- * by strace): the daemon withdraws the grant and takes the line out
- * again, so the file is as it was. strace kills every engine child at that
- * point, so the removal's own child dies after its rename too; the file is
- * right all the same. */
-static void test_grants_stray_line(struct grants_run *g)
+/* A token from g's signer for key, bound to the account, for an hour. */
+static char *make_token(const struct grants_run *g, const char *key)
 {
-	char key[256], id[AUTHKEYS_ID_LEN + 1], ssh_filter[600];
-	const char *wrapper[] = {
+	struct token_claims claims = {
+		.key = key,
+		.duration = 3600,
+		.mode = AUTHKEYS_MODE_SHELL,
+		.user = g->acct->name,
+		.issued_at = time(NULL),
+	};
+	const char *why = NULL;
+	char *token = NULL;
+
+	if (token_sign(&claims, g->signer.secret_key, &token, &why) != 0) {
+		fprintf(stderr, "token_sign: %s\n", why ? why : "?");
+		exit(1);
+	}
+	return token;
+}
+
+static json_t *grant_token(const struct grants_run *g, const char *token)
+{
+	return call_json(g->daemon.socket,
+			 json_pack("{s:s, s:s}", "op", "grant", "token", token));
+}
+
+/* Restart the daemon under strace, which sends SIGKILL to every process
+ * acting as the account (they touch its ~/.ssh) at the first call of the
+ * system calls in inject ("fsync,fdatasync", "renameat"). */
+static bool daemon_restart_injected(struct grants_run *g, const char *inject,
+				    char *asan_saved, size_t size)
+{
+	static char ssh_filter[600], trace[64], injection[96];
+	static const char *wrapper[] = {
 		"strace", "-f", "-qq", "-o", "/dev/null", "-P", ssh_filter,
-		"-e", "trace=fsync,fdatasync",
-		"-e", "inject=fsync,fdatasync:signal=KILL:when=1", NULL,
+		"-e", trace, "-e", injection, NULL,
 	};
 	const char *asan = getenv("ASAN_OPTIONS");
 	char asan_options[512];
-	char *text, *log;
-	json_t *reply;
 
 	if (run_command((char *[]){ "strace", "-V", NULL }) != 0) {
 		fprintf(stderr, "strace is needed (apt-get install strace)\n");
 		test_failures++;
-		return;
+		return false;
 	}
-	write_keys(g, "# mine\n");
 	CHECK_INT(daemon_stop(&g->daemon, SIGTERM), 0);
 	snprintf(ssh_filter, sizeof(ssh_filter), "%s", g->ssh);
+	snprintf(trace, sizeof(trace), "trace=%s", inject);
+	snprintf(injection, sizeof(injection), "inject=%s:signal=KILL:when=1", inject);
+	snprintf(asan_saved, size, "%s", asan ? asan : "");
 	/* LeakSanitizer cannot run under ptrace. */
 	snprintf(asan_options, sizeof(asan_options), "%s%sdetect_leaks=0",
 		 asan ? asan : "", asan ? ":" : "");
 	setenv("ASAN_OPTIONS", asan_options, 1);
 	g->daemon.wrapper = wrapper;
 	CHECK_INT(daemon_start(&g->daemon), 0);
+	return g->daemon.pid > 0;
+}
+
+static void daemon_restart_plain(struct grants_run *g, const char *asan_saved)
+{
+	CHECK_INT(daemon_stop(&g->daemon, SIGTERM), 0);
+	g->daemon.wrapper = NULL;
+	if (asan_saved[0])
+		setenv("ASAN_OPTIONS", asan_saved, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	CHECK_INT(daemon_start(&g->daemon), 0);
+}
+
+static long long status_grants(const struct grants_run *g)
+{
+	json_t *reply = call(g->daemon.socket, "{\"op\":\"status\"}");
+	long long n = json_integer_value(json_object_get(reply, "grants"));
+
+	json_decref(reply);
+	return n;
+}
+
+/* The id named in a "grant ID is kept" message, or "". */
+static void kept_id(const json_t *reply, char id[AUTHKEYS_ID_LEN + 1])
+{
+	const char *message = json_string_value(json_object_get(reply, "message"));
+	const char *p = message ? strstr(message, "so grant ") : NULL;
+
+	snprintf(id, AUTHKEYS_ID_LEN + 1, "%s", p ? p + strlen("so grant ") : "");
+}
+
+/*
+ * Item: authkeys_add fails after its child renamed the new file into place
+ * (the child is killed at the fsync of ~/.ssh that follows the rename, by
+ * strace), and taking the line out again fails the same way (strace kills
+ * every such child there), so the daemon cannot know whether the file
+ * holds the line. It must not forget the grant (list, revoke and expiry
+ * would no longer reach a line that may be there) nor a token's nonce (the
+ * token could be redeemed again): the grant is kept, with an audit
+ * "grant" record saying so, and the reply names it and how to revoke it.
+ * (The file is right all the same: the removal died after its rename.)
+ */
+static void test_grants_stray_line(struct grants_run *g)
+{
+	char key[256], token_key[256], id[AUTHKEYS_ID_LEN + 1];
+	char token_id[AUTHKEYS_ID_LEN + 1], asan_saved[512], revoke[128];
+	char *text, *log, *token;
+	const char *message;
+	json_t *reply, *records, *record;
+	size_t i, kept_records = 0;
+
+	write_keys(g, "# mine\n");
+	if (!daemon_restart_injected(g, "fsync,fdatasync", asan_saved, sizeof(asan_saved)))
+		return;
 
 	make_key(key, sizeof(key), "stray@vendor");
 	reply = grant(g, key, "1h", id);
 	CHECK_STR(reply_error_code(reply), "failed");
 	CHECK_STR(id, "");
+	kept_id(reply, id);
+	CHECK_INT(strlen(id), AUTHKEYS_ID_LEN);
+	message = str_or_empty(json_string_value(json_object_get(reply, "message")));
+	snprintf(revoke, sizeof(revoke), "'sshlease revoke %s'", id);
+	CHECK_MSG(strstr(message, "may have been written") && strstr(message, revoke),
+		  "message: %s", message);
 	json_decref(reply);
 	text = read_text(g->ak);
 	CHECK_STR(text, "# mine\n");
 	free(text);
-	reply = call(g->daemon.socket, "{\"op\":\"status\"}");
-	CHECK_INT(json_integer_value(json_object_get(reply, "grants")), 0);
-	json_decref(reply);
+	CHECK_INT(status_grants(g), 1);
 	log = read_text(g->daemon.log);
 	CHECK(strstr(log, "writing its line failed") != NULL);
+	CHECK(strstr(log, "the grant is kept") != NULL);
 	free(log);
 
-	CHECK_INT(daemon_stop(&g->daemon, SIGTERM), 0);
-	g->daemon.wrapper = NULL;
-	if (asan)
-		setenv("ASAN_OPTIONS", asan, 1);
-	else
-		unsetenv("ASAN_OPTIONS");
-	CHECK_INT(daemon_start(&g->daemon), 0);
+	/* A token's grant the same way: kept, and so is its nonce. */
+	make_key(token_key, sizeof(token_key), "stray-token@vendor");
+	token = make_token(g, token_key);
+	reply = grant_token(g, token);
+	CHECK_STR(reply_error_code(reply), "failed");
+	kept_id(reply, token_id);
+	CHECK_INT(strlen(token_id), AUTHKEYS_ID_LEN);
+	json_decref(reply);
+	CHECK_INT(status_grants(g), 2);
+
+	/* The audit trail says what is known of both. */
+	reply = call(g->daemon.socket, "{\"op\":\"audit\"}");
+	records = json_object_get(reply, "records");
+	json_array_foreach(records, i, record) {
+		const char *event = json_string_value(json_object_get(record, "event"));
+		const char *rid = json_string_value(json_object_get(record, "id"));
+		const char *reason = json_string_value(json_object_get(record, "reason"));
+
+		if (event && rid && reason && strcmp(event, "grant") == 0 &&
+		    (strcmp(rid, id) == 0 || strcmp(rid, token_id) == 0) &&
+		    strstr(reason, "may be in authorized_keys all the same"))
+			kept_records++;
+	}
+	CHECK_INT(kept_records, 2);
+	json_decref(reply);
+
+	/* revoke reaches the kept grant (nothing to remove: no write). */
+	reply = call_json(g->daemon.socket,
+			  json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "revoke of the kept grant failed");
+	json_decref(reply);
+	CHECK_INT(status_grants(g), 1);
+
+	daemon_restart_plain(g, asan_saved);
+	/* The start finds no line for the token's grant and ends it ... */
+	CHECK_INT(status_grants(g), 0);
+	/* ... but the token stays redeemed. */
+	reply = grant_token(g, token);
+	CHECK_STR(reply_error_code(reply), "refused");
+	CHECK_MSG(strstr(str_or_empty(json_string_value(json_object_get(reply, "message"))),
+			 "redeemed already") != NULL,
+		  "re-redeemed: %s", str_or_empty(json_string_value(json_object_get(reply, "message"))));
+	json_decref(reply);
+	text = read_text(g->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+	free(token);
+}
+
+/* Leftovers of an engine child killed before its rename: temp files. */
+static void remove_temp_files(const struct grants_run *g)
+{
+	char command[700];
+
+	snprintf(command, sizeof(command),
+		 "find '%s' -mindepth 1 -maxdepth 1 ! -name authorized_keys -delete", g->ssh);
+	CHECK_INT(system(command), 0);
+}
+
+/*
+ * Item: authkeys_add's child is killed before its rename (strace, at
+ * renameat), so the add fails with a system error, and taking the line out
+ * again works (there is none: nothing to write). The file is known
+ * untouched, so the grant is withdrawn and a token's nonce forgotten: the
+ * same token is granted once the engine works again.
+ */
+static void test_grants_add_killed_before_rename(struct grants_run *g)
+{
+	char key[256], token_key[256], id[AUTHKEYS_ID_LEN + 1], asan_saved[512];
+	char *text, *token;
+	json_t *reply;
+
+	write_keys(g, "# mine\n");
+	if (!daemon_restart_injected(g, "renameat", asan_saved, sizeof(asan_saved)))
+		return;
+
+	make_key(key, sizeof(key), "early@vendor");
+	reply = grant(g, key, "1h", id);
+	CHECK_STR(reply_error_code(reply), "failed");
+	CHECK_STR(id, "");
+	CHECK(strstr(str_or_empty(json_string_value(json_object_get(reply, "message"))),
+		     "is kept") == NULL);
+	json_decref(reply);
+	make_key(token_key, sizeof(token_key), "early-token@vendor");
+	token = make_token(g, token_key);
+	reply = grant_token(g, token);
+	CHECK_STR(reply_error_code(reply), "failed");
+	json_decref(reply);
+	CHECK_INT(status_grants(g), 0);
+	text = read_text(g->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+
+	daemon_restart_plain(g, asan_saved);
+	remove_temp_files(g);
+	reply = grant_token(g, token);
+	CHECK_MSG(json_is_true(json_object_get(reply, "ok")),
+		  "the token of a grant that surely failed was not granted again: %s",
+		  str_or_empty(json_string_value(json_object_get(reply, "message"))));
+	snprintf(id, sizeof(id), "%s",
+		 str_or_empty(json_string_value(
+			 json_object_get(json_object_get(reply, "grant"), "id"))));
+	json_decref(reply);
+	reply = call_json(g->daemon.socket,
+			  json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	text = read_text(g->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+	free(token);
 }
 
 /* The audit records written since the daemon's last start (oldest
@@ -1766,7 +1958,7 @@ static void test_grants_backoff(struct grants_run *g)
 
 static int run_grant_tests(struct grants_run *g)
 {
-	char text[1024], path[192];
+	char text[1024], path[192], signer_line[TOKEN_SIGNER_PUBLIC_LINE_SIZE];
 	struct group *grp = getgrgid(1);
 
 	snprintf(g->daemon.dir, sizeof(g->daemon.dir), "/tmp/sl-test-grants-XXXXXX");
@@ -1779,11 +1971,15 @@ static int run_grant_tests(struct grants_run *g)
 	snprintf(g->daemon.socket, sizeof(g->daemon.socket), "%s/run/sshlease.sock", g->daemon.dir);
 	snprintf(g->daemon.log, sizeof(g->daemon.log), "%s/daemon.log", g->daemon.dir);
 	snprintf(g->daemon.audit, sizeof(g->daemon.audit), "%s/log/audit.jsonl", g->daemon.dir);
+	/* A trusted signer for the token cases. */
+	snprintf(g->signer.name, sizeof(g->signer.name), "test-signer");
+	crypto_sign_keypair(g->signer.public_key, g->signer.secret_key);
+	token_signer_public_line(&g->signer, signer_line, sizeof(signer_line));
 	snprintf(text, sizeof(text),
 		 "[daemon]\nsocket = %s\nsocket_group = %s\nstate_dir = %s/state\n"
-		 "audit_log = %s\n[grant]\nusers = %s\n",
+		 "audit_log = %s\n[grant]\nusers = %s\n[tokens]\ntrusted_signer = %s\n",
 		 g->daemon.socket, grp ? grp->gr_name : "root", g->daemon.dir,
-		 g->daemon.audit, g->acct->name);
+		 g->daemon.audit, g->acct->name, signer_line);
 	write_file(g->daemon.config, text, 0600);
 	mkdir(strcat(strcpy(path, g->daemon.dir), "/log"), 0700);
 	snprintf(g->ssh, sizeof(g->ssh), "%s/.ssh", g->acct->home);
@@ -1805,6 +2001,7 @@ static int run_grant_tests(struct grants_run *g)
 		test_grants_backoff(g);
 		test_grants_paging(g);
 		test_grants_stray_line(g);
+		test_grants_add_killed_before_rename(g);
 	}
 	if (g->daemon.pid > 0)
 		CHECK_INT(daemon_stop(&g->daemon, SIGTERM), 0);

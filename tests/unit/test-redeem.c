@@ -160,6 +160,50 @@ static void test_terms(void)
 		  SL_REFUSED);
 	CHECK(strstr(message, "not within the token's") != NULL);
 
+	/* Item: a token without a source list, and a request that asks for
+	 * more than the config's from: refused, whatever the request says;
+	 * a list within the config's applies. */
+	token = token_of("shop", 3600, NULL, AUTHKEYS_MODE_SHELL, NULL);
+	{
+		static const struct {
+			const char *from;
+			bool ok;
+		} asks[] = {
+			{ "0.0.0.0/0,::/0", false },
+			{ "0.0.0.0/0", false },
+			{ "::/0", false },
+			{ "11.0.0.1", false },
+			{ "10.0.0.0/7", false },
+			{ "10.1.2.3,192.0.2.1", false },
+			{ "2001:db9::/32", false },
+			{ "10.1.2.3", true },
+			{ "10.0.0.0/8", true },
+			{ "10.9.0.0/16,2001:db8:5::/48", true },
+		};
+
+		for (size_t i = 0; i < SL_ARRAY_SIZE(asks); i++) {
+			asked = (struct redeem_asked){ .from = asks[i].from };
+			memset(&terms, 0, sizeof(terms));
+			r = redeem_terms(&token, &asked, config, now, &terms, message,
+					 sizeof(message));
+			CHECK_MSG(r == (asks[i].ok ? 0 : SL_REFUSED),
+				  "token without from, --from %s: %d (%s)", asks[i].from, r,
+				  message);
+			if (asks[i].ok)
+				CHECK_STR(terms.from, asks[i].from);
+			else
+				CHECK_MSG(strstr(message, "not within this server's from = 10.0.0.0/8,2001:db8::/32"),
+					  "--from %s: %s", asks[i].from, message);
+		}
+	}
+	/* Without a config from, a token without one may be narrowed to
+	 * anything (there is nothing to widen). */
+	free(config->from);
+	config->from = NULL;
+	asked = (struct redeem_asked){ .from = "0.0.0.0/0,::/0" };
+	CHECK_INT(redeem_terms(&token, &asked, config, now, &terms, message, sizeof(message)), 0);
+	CHECK_STR(terms.from, "0.0.0.0/0,::/0");
+
 	/* The mode: shell may become sftp, sftp never shell. */
 	token = token_of("shop", 3600, NULL, AUTHKEYS_MODE_SHELL, NULL);
 	asked = (struct redeem_asked){ .mode_given = true, .mode = AUTHKEYS_MODE_SFTP };

@@ -2,9 +2,13 @@
  * The sshd module without a running sshd: banner and sshd -V parsing, the
  * expiry-time choice (and the local form read back as sshd 7.7-9.0 reads
  * it), sshd -T output parsing, AllowUsers/DenyUsers matching,
- * AuthorizedKeysFile forms, the KEXINIT reader, the program runner.
+ * AuthorizedKeysFile forms, the KEXINIT reader, the program runner; the
+ * /proc/net/tcp reader that tells whose socket listens, and (as root) a
+ * probe that does not believe a listener of another user: its banner and
+ * keys are dropped and sshd -V is asked instead.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -793,20 +797,135 @@ static void test_info_json(void)
 		  "\"SHA256:tcoHGTfiNXryJQySye/ufIQeYEelDTeKmALJdScVZ4U\","
 		  "\"key_type\":\"ecdsa-sha2-nistp256\"}],\"port\":22,"
 		  "\"probe_error\":null,\"software\":\"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\","
-		  "\"source\":\"probe\",\"version\":\"9.2\"}");
+		  "\"source\":\"probe\",\"version\":\"9.2\",\"warning\":null}");
 	free(text);
 	json_decref(j);
 
 	memset(&info, 0, sizeof(info));
 	info.port = 2222;
 	snprintf(info.probe_error, sizeof(info.probe_error), "refused");
+	snprintf(info.warning, sizeof(info.warning), "not root's");
 	j = sshd_info_to_json(&info);
 	text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	CHECK_STR(text, "{\"address\":null,\"host_keys\":[],\"port\":2222,"
 			"\"probe_error\":\"refused\",\"software\":null,"
-			"\"source\":null,\"version\":null}");
+			"\"source\":null,\"version\":null,\"warning\":\"not root's\"}");
 	free(text);
 	json_decref(j);
+}
+
+/* ---- whose socket listens: /proc/net/tcp ---- */
+
+/*
+ * Lines as Linux prints them in /proc/net/tcp and /proc/net/tcp6 on a
+ * little-endian machine (each 32-bit word of an address is printed as the
+ * number it is in memory, so the bytes of 127.0.0.1 read 0100007F), and
+ * whether each listener would take a connection to 127.0.0.1:22 or
+ * [::1]:22.
+ */
+static void test_tcp_socket_parse(void)
+{
+#define TAIL4 " 00000000:00000000 00:00000000 00000000"
+#define REST " 0 21335 1 0000000000000000 100 0 0 10 0\n"
+#define ANY6 "00000000000000000000000000000000"
+	static const struct {
+		const char *name, *line;
+		bool ok;
+		int family;
+		const char *address; /* as inet_ntop would write it */
+		unsigned port, state;
+		unsigned long uid;
+		bool serves4, serves6; /* 127.0.0.1:22, [::1]:22 */
+	} cases[] = {
+		{ "loopback, root", "   0: 0100007F:0016 00000000:0000 0A" TAIL4 "     0" REST,
+		  true, AF_INET, "127.0.0.1", 22, 0x0A, 0, true, false },
+		{ "IPv4 wildcard, nobody", "   1: 00000000:0016 00000000:0000 0A" TAIL4 " 65534" REST,
+		  true, AF_INET, "0.0.0.0", 22, 0x0A, 65534, true, false },
+		{ "wrong port", "   2: 00000000:08AE 00000000:0000 0A" TAIL4 "  1000" REST,
+		  true, AF_INET, "0.0.0.0", 2222, 0x0A, 1000, false, false },
+		{ "wrong state (established)", "   3: 0100007F:0016 0100007F:C350 01" TAIL4 "  1000" REST,
+		  true, AF_INET, "127.0.0.1", 22, 0x01, 1000, false, false },
+		{ "another address", "   4: 0500000A:0016 00000000:0000 0A" TAIL4 "  1000" REST,
+		  true, AF_INET, "10.0.0.5", 22, 0x0A, 1000, false, false },
+		{ "127.0.0.2", "   5: 0200007F:0016 00000000:0000 0A" TAIL4 "  1000" REST,
+		  true, AF_INET, "127.0.0.2", 22, 0x0A, 1000, false, false },
+		{ "no newline, lower-case hex", "   6: 0100007f:0016 00000000:0000 0a" TAIL4 " 7",
+		  true, AF_INET, "127.0.0.1", 22, 0x0A, 7, true, false },
+		{ "IPv6 wildcard (takes IPv4 too)", "   0: " ANY6 ":0016 " ANY6 ":0000 0A" TAIL4 "  1000" REST,
+		  true, AF_INET6, "::", 22, 0x0A, 1000, true, true },
+		{ "IPv6 loopback", "   1: 00000000000000000000000001000000:0016 " ANY6 ":0000 0A" TAIL4 "     0" REST,
+		  true, AF_INET6, "::1", 22, 0x0A, 0, false, true },
+		{ "IPv6 loopback, wrong port", "   2: 00000000000000000000000001000000:0017 " ANY6 ":0000 0A" TAIL4 "     0" REST,
+		  true, AF_INET6, "::1", 23, 0x0A, 0, false, false },
+		{ "IPv4-mapped loopback", "   3: 0000000000000000FFFF00000100007F:0016 " ANY6 ":0000 0A" TAIL4 "  1000" REST,
+		  true, AF_INET6, "::ffff:127.0.0.1", 22, 0x0A, 1000, true, false },
+		{ "IPv4-mapped wildcard", "   4: 0000000000000000FFFF000000000000:0016 " ANY6 ":0000 0A" TAIL4 "  1000" REST,
+		  true, AF_INET6, "::ffff:0.0.0.0", 22, 0x0A, 1000, true, false },
+		{ "IPv4-mapped other", "   5: 0000000000000000FFFF00000500000A:0016 " ANY6 ":0000 0A" TAIL4 "  1000" REST,
+		  true, AF_INET6, "::ffff:10.0.0.5", 22, 0x0A, 1000, false, false },
+		{ "IPv6 other address", "   6: B80D0120000000000000000001000000:0016 " ANY6 ":0000 0A" TAIL4 "  1000" REST,
+		  true, AF_INET6, "2001:db8::1", 22, 0x0A, 1000, false, false },
+		{ "IPv6 time-wait", "   7: 00000000000000000000000001000000:0016 00000000000000000000000001000000:C350 06" TAIL4 "     0" REST,
+		  true, AF_INET6, "::1", 22, 0x06, 0, false, false },
+		/* refused */
+		{ .name = "heading", .line = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" },
+		{ .name = "empty", .line = "" },
+		{ .name = "no uid", .line = "   0: 0100007F:0016 00000000:0000 0A" TAIL4 "\n" },
+		{ .name = "slot without colon", .line = "   0 0100007F:0016 00000000:0000 0A" TAIL4 " 0" REST },
+		{ .name = "slot not a number", .line = "   x: 0100007F:0016 00000000:0000 0A" TAIL4 " 0" REST },
+		{ .name = "short address", .line = "   0: 100007F:0016 00000000:0000 0A" TAIL4 " 0" REST },
+		{ .name = "not hex", .line = "   0: 0100007G:0016 00000000:0000 0A" TAIL4 " 0" REST },
+		{ .name = "no port colon", .line = "   0: 0100007F-0016 00000000:0000 0A" TAIL4 " 0" REST },
+		{ .name = "five-digit port", .line = "   0: 0100007F:00016 00000000:0000 0A" TAIL4 " 0" REST },
+		{ .name = "families differ", .line = "   0: 0100007F:0016 " ANY6 ":0000 0A" TAIL4 " 0" REST },
+		{ .name = "state of three digits", .line = "   0: 0100007F:0016 00000000:0000 00A" TAIL4 " 0" REST },
+		{ .name = "uid not decimal", .line = "   0: 0100007F:0016 00000000:0000 0A" TAIL4 " 0x1" REST },
+		{ .name = "negative uid", .line = "   0: 0100007F:0016 00000000:0000 0A" TAIL4 " -1" REST },
+		{ .name = "uid too big", .line = "   0: 0100007F:0016 00000000:0000 0A" TAIL4 " 4294967296" REST },
+		{ .name = "uid of eleven digits", .line = "   0: 0100007F:0016 00000000:0000 0A" TAIL4 " 00000000000" REST },
+		{ .name = "tab separated", .line = "   0:\t0100007F:0016 00000000:0000 0A" TAIL4 " 0" REST },
+	};
+	unsigned char loopback4[4], loopback6[16];
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	fprintf(stderr, "skipped: the /proc/net/tcp lines are those of a little-endian machine\n");
+	return;
+#endif
+	inet_pton(AF_INET, "127.0.0.1", loopback4);
+	inet_pton(AF_INET6, "::1", loopback6);
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
+		struct sshd_tcp_socket sock;
+		char text[INET6_ADDRSTRLEN];
+		const char *why = NULL;
+		int r = sshd_tcp_socket_parse(cases[i].line, &sock, &why);
+
+		if (!cases[i].ok) {
+			CHECK_MSG(r == SL_REFUSED && why, "%s: not refused", cases[i].name);
+			continue;
+		}
+		CHECK_MSG(r == 0, "%s: refused (%s)", cases[i].name, why ? why : "?");
+		if (r != 0)
+			continue;
+		CHECK_MSG(sock.family == cases[i].family, "%s: family", cases[i].name);
+		inet_ntop(sock.family, sock.address, text, sizeof(text));
+		CHECK_MSG(strcmp(text, cases[i].address) == 0, "%s: address %s",
+			  cases[i].name, text);
+		CHECK_MSG(sock.port == cases[i].port, "%s: port %u", cases[i].name, sock.port);
+		CHECK_MSG(sock.state == cases[i].state, "%s: state %x", cases[i].name,
+			  sock.state);
+		CHECK_MSG(sock.uid == cases[i].uid, "%s: uid %lu", cases[i].name, sock.uid);
+		CHECK_MSG(sshd_tcp_socket_serves(&sock, AF_INET, loopback4, 22) ==
+				  cases[i].serves4,
+			  "%s: serves 127.0.0.1:22 should be %d", cases[i].name,
+			  cases[i].serves4);
+		CHECK_MSG(sshd_tcp_socket_serves(&sock, AF_INET6, loopback6, 22) ==
+				  cases[i].serves6,
+			  "%s: serves [::1]:22 should be %d", cases[i].name,
+			  cases[i].serves6);
+	}
+#undef TAIL4
+#undef REST
+#undef ANY6
 }
 
 /* ---- the probe against servers that are not sshd ---- */
@@ -904,6 +1023,153 @@ static void test_probe_not_sshd(void)
 	fake_server_stop(pid);
 }
 
+/*
+ * A listener that answers every connection with text, as uid (set before
+ * the socket is made, so the socket is that uid's), on the wildcard of
+ * family (AF_INET: 0.0.0.0, AF_INET6: ::, which takes IPv4 too) or on
+ * 127.0.0.1 (loopback true). Returns the child's pid, the port in *port.
+ */
+static pid_t fake_server_as(uid_t uid, int family, bool loopback,
+			    const char *text, unsigned *port)
+{
+	int fds[2];
+	pid_t pid;
+	unsigned got = 0;
+
+	if (pipe(fds) != 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct sockaddr_storage ss = { 0 };
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		socklen_t len = family == AF_INET ? sizeof(*sin) : sizeof(*sin6);
+		int fd, off = 0;
+
+		alarm(60); /* never outlive a hung test */
+		close(fds[0]);
+		if (setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0)
+			_exit(1);
+		ss.ss_family = (sa_family_t)family;
+		if (family == AF_INET && loopback)
+			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+		if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) != 0 ||
+		    listen(fd, 16) != 0 ||
+		    getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+			_exit(1);
+		got = ntohs(family == AF_INET ? sin->sin_port : sin6->sin6_port);
+		if (write(fds[1], &got, sizeof(got)) != sizeof(got))
+			_exit(1);
+		close(fds[1]);
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+
+			if (c < 0)
+				continue;
+			if (write(c, text, strlen(text)) < 0)
+				_exit(1);
+			close(c);
+		}
+	}
+	close(fds[1]);
+	if (pid < 0 || read(fds[0], &got, sizeof(got)) != sizeof(got)) {
+		CHECK_MSG(false, "fake server as uid %u did not start", (unsigned)uid);
+		close(fds[0]);
+		if (pid > 0)
+			fake_server_stop(pid);
+		return -1;
+	}
+	close(fds[0]);
+	*port = got;
+	return pid;
+}
+
+/*
+ * Item: a local user listens on the port the daemon probes and answers with
+ * a banner and keys of its choice. sshd_listener_check names its uid; the
+ * probe does not believe it (nothing of its banner is kept; sshd -V gives
+ * the version) and warning says which uid listens. A listener of root's
+ * own (and this process's, when not root) is believed.
+ */
+static void test_probe_not_root(void)
+{
+	static const char *const loopback[] = { "127.0.0.1", NULL };
+	struct sshd_probe_options o = {
+		.exec = { .sshd_path = "/nonexistent/sshd", .timeout = 5 },
+		.addresses = loopback,
+	};
+	const uid_t nobody = 65534;
+	const char *prefix = "no trusted SSH server answered on 127.0.0.1 port ";
+	struct sshd_info info;
+	unsigned long owner = 0;
+	const char *why = NULL;
+	unsigned port = 0;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "skipped: the listener of another user needs root\n");
+		return;
+	}
+
+	/* root's: believed */
+	pid = fake_server_as(0, AF_INET, true, "SSH-2.0-OpenSSH_7.4\r\n", &port);
+	CHECK_INT(sshd_listener_check("127.0.0.1", port, &owner, &why), 0);
+	o.port = port;
+	CHECK_INT(sshd_probe(&o, &info, &why), 0);
+	CHECK_INT(info.source, SSHD_SOURCE_PROBE);
+	CHECK(info.version.major == 7 && info.version.minor == 4);
+	CHECK_STR(info.warning, "");
+	fake_server_stop(pid);
+	/* ... and once it is gone, nothing listens there. */
+	CHECK_INT(sshd_listener_check("127.0.0.1", port, &owner, &why), SL_NOT_FOUND);
+
+	/* nobody's on 127.0.0.1, on 0.0.0.0, and on :: (which takes IPv4) */
+	for (int i = 0; i < 3; i++) {
+		int family = i == 2 ? AF_INET6 : AF_INET;
+
+		pid = fake_server_as(nobody, family, i == 0,
+				     "SSH-2.0-OpenSSH_7.4 fake\r\n", &port);
+		if (pid < 0)
+			continue;
+		owner = 0;
+		CHECK_INT(sshd_listener_check("127.0.0.1", port, &owner, &why),
+			  SL_REFUSED);
+		CHECK_INT(owner, nobody);
+		o.port = port;
+		o.exec.sshd_path = "/nonexistent/sshd";
+		memset(&info, 0xa5, sizeof(info));
+		CHECK_INT(sshd_probe(&o, &info, &why), SL_NOT_FOUND);
+		CHECK_INT(info.source, SSHD_SOURCE_NONE);
+		CHECK(!sshd_version_known(&info.version));
+		CHECK_STR(info.software, "");
+		CHECK_STR(info.address, "");
+		CHECK_MSG(strstr(info.warning, "a process of uid 65534") &&
+				  strstr(info.warning, "not root, listens on 127.0.0.1 port") &&
+				  strstr(info.warning, "its answer is ignored"),
+			  "warning: %s", info.warning);
+		CHECK_MSG(strncmp(info.probe_error, prefix, strlen(prefix)) == 0 &&
+				  strstr(info.probe_error, "uid 65534"),
+			  "probe_error: %s", info.probe_error);
+
+		/* With an sshd binary: its -V gives the version, not the
+		 * listener's banner. */
+		o.exec.sshd_path = NULL;
+		if (sshd_probe(&o, &info, &why) == 0) {
+			CHECK_INT(info.source, SSHD_SOURCE_BINARY);
+			CHECK_MSG(strncmp(info.software, "OpenSSH_", 8) == 0,
+				  "software: %s", info.software);
+			CHECK(!(info.version.major == 7 && info.version.minor == 4));
+			CHECK(strstr(info.warning, "uid 65534") != NULL);
+		} else {
+			fprintf(stderr, "no sshd installed: the fallback is not checked\n");
+		}
+		fake_server_stop(pid);
+	}
+}
+
 int main(void)
 {
 	test_banner();
@@ -919,6 +1185,8 @@ int main(void)
 	test_command_run();
 	test_find_and_load();
 	test_info_json();
+	test_tcp_socket_parse();
 	test_probe_not_sshd();
+	test_probe_not_root();
 	return test_done();
 }

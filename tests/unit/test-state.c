@@ -333,18 +333,61 @@ static void test_nonces(void)
 	CHECK(state_nonce_seen(state, "young"));
 	CHECK(!state_nonce_seen(state, "youn"));
 
-	/* Kept while now <= valid_until. */
-	state_nonce_prune(state, CREATED);
+	/* Item: kept while now <= valid_until + STATE_NONCE_MARGIN (a day),
+	 * so a prune under a clock that is ahead, then a step back, does not
+	 * let a token be redeemed again. Past valid_until, within the margin:
+	 * all kept. */
+	CHECK_INT(STATE_NONCE_MARGIN, 86400);
+	state_nonce_prune(state, CREATED + 3600);
+	CHECK_INT(state->n_nonces, 3);
+	state_nonce_prune(state, CREATED - 1 + STATE_NONCE_MARGIN);
+	CHECK_INT(state->n_nonces, 3);
+	CHECK(state_nonce_seen(state, "old"));
+	/* The boundary: one second beyond the margin goes, the margin stays. */
+	state_nonce_prune(state, CREATED + STATE_NONCE_MARGIN);
 	CHECK_INT(state->n_nonces, 2);
 	CHECK(!state_nonce_seen(state, "old"));
 	CHECK(state_nonce_seen(state, "edge"));
 	CHECK(state_nonce_seen(state, "young"));
 	CHECK_STR(state->nonces[0].value, "edge");
 	CHECK_STR(state->nonces[1].value, "young");
-	state_nonce_prune(state, CREATED + 3601);
+	state_nonce_prune(state, CREATED + 3600 + STATE_NONCE_MARGIN);
+	CHECK_INT(state->n_nonces, 1);
+	CHECK(state_nonce_seen(state, "young"));
+	state_nonce_prune(state, CREATED + 3601 + STATE_NONCE_MARGIN);
 	CHECK_INT(state->n_nonces, 0);
 	CHECK_INT(state_nonce_add(state, "old", CREATED + 10), 0);
 	CHECK_INT(state->n_nonces, 1);
+	state_free(state);
+}
+
+/* Item: a nonce taken back for a grant that surely did not happen; the
+ * others stay, in order. */
+static void test_nonce_remove(void)
+{
+	struct state *state = state_new();
+
+	CHECK(state != NULL);
+	if (!state)
+		return;
+	CHECK_INT(state_nonce_add(state, "n-1", CREATED), 0);
+	CHECK_INT(state_nonce_add(state, "n-2", CREATED), 0);
+	CHECK_INT(state_nonce_add(state, "n-3", CREATED), 0);
+	CHECK_INT(state_nonce_remove(state, "n-2"), 0);
+	CHECK_INT(state->n_nonces, 2);
+	CHECK(!state_nonce_seen(state, "n-2"));
+	CHECK_STR(state->nonces[0].value, "n-1");
+	CHECK_STR(state->nonces[1].value, "n-3");
+	CHECK_INT(state_nonce_remove(state, "n-2"), SL_NOT_FOUND);
+	CHECK_INT(state_nonce_remove(state, "n-"), SL_NOT_FOUND);
+	CHECK_INT(state_nonce_remove(state, NULL), SL_NOT_FOUND);
+	CHECK_INT(state->n_nonces, 2);
+	CHECK_INT(state_nonce_remove(state, "n-3"), 0);
+	CHECK_INT(state_nonce_remove(state, "n-1"), 0);
+	CHECK_INT(state->n_nonces, 0);
+	/* ... and it may be recorded again. */
+	CHECK_INT(state_nonce_add(state, "n-2", CREATED), 0);
+	CHECK(state_nonce_seen(state, "n-2"));
 	state_free(state);
 }
 
@@ -736,6 +779,7 @@ int main(void)
 	test_grant_json();
 	test_add_find_remove();
 	test_nonces();
+	test_nonce_remove();
 	test_malformed();
 	test_malformed_fields();
 	test_unsafe_places();
