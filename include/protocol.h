@@ -53,7 +53,8 @@
  *   token's account, duration, source list, mode and ticket are the
  *   grant's; the request may name the account when the token does not,
  *   narrow the duration (for/until), the source list (from: within the
- *   token's) and the mode (sftp), and add a ticket when the token has
+ *   token's, and within the config's from when that is set) and the mode
+ *   (sftp), and add a ticket when the token has
  *   none; anything else is refused. The config still wins: users,
  *   allow_root, key_types, min_rsa_bits, max_duration, and a token's from
  *   must lie within the config's from. A token without from gets the
@@ -68,14 +69,20 @@
  *   (sshd_expiry_for; the message says what to set).
  * - "sshd" (grant, status) is sshd_info_to_json of the daemon's last probe
  *   of the local sshd: port, address, version, software, source,
- *   probe_error, host_keys [{key_type, fingerprint}]. The daemon probes
+ *   probe_error, warning, host_keys [{key_type, fingerprint}]. A network
+ *   answer is believed only from a listener owned by root, and host keys
+ *   it shows that the HostKey .pub files lack are replaced by the files'
+ *   (warning says so); otherwise sshd -V and the files answer. The daemon probes
  *   at start and on reload, and again before a grant or extension when
  *   the last probe reached no server, at most once a minute.
  *   "expiry_form" (status) is "utc", "local", "none", or null when
  *   grants are refused for want of one.
  * - grant: when writing the line fails with a system error (-errno from
  *   the engine: the step may have got past the rename), the daemon removes
- *   the grant's line again, best effort, before it answers "failed".
+ *   the grant's line again, best effort, before it answers "failed". When
+ *   that removal fails too, the outcome is unsure: the grant (and a
+ *   token's nonce) is kept, so expiry, revoke and recovery still reach it,
+ *   and the answer names the grant id to revoke.
  * - extend: for or until is required; the new deadline counts from now and
  *   is capped by max_duration; refused when no expiry-time form fits the
  *   local sshd. The line is swapped for one with the new
