@@ -4,7 +4,8 @@
 # the reason and how to start it), the confirmation on a real terminal (no
 # → exit 1 and nothing granted, y → granted), no terminal and no --yes →
 # exit 2 and nothing granted, the key from an argument, @FILE and stdin,
-# the fields of grant --json, and check-config's file:line reports.
+# the fields of grant --json, check-config's file:line reports, and SIGHUP
+# (a bad new config keeps the old one) and SIGTERM (clean exit).
 #
 # usage: test-cli-basics.sh SSHLEASED SSHLEASE PYTHON3
 # Needs root, openssh-client (ssh-keygen), passwd, python3 (for a pty).
@@ -156,6 +157,30 @@ grep -q "^$FIXTURE_DIR/bad.conf:2: " "$err" && grep -q "^$FIXTURE_DIR/bad.conf:3
 	fixture_fail "check-config did not report both lines as file:line: $(cat "$err")"
 run 0 "check-config of the test's config" "$SSHLEASE" check-config "$DAEMON_CONFIG"
 fixture_pass "check-config reports every problem as file:line (exit 3)"
+
+# --- SIGHUP: a good config applies, a bad one keeps the old in force ---
+wait_log() { # pattern what
+	local i
+	for ((i = 0; i < 200; i++)); do
+		grep -q "$1" "$DAEMON_LOG" && return 0
+		sleep 0.05
+	done
+	fixture_fail "$2: the daemon never logged '$1': $(tail -c 600 "$DAEMON_LOG")"
+}
+daemon_config_write "[grant]" "default_duration = 1h" "max_duration = 2h"
+kill -HUP "$DAEMON_PID"
+wait_log "configuration reloaded" "good reload"
+run 3 "over the reloaded max_duration" sl grant --yes --user "$user" --for 3h @"$FIXTURE_DIR/support.pub"
+grep -q "max_duration" "$err" || fixture_fail "over max_duration: $(cat "$err")"
+daemon_config_write "[grant]" "default_duration = 1h" "max_duration = soon"
+kill -HUP "$DAEMON_PID"
+wait_log "the configuration was not reloaded" "bad reload"
+grep -q "$DAEMON_CONFIG:[0-9]*: " "$DAEMON_LOG" ||
+	fixture_fail "bad reload: no file:line problem in the log: $(tail -c 600 "$DAEMON_LOG")"
+kill -0 "$DAEMON_PID" 2>/dev/null || fixture_fail "the daemon died on a bad config"
+run 3 "the old max_duration still in force" sl grant --yes --user "$user" --for 3h @"$FIXTURE_DIR/support.pub"
+run 0 "a grant within the old max_duration" sl grant --yes --user "$user" --for 1h @"$FIXTURE_DIR/support.pub"
+fixture_pass "SIGHUP applies a good config and keeps the old one when the new one is bad"
 
 daemon_stop
 fixture_pass "CLI basics"
