@@ -182,5 +182,14 @@ run 3 "the old max_duration still in force" sl grant --yes --user "$user" --for 
 run 0 "a grant within the old max_duration" sl grant --yes --user "$user" --for 1h @"$FIXTURE_DIR/support.pub"
 fixture_pass "SIGHUP applies a good config and keeps the old one when the new one is bad"
 
+# --- idle: one grant an hour away, nothing due, so no wake-ups at all ---
+switches() { sed -n 's/^voluntary_ctxt_switches:[[:space:]]*//p' "/proc/$DAEMON_PID/status"; }
+before=$(switches)
+sleep 2
+after=$(switches)
+[ "$before" = "$after" ] ||
+	fixture_fail "idle daemon woke up: voluntary context switches went from $before to $after in 2 s"
+fixture_pass "with nothing due the daemon does not wake up"
+
 daemon_stop
 fixture_pass "CLI basics"
