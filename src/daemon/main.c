@@ -25,7 +25,8 @@ static const char usage_text[] =
 	"  -c, --config FILE  configuration file (default " SSHLEASE_CONFIG_PATH ";\n"
 	"                     built-in defaults when that file does not exist)\n"
 	"  --check            check the configuration, print every problem as\n"
-	"                     file:line: reason, and exit (0 ok, 1 problems)\n"
+	"                     file:line: reason, and exit (0 ok, 3 problems,\n"
+	"                     1 unreadable)\n"
 	"  --version          print the version and exit\n"
 	"  -h, --help         show this help\n\n"
 	"Signals: SIGHUP reloads the configuration; SIGTERM and SIGINT stop.\n";
@@ -138,6 +139,10 @@ static int run_check(const struct options *o)
 
 	r = load_config(o->config_path, o->config_explicit, &config, true);
 	config_free(config);
+	/* The same codes as sshlease check-config: 3 for a config with
+	 * problems, 1 for one that cannot be read. */
+	if (r == SL_REFUSED)
+		return SL_EXIT_REFUSED;
 	if (r != 0)
 		return SL_EXIT_FAILURE;
 	if (access(o->config_path, F_OK) == 0)

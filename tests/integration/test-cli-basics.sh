@@ -156,7 +156,12 @@ run 3 "check-config of a bad file" "$SSHLEASE" check-config "$FIXTURE_DIR/bad.co
 grep -q "^$FIXTURE_DIR/bad.conf:2: " "$err" && grep -q "^$FIXTURE_DIR/bad.conf:3: " "$err" ||
 	fixture_fail "check-config did not report both lines as file:line: $(cat "$err")"
 run 0 "check-config of the test's config" "$SSHLEASE" check-config "$DAEMON_CONFIG"
-fixture_pass "check-config reports every problem as file:line (exit 3)"
+run 3 "sshleased --check of a bad file" "$SSHLEASED" --check --config "$FIXTURE_DIR/bad.conf"
+grep -q "^$FIXTURE_DIR/bad.conf:2: " "$err" && grep -q "^$FIXTURE_DIR/bad.conf:3: " "$err" ||
+	fixture_fail "sshleased --check did not report both lines as file:line: $(cat "$err")"
+run 0 "sshleased --check of the test's config" "$SSHLEASED" --check --config "$DAEMON_CONFIG"
+run 1 "sshleased --check of a missing file" "$SSHLEASED" --check --config "$FIXTURE_DIR/missing.conf"
+fixture_pass "check-config and sshleased --check report every problem as file:line (exit 3)"
 
 # --- SIGHUP: a good config applies, a bad one keeps the old in force ---
 wait_log() { # pattern what
