@@ -64,6 +64,13 @@ fixture_pass "an unreachable daemon gives exit 5 with the reason and the start c
 daemon_config_write
 daemon_start
 ak=$FIXTURE_HOME/.ssh/authorized_keys
+# daemon.sh names a socket_group that does not exist: the daemon says so
+# and serves root only.
+grep -q "group sshlease-test-nogroup does not exist; the socket is for root only" "$DAEMON_LOG" ||
+	fixture_fail "no word about the missing socket_group: $(head -c 600 "$DAEMON_LOG")"
+[ "$(stat -c '%a %U' "$DAEMON_SOCKET")" = "600 root" ] ||
+	fixture_fail "socket without its group: $(stat -c '%a %U:%G' "$DAEMON_SOCKET"), expected 600 root"
+fixture_pass "a missing socket_group is reported and the socket is root's only (0600)"
 state=$DAEMON_STATE/state.json
 
 no_grants() { # what
@@ -119,6 +126,8 @@ grep -q "BEGIN SSHLEASE GRANT" "$out" && grep -q "revoke with: sudo sshlease rev
 	fixture_fail "answer y: no ticket block: $(tail -c 600 "$out")"
 id=$(sed -n 's/.*grant id: *\([0-9a-f]\{12\}\).*/\1/p' "$out" | head -n 1)
 [ -n "$id" ] && grep -q "sshlease:$id" "$ak" || fixture_fail "answer y: the line of grant '$id' is not in authorized_keys"
+grep -q "granted $user access for key SHA256:.* (ticket T-42, grant $id, by root)" "$DAEMON_LOG" ||
+	fixture_fail "the grant is not logged as one sentence: $(tail -c 600 "$DAEMON_LOG")"
 fixture_pass "on a terminal: 'n' changes nothing (exit 1), 'y' grants and prints the ticket block"
 
 # --- the key from stdin and @FILE, --json fields ---
