@@ -90,6 +90,7 @@
 #include "config.h"
 #include "key.h"
 #include "timeutil.h"
+#include "validate.h"
 
 #define TOKEN_PREFIX "sl1."
 #define TOKEN_VERSION 1
@@ -114,7 +115,7 @@
 #define TOKEN_PUBLIC_KEY_BYTES 32
 #define TOKEN_SECRET_KEY_BYTES 64
 /* A signer name, as trusted_signer accepts it: 1..64 of [A-Za-z0-9._@-]. */
-#define TOKEN_SIGNER_NAME_MAX 64
+#define TOKEN_SIGNER_NAME_MAX SIGNER_NAME_MAX
 /* "NAME BASE64" with its NUL: the .pub line and trusted_signer's value. */
 #define TOKEN_SIGNER_PUBLIC_LINE_SIZE (TOKEN_SIGNER_NAME_MAX + 1 + 44 + 1)
 

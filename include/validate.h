@@ -3,6 +3,7 @@
 #define SSHLEASE_VALIDATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "common.h"
 
@@ -22,6 +23,12 @@ int ticket_validate(const char *ticket, const char **why);
  * "2001:DB8::/32" -> "2001:db8::/32"), SL_REFUSED with *why, or -ENOMEM.
  */
 int from_validate(const char *list, char **out, const char **why);
+
+/* Signer names (config trusted_signer, token signer key files):
+ * 1..SIGNER_NAME_MAX of [A-Za-z0-9._@-]; len bytes at name, which need not
+ * be NUL-terminated. */
+#define SIGNER_NAME_MAX 64
+bool signer_name_valid(const char *name, size_t len);
 
 /* An account name as useradd allows it: [a-z_][a-z0-9_.-]*[$]?, <= 32. */
 bool username_valid(const char *name);

@@ -85,7 +85,6 @@ _Static_assert(SL_ARRAY_SIZE(config_keys) == K_COUNT,
 #define SOCKET_PATH_MAX 107
 #define MIN_RSA_BITS_LOWEST 2048
 #define MIN_RSA_BITS_HIGHEST 16384
-#define SIGNER_NAME_MAX 64
 /* What the line reader hands inih in place of a malformed section header,
  * so the keys under it are skipped instead of landing in the section
  * before. No real section can be called this (check_line refuses it). */
@@ -434,20 +433,6 @@ static int set_from(struct load_ctx *ctx, const char *value)
 	free(ctx->config->from);
 	ctx->config->from = canonical;
 	return 0;
-}
-
-static bool signer_name_valid(const char *name, size_t len)
-{
-	if (len == 0 || len > SIGNER_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || strchr("._@-", c)))
-			return false;
-	}
-	return true;
 }
 
 static int set_trusted_signer(struct load_ctx *ctx, const char *value)

@@ -240,23 +240,9 @@ static bool host_valid(const char *host)
 	return true;
 }
 
-static bool signer_name_valid_len(const char *name, size_t len)
-{
-	if (len == 0 || len > TOKEN_SIGNER_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || strchr("._@-", c)))
-			return false;
-	}
-	return true;
-}
-
 bool token_signer_name_valid(const char *name)
 {
-	return name && signer_name_valid_len(name, strnlen(name, TOKEN_SIGNER_NAME_MAX + 1));
+	return name && signer_name_valid(name, strnlen(name, TOKEN_SIGNER_NAME_MAX + 1));
 }
 
 static int dup_optional(const char *s, char **out)
@@ -995,7 +981,7 @@ static bool signer_parse(const char *data, size_t len, struct token_signer *sign
 	line += n + 1;
 	/* Line 2: the name. */
 	nl = memchr(line, '\n', (size_t)(end - line));
-	if (!nl || !signer_name_valid_len(line, (size_t)(nl - line)))
+	if (!nl || !signer_name_valid(line, (size_t)(nl - line)))
 		return false;
 	memcpy(signer->name, line, (size_t)(nl - line));
 	signer->name[nl - line] = '\0';

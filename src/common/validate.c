@@ -208,3 +208,17 @@ bool username_valid(const char *name)
 	}
 	return true;
 }
+
+bool signer_name_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > SIGNER_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || (c != '\0' && strchr("._@-", c))))
+			return false;
+	}
+	return true;
+}

@@ -193,10 +193,27 @@ static void test_username(void)
 	CHECK(!username_valid(NULL));
 }
 
+static void test_signer_name(void)
+{
+#define NAME64 "a234567890123456789012345678901234567890123456789012345678901234"
+
+	CHECK(signer_name_valid("acme-support", 12));
+	CHECK(signer_name_valid("support@vendor.example_1-2", 26));
+	CHECK(signer_name_valid(NAME64, 64));
+	CHECK(!signer_name_valid("x", 0));
+	CHECK(!signer_name_valid(NAME64 "5", 65));
+#undef NAME64
+	CHECK(!signer_name_valid("vendor/support", 14));
+	CHECK(!signer_name_valid("two words", 9));
+	/* A NUL inside the counted bytes is not a name character. */
+	CHECK(!signer_name_valid("acme\0x", 6));
+}
+
 int main(void)
 {
 	test_ticket();
 	test_from();
 	test_username();
+	test_signer_name();
 	return test_done();
 }
