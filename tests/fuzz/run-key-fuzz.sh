@@ -40,6 +40,8 @@ esac
 command -v ssh-keygen >/dev/null || die "ssh-keygen (OpenSSH) is needed"
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=fuzz-lib.sh
+. "$here/fuzz-lib.sh"
 seeds=$here/corpus/key
 sample_max=200
 
@@ -61,28 +63,9 @@ if [ "$fuzz_build" != - ]; then
 	fuzzer=$fuzz_build/tests/fuzz/fuzz-key
 	[ -x "$fuzzer" ] ||
 		die "no fuzzer at $fuzzer; configure that build with CC=clang meson setup -Dfuzz=enabled"
-	if [ "$seconds" -gt 0 ]; then
-		limit=-max_total_time=$seconds
-	else
-		limit=-runs=0
-	fi
-	# Lines up to the 8 KiB limit and a little over; a slow input (10 s)
-	# counts as a failure like a crash does.
-	if ! ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
-		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		"$fuzzer" "$limit" -dict="$here/key.dict" -detect_leaks=1 \
-		-max_len=8300 -timeout=10 \
-		-rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$work/artifacts/" "$work/corpus" \
-		>"$work/fuzz.log" 2>&1; then
-		tail -n 60 "$work/fuzz.log" >&2
-		die "fuzz-key failed (crash, leak, timeout or broken invariant); log in $work/fuzz.log"
-	fi
-	if [ -n "$(ls -A "$work/artifacts")" ]; then
-		die "fuzz-key left artifacts in $work/artifacts"
-	fi
-	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log")
-	fuzzed="fuzzed ${seconds}s, ${runs:-?} runs, no crash or leak"
+	# Lines up to the 8 KiB limit and a little over.
+	fuzz_run "$fuzzer" "$here/key.dict" 8300
+	fuzzed="fuzzed ${seconds}s, ${fuzz_runs:-?} runs, no crash or leak"
 fi
 
 entries=$(find "$work/corpus" -type f | wc -l)

@@ -35,6 +35,8 @@ case $seconds in
 esac
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=fuzz-lib.sh
+. "$here/fuzz-lib.sh"
 seeds=$here/corpus/token
 fuzzer=$fuzz_build/tests/fuzz/fuzz-token
 [ -x "$fuzzer" ] ||
@@ -54,26 +56,7 @@ mkdir "$work/corpus" "$work/artifacts"
 cp "$seeds"/* "$work/corpus/"
 entries=$(find "$work/corpus" -type f | wc -l)
 
-if [ "$seconds" -gt 0 ]; then
-	limit=-max_total_time=$seconds
-else
-	limit=-runs=0
-fi
-# Inputs up to the 4 KiB token limit and a little over; a slow input (10 s)
-# counts as a failure like a crash does.
-if ! ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	"$fuzzer" "$limit" -dict="$here/token.dict" -detect_leaks=1 \
-	-max_len=4200 -timeout=10 \
-	-rss_limit_mb=2048 -print_final_stats=1 \
-	-artifact_prefix="$work/artifacts/" "$work/corpus" \
-	>"$work/fuzz.log" 2>&1; then
-	tail -n 60 "$work/fuzz.log" >&2
-	die "fuzz-token failed (crash, leak, timeout or broken invariant); log in $work/fuzz.log"
-fi
-if [ -n "$(ls -A "$work/artifacts")" ]; then
-	die "fuzz-token left artifacts in $work/artifacts"
-fi
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/fuzz.log")
-echo "token fuzz: fuzzed ${seconds}s, ${runs:-?} runs over a corpus of $entries seeds, no crash or leak"
+# Inputs up to the 4 KiB token limit and a little over.
+fuzz_run "$fuzzer" "$here/token.dict" 4200
+echo "token fuzz: fuzzed ${seconds}s, ${fuzz_runs:-?} runs over a corpus of $entries seeds, no crash or leak"
 keep_work=0
