@@ -27,4 +27,13 @@ int account_lookup_uid(uid_t uid, struct account **out, const char **why);
 
 void account_free(struct account *account);
 
+/*
+ * The account's groups as getgrouplist(3) gives them (its primary group
+ * included): 0 with a new array in *out (free) of *n gids; -ENOMEM; -E2BIG
+ * past ACCOUNT_GROUPS_MAX. Call it before fork: NSS is no place for a
+ * forked child.
+ */
+#define ACCOUNT_GROUPS_MAX 65536
+int account_groups(const struct account *acct, gid_t **out, size_t *n);
+
 #endif

@@ -17,12 +17,13 @@
 #include <time.h>
 
 #include "account.h"
+#include "validate.h"
 #include "common.h"
 
 /* Every managed line ends with this marker followed by the grant id. */
 #define AUTHKEYS_MARKER "sshlease:"
 /* Grant ids: 12 lower-case hex digits. */
-#define AUTHKEYS_ID_LEN 12
+#define AUTHKEYS_ID_LEN GRANT_ID_LEN
 /* The longest managed line we write (sshd refuses lines over 8 KiB). */
 #define AUTHKEYS_LINE_MAX 6144
 /* The largest authorized_keys the engine reads or writes. */
@@ -44,6 +45,12 @@ enum authkeys_mode {
 	AUTHKEYS_MODE_SHELL, /* restrict,pty */
 	AUTHKEYS_MODE_SFTP,  /* restrict,command="internal-sftp" */
 };
+
+/* "shell" or "sftp": the name of a mode in the config, the state, tokens,
+ * the protocol and the audit log. */
+const char *authkeys_mode_name(enum authkeys_mode mode);
+/* The mode that name names; false (and *out untouched) for any other text. */
+bool authkeys_mode_parse(const char *name, enum authkeys_mode *out);
 
 enum authkeys_expiry {
 	AUTHKEYS_EXPIRY_UTC,   /* expiry-time="YYYYMMDDHHMMSSZ" (OpenSSH >= 9.1) */

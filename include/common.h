@@ -17,11 +17,13 @@
  */
 enum sl_result {
 	SL_OK = 0,
-	SL_REFUSED = 1,   /* input or policy says no; *why tells why */
-	SL_NOT_FOUND = 2, /* the thing asked for does not exist */
-	SL_CHANGED = 3,   /* changed under us (compare-and-swap lost) */
-	SL_EXISTS = 4,    /* already there; refused rather than duplicated */
-	SL_DENIED = 5,    /* the caller lacks the right to do this */
+	/* From 100 on, so that no outcome reads as an exit code (enum
+	 * sl_exit, 0..5) or as a negative errno: a caller must translate it. */
+	SL_REFUSED = 100,   /* input or policy says no; *why tells why */
+	SL_NOT_FOUND = 101, /* the thing asked for does not exist */
+	SL_CHANGED = 102,   /* changed under us (compare-and-swap lost) */
+	SL_EXISTS = 103,    /* already there; refused rather than duplicated */
+	SL_DENIED = 104,    /* the caller lacks the right to do this */
 };
 
 /* Exit codes of both programs (documented in sshlease(1)). */

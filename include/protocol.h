@@ -138,10 +138,26 @@ int proto_send(int fd, const json_t *message);
  */
 int proto_recv(int fd, int timeout_ms, json_t **out);
 
-/* Build {"ok": false, "error": code, "message": message}. */
-json_t *proto_error(const char *code, const char *message);
+/* The error codes of a response, as the wire spells them (proto_error_name). */
+enum proto_error_code {
+	PROTO_ERR_FAILED,    /* "failed": exit 1 */
+	PROTO_ERR_USAGE,     /* "usage": exit 2 */
+	PROTO_ERR_REFUSED,   /* "refused": exit 3 */
+	PROTO_ERR_NOT_FOUND, /* "not_found": exit 3 */
+	PROTO_ERR_DENIED,    /* "denied": exit 4 */
+};
 
-/* The exit code that an error CODE maps to (unknown: SL_EXIT_FAILURE). */
-int proto_error_exit_code(const char *code);
+/* The wire name of code ("failed" for a value out of range). */
+const char *proto_error_name(enum proto_error_code code);
+
+/* The code a wire name stands for; an unknown or NULL name is
+ * PROTO_ERR_FAILED. */
+enum proto_error_code proto_error_parse(const char *name);
+
+/* Build {"ok": false, "error": NAME, "message": message}. */
+json_t *proto_error(enum proto_error_code code, const char *message);
+
+/* The exit code (enum sl_exit) that an error code maps to. */
+int proto_error_exit_code(enum proto_error_code code);
 
 #endif

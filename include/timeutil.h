@@ -44,4 +44,8 @@ void time_format_utc(time_t t, char *buf, size_t size);
 /* Local time with zone for people, "2026-12-01 18:00:00 CET". */
 void time_format_local(time_t t, char *buf, size_t size);
 
+/* CLOCK_MONOTONIC in milliseconds: for timeouts and pauses, never for
+ * deadlines (those are CLOCK_REALTIME, time(2)). */
+long long time_monotonic_ms(void);
+
 #endif

@@ -30,6 +30,19 @@ int from_validate(const char *list, char **out, const char **why);
 #define SIGNER_NAME_MAX 64
 bool signer_name_valid(const char *name, size_t len);
 
+/* A grant id: GRANT_ID_LEN lower-case hex digits; len bytes at id, which
+ * need not be NUL-terminated. The marker in a managed line is
+ * "sshlease:" and a grant id. */
+#define GRANT_ID_LEN 12
+bool grant_id_valid(const char *id, size_t len);
+
+/* A key blob as key_parse leaves it and the state and managed lines keep
+ * it: standard base64 (A-Za-z0-9+/), a length that is a multiple of 4, '='
+ * only as one or two bytes of final padding, 1..KEY_BLOB_MAX bytes; len
+ * bytes at blob, which need not be NUL-terminated. */
+#define KEY_BLOB_MAX 8192
+bool key_blob_valid(const char *blob, size_t len);
+
 /* An account name as useradd allows it: [a-z_][a-z0-9_.-]*[$]?, <= 32. */
 bool username_valid(const char *name);
 

@@ -64,8 +64,10 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 /* --- option parsing --- */
 
 /* What a command's option parser returns to go on; any other value is the
- * exit code to stop with (SL_EXIT_OK after --help). */
-#define CLI_CONTINUE (-1)
+ * exit code to stop with (SL_EXIT_OK after --help). Above every exit code
+ * (0..255) and not negative, so it reads as neither an exit code nor an
+ * -errno. */
+#define CLI_CONTINUE 256
 
 /* The value getopt returns for --help in every command. */
 #define CLI_OPT_HELP 'h'

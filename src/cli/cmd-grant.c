@@ -164,7 +164,8 @@ static int grant_build(const struct cli *cli, const struct grant_options *o,
 	if (o->from)
 		cli_json_set_string(request, "from", o->from);
 	if (o->sftp_only)
-		cli_json_set_string(request, "mode", "sftp");
+		cli_json_set_string(request, "mode",
+				    authkeys_mode_name(AUTHKEYS_MODE_SFTP));
 	/* Sent only when given: a daemon without doctor checks knows no
 	 * "force" and would refuse the field. */
 	if (o->force && json_object_set_new(request, "force", json_true()) != 0)
@@ -191,7 +192,9 @@ static int grant_send(const struct cli *cli, json_t *request, bool dry_run,
 
 static const char *mode_words(const char *mode)
 {
-	if (mode && strcmp(mode, "sftp") == 0)
+	enum authkeys_mode m = AUTHKEYS_MODE_SHELL;
+
+	if (authkeys_mode_parse(mode, &m) && m == AUTHKEYS_MODE_SFTP)
 		return "SFTP only, no shell";
 	return "shell (no port, agent or X11 forwarding)";
 }

@@ -128,11 +128,6 @@ static const char *show_window(const struct token *t, time_t now)
 	return now < t->issued_at ? "not valid yet" : "expired";
 }
 
-static const char *show_mode(enum authkeys_mode mode)
-{
-	return mode == AUTHKEYS_MODE_SFTP ? "sftp" : "shell";
-}
-
 static void show_text_host(const struct token *t)
 {
 	char host[TOKEN_HOST_MAX + 2], text[CLI_TEXT_CAP + 1];
@@ -240,7 +235,7 @@ static json_t *show_json(const struct token *t, const struct show_signature *sig
 			"ticket", show_string_or_null(t->ticket),
 			"duration", (json_int_t)t->duration,
 			"from", show_string_or_null(t->from),
-			"mode", show_mode(t->mode),
+			"mode", authkeys_mode_name(t->mode),
 			"user", show_string_or_null(t->user),
 			"host", show_string_or_null(t->host),
 			"issued_at", show_time_json(t->issued_at),

@@ -144,11 +144,11 @@ out:
 }
 
 /* The word put before a daemon message of this error code, if any. */
-static const char *cli_error_label(const char *code)
+static const char *cli_error_label(enum proto_error_code code)
 {
-	if (strcmp(code, "refused") == 0)
+	if (code == PROTO_ERR_REFUSED)
 		return "refused";
-	if (strcmp(code, "denied") == 0)
+	if (code == PROTO_ERR_DENIED)
 		return "permission denied";
 	return NULL;
 }
@@ -157,7 +157,8 @@ int cli_reply_status(const struct cli *cli, const json_t *reply)
 {
 	char message[CLI_TEXT_CAP + 1];
 	const json_t *ok = json_object_get(reply, "ok");
-	const char *code, *label;
+	enum proto_error_code code;
+	const char *label;
 
 	if (json_is_true(ok))
 		return 0;
@@ -165,9 +166,7 @@ int cli_reply_status(const struct cli *cli, const json_t *reply)
 		cli_error(cli, "sshleased sent an answer without \"ok\"");
 		return SL_EXIT_FAILURE;
 	}
-	code = cli_json_string(reply, "error");
-	if (!code)
-		code = "failed";
+	code = proto_error_parse(cli_json_string(reply, "error"));
 	cli_safe(message, sizeof(message), cli_json_string(reply, "message"),
 		 "(no reason given)");
 	label = cli_error_label(code);

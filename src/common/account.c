@@ -1,5 +1,6 @@
 /* Local accounts: looked up with getpwnam_r/getpwuid_r and checked once. */
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,4 +123,33 @@ int account_lookup(const char *name, struct account **out, const char **why)
 int account_lookup_uid(uid_t uid, struct account **out, const char **why)
 {
 	return account_get(NULL, uid, out, why);
+}
+
+int account_groups(const struct account *acct, gid_t **out, size_t *n)
+{
+	gid_t *groups = NULL;
+	int count = 32;
+
+	for (;;) {
+		gid_t *bigger = reallocarray(groups, (size_t)count, sizeof(*groups));
+		int want = count;
+
+		if (!bigger) {
+			free(groups);
+			return -ENOMEM;
+		}
+		groups = bigger;
+		if (getgrouplist(acct->name, acct->gid, groups, &want) >= 0) {
+			*out = groups;
+			*n = (size_t)want;
+			return 0;
+		}
+		if (want <= count)
+			want = count * 2;
+		if (want > ACCOUNT_GROUPS_MAX) {
+			free(groups);
+			return -E2BIG;
+		}
+		count = want;
+	}
 }

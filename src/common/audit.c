@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "authkeys.h"
 #include "log.h"
 #include "timeutil.h"
 
@@ -953,11 +954,13 @@ void audit_sentence(const struct audit_event *event, char *buf, size_t size)
 		detail(&s, "ticket ", safe(e.ticket, event->ticket, ""));
 	if (event->from)
 		detail(&s, "from ", safe(e.from, event->from, ""));
-	if (event->mode && strcmp(event->mode, "shell") != 0) {
-		if (strcmp(event->mode, "sftp") == 0)
-			detail(&s, "sftp only", "");
-		else
+	if (event->mode) {
+		enum authkeys_mode mode;
+
+		if (!authkeys_mode_parse(event->mode, &mode))
 			detail(&s, "mode ", safe(e.mode, event->mode, ""));
+		else if (mode == AUTHKEYS_MODE_SFTP)
+			detail(&s, "sftp only", "");
 	}
 	if (event->signer)
 		detail(&s, "signed by ", safe(e.signer, event->signer, ""));

@@ -17,6 +17,7 @@
 
 #include "authkeys.h"
 #include "userfs.h"
+#include "validate.h"
 
 #define MARKER_PREFIX_LEN (sizeof(AUTHKEYS_MARKER) - 1)
 #define MARKER_LEN (MARKER_PREFIX_LEN + AUTHKEYS_ID_LEN)
@@ -157,13 +158,19 @@ static bool line_last_field(struct span text, struct span *last)
 
 /* ---- the pieces of a managed line ---- */
 
-static bool id_valid(const char *id, size_t len)
+const char *authkeys_mode_name(enum authkeys_mode mode)
 {
-	if (len != AUTHKEYS_ID_LEN)
+	return mode == AUTHKEYS_MODE_SFTP ? "sftp" : "shell";
+}
+
+bool authkeys_mode_parse(const char *name, enum authkeys_mode *out)
+{
+	if (name && strcmp(name, "shell") == 0)
+		*out = AUTHKEYS_MODE_SHELL;
+	else if (name && strcmp(name, "sftp") == 0)
+		*out = AUTHKEYS_MODE_SFTP;
+	else
 		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-			return false;
 	return true;
 }
 
@@ -171,7 +178,7 @@ static bool marker_valid(struct span s)
 {
 	return s.len == MARKER_LEN &&
 	       memcmp(s.p, AUTHKEYS_MARKER, MARKER_PREFIX_LEN) == 0 &&
-	       id_valid(s.p + MARKER_PREFIX_LEN, AUTHKEYS_ID_LEN);
+	       grant_id_valid(s.p + MARKER_PREFIX_LEN, AUTHKEYS_ID_LEN);
 }
 
 static bool all_in(struct span s, const char *allowed)
@@ -190,8 +197,14 @@ static bool key_type_valid(struct span s)
 	return s.len > 0 && s.len <= KEY_TYPE_MAX && all_in(s, ALNUM "-@._");
 }
 
-/* Plain base64: no blanks, quotes or controls; '=' only as padding. */
-static bool blob_valid(struct span s)
+/*
+ * Whether a field of a line in the file looks like a blob: base64 bytes,
+ * '=' only as padding, any length. Deliberately looser than the blob of a
+ * line we write (key_blob_valid): recognising and removing managed lines
+ * must also reach lines planted with our marker and a broken blob, so that
+ * they go as orphans.
+ */
+static bool blob_like(struct span s)
 {
 	size_t pad = 0;
 
@@ -364,7 +377,7 @@ int authkeys_format_line(const struct authkeys_line_spec *spec, char **out,
 		why = &dummy;
 	if (!spec || !out)
 		return -EINVAL;
-	if (!spec->id || !id_valid(spec->id, strlen(spec->id))) {
+	if (!spec->id || !grant_id_valid(spec->id, strlen(spec->id))) {
 		*why = "the grant id is not 12 lower-case hex digits";
 		return SL_REFUSED;
 	}
@@ -372,7 +385,8 @@ int authkeys_format_line(const struct authkeys_line_spec *spec, char **out,
 		*why = "the key type is not a plain key type name";
 		return SL_REFUSED;
 	}
-	if (!spec->blob_base64 || !blob_valid(span_str(spec->blob_base64))) {
+	if (!spec->blob_base64 ||
+	    !key_blob_valid(spec->blob_base64, strlen(spec->blob_base64))) {
 		*why = "the key is not plain base64";
 		return SL_REFUSED;
 	}
@@ -665,7 +679,7 @@ static bool managed_split(struct span text, struct span *type, struct span *blob
 	*type = f[n - 3];
 	*blob = f[n - 2];
 	*marker = f[n - 1];
-	return key_type_valid(*type) && blob_valid(*blob) && marker_valid(*marker);
+	return key_type_valid(*type) && blob_like(*blob) && marker_valid(*marker);
 }
 
 /* A line the caller wants written: one managed line, nothing more. */
@@ -747,11 +761,11 @@ int authkeys_remove(const struct authkeys_ctx *ctx, const struct account *acct,
 		*removed = 0;
 	if (!acct || !id || !blob_base64)
 		return -EINVAL;
-	if (!id_valid(id, strlen(id))) {
+	if (!grant_id_valid(id, strlen(id))) {
 		*why = "the grant id is not 12 lower-case hex digits";
 		return SL_REFUSED;
 	}
-	if (!blob_valid(span_str(blob_base64))) {
+	if (!blob_like(span_str(blob_base64))) {
 		*why = "the key is not plain base64";
 		return SL_REFUSED;
 	}
@@ -798,12 +812,12 @@ int authkeys_remove_many(const struct authkeys_ctx *ctx,
 	if (!items)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		if (!id_valid(entries[i].id, strnlen(entries[i].id, sizeof(entries[i].id)))) {
+		if (!grant_id_valid(entries[i].id, strnlen(entries[i].id, sizeof(entries[i].id)))) {
 			*why = "the grant id is not 12 lower-case hex digits";
 			r = SL_REFUSED;
 			goto out;
 		}
-		if (!entries[i].blob_base64 || !blob_valid(span_str(entries[i].blob_base64))) {
+		if (!entries[i].blob_base64 || !blob_like(span_str(entries[i].blob_base64))) {
 			*why = "the key is not plain base64";
 			r = SL_REFUSED;
 			goto out;

@@ -573,11 +573,7 @@ static int set_value(struct load_ctx *ctx, enum config_key_id id, const char *va
 		c->min_rsa_bits = number;
 		return 0;
 	case K_MODE:
-		if (strcmp(value, "shell") == 0)
-			c->mode = AUTHKEYS_MODE_SHELL;
-		else if (strcmp(value, "sftp") == 0)
-			c->mode = AUTHKEYS_MODE_SFTP;
-		else
+		if (!authkeys_mode_parse(value, &c->mode))
 			bad_value(ctx, id, value, "expected shell or sftp");
 		return 0;
 	case K_FROM:

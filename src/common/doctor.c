@@ -881,40 +881,27 @@ int doctor_check_clock(struct doctor_report *report)
 /* ---- putting it together ---- */
 
 /* The account's group names, primary first, NULL-terminated. */
-static int account_groups(const struct account *acct, char ***out)
+static int account_group_names(const struct account *acct, char ***out)
 {
 	gid_t *gids = NULL;
 	char **names = NULL;
-	int ngroups = 32, r = 0;
-	size_t n = 0;
+	size_t ngroups = 0, n = 0;
+	int r;
 
-	for (;;) {
-		int want = ngroups;
-		gid_t *grown = reallocarray(gids, (size_t)want, sizeof(*gids));
-
-		if (!grown) {
-			r = -ENOMEM;
-			goto out;
-		}
-		gids = grown;
-		if (getgrouplist(acct->name, acct->gid, gids, &ngroups) >= 0)
-			break;
-		if (ngroups <= want || ngroups > 65536) {
-			r = -EIO;
-			goto out;
-		}
-	}
-	names = calloc((size_t)ngroups + 2, sizeof(*names));
+	r = account_groups(acct, &gids, &ngroups);
+	if (r < 0)
+		goto out;
+	names = calloc(ngroups + 2, sizeof(*names));
 	if (!names) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (int i = -1; i < ngroups; i++) {
-		gid_t gid = i < 0 ? acct->gid : gids[i];
+	for (size_t i = 0; i <= ngroups; i++) {
+		gid_t gid = i == 0 ? acct->gid : gids[i - 1];
 		struct group gr, *found = NULL;
 		char buf[16384];
 
-		if (i >= 0 && gid == acct->gid)
+		if (i > 0 && gid == acct->gid)
 			continue;
 		if (getgrgid_r(gid, &gr, buf, sizeof(buf), &found) != 0 || !found)
 			continue; /* a gid without a name matches no pattern */
@@ -1114,7 +1101,7 @@ int doctor_run(const struct doctor_options *options, struct doctor_report **out)
 	if (r == 0 && options->user)
 		r = lookup_account(report, options->user, &acct);
 	if (r == 0 && acct)
-		r = account_groups(acct, &groups);
+		r = account_group_names(acct, &groups);
 	if (r < 0)
 		goto out;
 	if (acct)
@@ -1162,7 +1149,7 @@ int doctor_grant_blockers(const struct doctor_options *options,
 		return -ENOMEM;
 	r = lookup_account(report, options->user ? options->user : "", &acct);
 	if (r == 0 && acct)
-		r = account_groups(acct, &groups);
+		r = account_group_names(acct, &groups);
 	if (r < 0)
 		goto out;
 	if (acct) {

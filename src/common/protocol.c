@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "protocol.h"
+#include "timeutil.h"
 
 int proto_send(int fd, const json_t *message)
 {
@@ -44,18 +45,10 @@ out:
 	return r;
 }
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait until fd is readable: 0, -ETIMEDOUT or -errno. */
 static int wait_readable(int fd, int timeout_ms)
 {
-	long long deadline = timeout_ms >= 0 ? monotonic_ms() + timeout_ms : 0;
+	long long deadline = timeout_ms >= 0 ? time_monotonic_ms() + timeout_ms : 0;
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int wait_ms = timeout_ms;
 	int n;
@@ -69,7 +62,7 @@ static int wait_readable(int fd, int timeout_ms)
 		if (errno != EINTR)
 			return -errno;
 		if (timeout_ms >= 0) {
-			long long left = deadline - monotonic_ms();
+			long long left = deadline - time_monotonic_ms();
 
 			wait_ms = left > 0 ? (int)left : 0;
 		}
@@ -132,29 +125,42 @@ out:
 	return r;
 }
 
-json_t *proto_error(const char *code, const char *message)
+static const struct {
+	const char *name;
+	int exit_code;
+} proto_errors[] = {
+	[PROTO_ERR_FAILED] = { "failed", SL_EXIT_FAILURE },
+	[PROTO_ERR_USAGE] = { "usage", SL_EXIT_USAGE },
+	[PROTO_ERR_REFUSED] = { "refused", SL_EXIT_REFUSED },
+	[PROTO_ERR_NOT_FOUND] = { "not_found", SL_EXIT_REFUSED },
+	[PROTO_ERR_DENIED] = { "denied", SL_EXIT_DENIED },
+};
+
+const char *proto_error_name(enum proto_error_code code)
 {
-	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error",
-			 code ? code : "failed", "message", message ? message : "");
+	if ((size_t)code >= SL_ARRAY_SIZE(proto_errors))
+		code = PROTO_ERR_FAILED;
+	return proto_errors[code].name;
 }
 
-int proto_error_exit_code(const char *code)
+enum proto_error_code proto_error_parse(const char *name)
 {
-	static const struct {
-		const char *code;
-		int exit_code;
-	} table[] = {
-		{ "usage", SL_EXIT_USAGE },
-		{ "refused", SL_EXIT_REFUSED },
-		{ "not_found", SL_EXIT_REFUSED },
-		{ "denied", SL_EXIT_DENIED },
-		{ "failed", SL_EXIT_FAILURE },
-	};
+	if (name)
+		for (size_t i = 0; i < SL_ARRAY_SIZE(proto_errors); i++)
+			if (strcmp(name, proto_errors[i].name) == 0)
+				return (enum proto_error_code)i;
+	return PROTO_ERR_FAILED;
+}
 
-	if (!code)
-		return SL_EXIT_FAILURE;
-	for (size_t i = 0; i < SL_ARRAY_SIZE(table); i++)
-		if (strcmp(code, table[i].code) == 0)
-			return table[i].exit_code;
-	return SL_EXIT_FAILURE;
+json_t *proto_error(enum proto_error_code code, const char *message)
+{
+	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error",
+			 proto_error_name(code), "message", message ? message : "");
+}
+
+int proto_error_exit_code(enum proto_error_code code)
+{
+	if ((size_t)code >= SL_ARRAY_SIZE(proto_errors))
+		code = PROTO_ERR_FAILED;
+	return proto_errors[code].exit_code;
 }

@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "sshd.h"
+#include "timeutil.h"
 
 /* ---- versions ---- */
 
@@ -207,14 +208,6 @@ const char *sshd_expiry_name(enum authkeys_expiry expiry)
 
 /* ---- running programs ---- */
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct capture {
 	int fd;
 	char *buf;
@@ -279,7 +272,7 @@ static int capture_both(struct capture *out, struct capture *err,
 		struct pollfd pfd[2];
 		nfds_t n = 0;
 		size_t which[2];
-		int64_t left = deadline - monotonic_ms();
+		int64_t left = deadline - time_monotonic_ms();
 
 		if (left <= 0)
 			return -ETIMEDOUT;
@@ -322,7 +315,7 @@ static int wait_until(pid_t pid, int64_t deadline, int *status)
 			return 0;
 		if (w < 0 && errno != EINTR)
 			return -errno;
-		if (monotonic_ms() >= deadline)
+		if (time_monotonic_ms() >= deadline)
 			return -ETIMEDOUT;
 		if (w == 0)
 			nanosleep(&pause, NULL);
@@ -402,7 +395,7 @@ int sshd_command_run(const char *const argv[], unsigned timeout,
 	out_pipe[1] = err_pipe[1] = -1;
 	out.fd = out_pipe[0];
 	err.fd = err_pipe[0];
-	deadline = monotonic_ms() + (int64_t)timeout * 1000;
+	deadline = time_monotonic_ms() + (int64_t)timeout * 1000;
 	r = capture_both(&out, &err, deadline);
 	if (r == 0)
 		r = wait_until(pid, deadline, &status);
@@ -1430,7 +1423,7 @@ static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = events };
-		int64_t left = deadline - monotonic_ms();
+		int64_t left = deadline - time_monotonic_ms();
 		int r;
 
 		if (left <= 0)
@@ -1502,7 +1495,7 @@ static int probe_hello(const char *address, unsigned port, unsigned timeout,
 		       char *banner, size_t banner_size, char *algorithms,
 		       size_t algorithms_size, char *err, size_t err_size)
 {
-	int64_t deadline = monotonic_ms() + (int64_t)timeout * 1000;
+	int64_t deadline = time_monotonic_ms() + (int64_t)timeout * 1000;
 	unsigned char *buf = NULL;
 	size_t len = 0, cap = PROBE_PREAMBLE_MAX + PROBE_PACKET_MAX + 4;
 	size_t line_start = 0, packet_start = 0;

@@ -50,39 +50,10 @@ static bool word_valid(const char *s, size_t max)
 	return len >= 1 && len <= max && printable(s, false);
 }
 
-static bool grant_id_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i]; i++) {
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	}
-	return i == AUTHKEYS_ID_LEN;
-}
-
 static bool base64_char(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 	       (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-/* Standard base64 with padding, 1..KEY_LINE_MAX bytes. */
-static bool blob_valid(const char *s)
-{
-	size_t len = strnlen(s, KEY_LINE_MAX + 1), i = 0;
-
-	if (len == 0 || len > KEY_LINE_MAX || len % 4 != 0)
-		return false;
-	while (i < len && base64_char(s[i]))
-		i++;
-	if (len - i > 2)
-		return false;
-	for (; i < len; i++) {
-		if (s[i] != '=')
-			return false;
-	}
-	return true;
 }
 
 /* "SHA256:" and unpadded base64, as ssh-keygen -l prints it. */
@@ -123,7 +94,7 @@ static int grant_check(const struct grant *g, const char **why)
 	char *canonical = NULL;
 	const char *from_why;
 
-	if (!grant_id_valid(g->id))
+	if (!grant_id_valid(g->id, strnlen(g->id, GRANT_ID_LEN + 1)))
 		reason = "a grant id is not 12 lower-case hex digits";
 	else if (!g->user || !username_valid(g->user))
 		reason = "a grant's user is not a valid account name";
@@ -131,7 +102,7 @@ static int grant_check(const struct grant *g, const char **why)
 		reason = "a grant's uid is out of range";
 	else if (!g->key_type || !word_valid(g->key_type, KEY_TYPE_MAX_LEN))
 		reason = "a grant's key_type is malformed";
-	else if (!g->blob_base64 || !blob_valid(g->blob_base64))
+	else if (!g->blob_base64 || !key_blob_valid(g->blob_base64, strnlen(g->blob_base64, KEY_BLOB_MAX + 1)))
 		reason = "a grant's key blob is not base64";
 	else if (!g->fingerprint || !fingerprint_valid(g->fingerprint))
 		reason = "a grant's fingerprint is not SHA256:<base64>";
@@ -402,11 +373,6 @@ int state_nonce_remove(struct state *state, const char *value)
 
 /* ---- JSON forms ---- */
 
-static const char *mode_name(enum authkeys_mode mode)
-{
-	return mode == AUTHKEYS_MODE_SFTP ? "sftp" : "shell";
-}
-
 static json_t *string_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
@@ -457,7 +423,7 @@ json_t *grant_to_json(const struct grant *g)
 		string_or_null(g->comment),
 		string_or_null(g->ticket),
 		string_or_null(g->from),
-		json_string(mode_name(g->mode)),
+		json_string(authkeys_mode_name(g->mode)),
 		string_or_null(g->signer),
 		time_or_null(g->created),
 		time_or_null(g->expires),
@@ -489,7 +455,7 @@ static json_t *grant_to_state_json(const struct grant *g)
 		string_or_null(g->comment),
 		string_or_null(g->ticket),
 		string_or_null(g->from),
-		json_string(mode_name(g->mode)),
+		json_string(authkeys_mode_name(g->mode)),
 		string_or_null(g->signer),
 		json_integer(g->created),
 		json_integer(g->expires),
@@ -559,11 +525,7 @@ static int grant_from_state_json(json_t *object, struct grant *g, const char **w
 		return SL_REFUSED;
 	}
 	memcpy(g->id, id, AUTHKEYS_ID_LEN + 1);
-	if (strcmp(mode, "shell") == 0) {
-		g->mode = AUTHKEYS_MODE_SHELL;
-	} else if (strcmp(mode, "sftp") == 0) {
-		g->mode = AUTHKEYS_MODE_SFTP;
-	} else {
+	if (!authkeys_mode_parse(mode, &g->mode)) {
 		*why = "a grant's mode is neither shell nor sftp";
 		return SL_REFUSED;
 	}

@@ -369,3 +369,11 @@ void time_format_local(time_t t, char *buf, size_t size)
 	    strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
 		buf[0] = '\0';
 }
+
+long long time_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -437,11 +437,7 @@ static int read_payload(json_t *root, struct token *t, const char **why)
 		return SL_REFUSED;
 	}
 	t->valid_until = (time_t)json_integer_value(values[F_EXP]);
-	if (strcmp(json_string_value(values[F_MODE]), "shell") == 0) {
-		t->mode = AUTHKEYS_MODE_SHELL;
-	} else if (strcmp(json_string_value(values[F_MODE]), "sftp") == 0) {
-		t->mode = AUTHKEYS_MODE_SFTP;
-	} else {
+	if (!authkeys_mode_parse(json_string_value(values[F_MODE]), &t->mode)) {
 		*why = why_mode;
 		return SL_REFUSED;
 	}
@@ -657,7 +653,7 @@ static int payload_json(const struct token *t, char **out)
 	    (t->ticket && set_new(o, "ticket", json_string(t->ticket)) < 0) ||
 	    set_new(o, "dur", json_integer(t->duration)) < 0 ||
 	    (t->from && set_new(o, "from", json_string(t->from)) < 0) ||
-	    set_new(o, "mode", json_string(t->mode == AUTHKEYS_MODE_SFTP ? "sftp" : "shell")) < 0 ||
+	    set_new(o, "mode", json_string(authkeys_mode_name(t->mode))) < 0 ||
 	    (t->user && set_new(o, "user", json_string(t->user)) < 0) ||
 	    (t->host && set_new(o, "host", json_string(t->host)) < 0) ||
 	    set_new(o, "iat", json_integer(t->issued_at)) < 0 ||

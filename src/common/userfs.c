@@ -29,6 +29,7 @@
 #include <sodium.h>
 
 #include "userfs.h"
+#include "timeutil.h"
 
 #define AUTHKEYS_NAME "authorized_keys"
 /* Temporary files: this prefix and TEMP_RANDOM_BYTES bytes of hex. */
@@ -40,7 +41,6 @@
 /* Highest capability number probed for ambient capabilities; the kernel
  * answers EINVAL past its last one. */
 #define CAP_PROBE_MAX 63
-#define GROUPS_MAX 65536
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 
@@ -839,45 +839,6 @@ out:
 	return r;
 }
 
-/* The account's supplementary groups, read before fork (NSS is no place
- * for a forked child). */
-static int account_groups(const struct account *acct, gid_t **out, size_t *n)
-{
-	gid_t *groups = NULL;
-	int count = 32;
-
-	for (;;) {
-		gid_t *bigger = realloc(groups, (size_t)count * sizeof(*groups));
-		int want = count;
-
-		if (!bigger) {
-			free(groups);
-			return -ENOMEM;
-		}
-		groups = bigger;
-		if (getgrouplist(acct->name, acct->gid, groups, &want) >= 0) {
-			*out = groups;
-			*n = (size_t)want;
-			return 0;
-		}
-		if (want <= count)
-			want = count * 2;
-		if (want > GROUPS_MAX) {
-			free(groups);
-			return -E2BIG;
-		}
-		count = want;
-	}
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read exactly len bytes before deadline: 0, -EPIPE at an early end,
  * -ETIMEDOUT, or -errno. */
 static int read_full(int fd, void *buf, size_t len, int64_t deadline)
@@ -886,7 +847,7 @@ static int read_full(int fd, void *buf, size_t len, int64_t deadline)
 
 	while (len > 0) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - time_monotonic_ms();
 		ssize_t n;
 		int r;
 
@@ -917,7 +878,7 @@ static int read_full(int fd, void *buf, size_t len, int64_t deadline)
 static int read_reply(int fd, struct reply *reply, char **payload,
 		      const char **why)
 {
-	int64_t deadline = now_ms() + AUTHKEYS_CHILD_TIMEOUT_MS;
+	int64_t deadline = time_monotonic_ms() + AUTHKEYS_CHILD_TIMEOUT_MS;
 	char *buf = NULL;
 	int r;
 

@@ -222,3 +222,35 @@ bool signer_name_valid(const char *name, size_t len)
 	}
 	return true;
 }
+
+bool grant_id_valid(const char *id, size_t len)
+{
+	if (!id || len != GRANT_ID_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool base64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+bool key_blob_valid(const char *blob, size_t len)
+{
+	size_t i = 0;
+
+	if (!blob || len == 0 || len > KEY_BLOB_MAX || len % 4 != 0)
+		return false;
+	while (i < len && base64_char(blob[i]))
+		i++;
+	if (len - i > 2)
+		return false;
+	for (; i < len; i++)
+		if (blob[i] != '=')
+			return false;
+	return true;
+}

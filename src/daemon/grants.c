@@ -11,6 +11,7 @@
 #include "account.h"
 #include "daemon.h"
 #include "log.h"
+#include "timeutil.h"
 
 time_t daemon_now(void)
 {
@@ -18,11 +19,6 @@ time_t daemon_now(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec;
-}
-
-static const char *mode_name(enum authkeys_mode mode)
-{
-	return mode == AUTHKEYS_MODE_SFTP ? "sftp" : "shell";
 }
 
 void daemon_grant_event(const struct grant *grant, const char *event,
@@ -37,7 +33,7 @@ void daemon_grant_event(const struct grant *grant, const char *event,
 		.ticket = grant->ticket,
 		.expires = grant->expires,
 		.from = grant->from,
-		.mode = mode_name(grant->mode),
+		.mode = authkeys_mode_name(grant->mode),
 		.by_uid = -1,
 		.signer = grant->signer,
 	};
@@ -61,14 +57,6 @@ int daemon_audit(struct daemon *d, const struct audit_event *ev)
 
 /* ---- the engine, with a pause for accounts that stall it ---- */
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char backoff_why[] =
 	"the process acting as this account did not answer in time a moment ago (the account may have stopped it); sshlease leaves the account alone for a minute and then tries again";
 
@@ -76,7 +64,7 @@ static const char backoff_why[] =
  * have ended are dropped here. */
 static int backoff_check(struct daemon *d, uid_t uid, const char **why)
 {
-	long long now = monotonic_ms();
+	long long now = time_monotonic_ms();
 	size_t i = 0;
 	int r = 0;
 
@@ -105,7 +93,7 @@ static int backoff_note(struct daemon *d, const struct account *acct, int r)
 		 acct->name, AUTHKEYS_CHILD_TIMEOUT_MS, DAEMON_ACCOUNT_BACKOFF_SECONDS);
 	for (size_t i = 0; i < d->n_backoffs; i++) {
 		if (d->backoffs[i].uid == acct->uid) {
-			d->backoffs[i].until_ms = monotonic_ms() +
+			d->backoffs[i].until_ms = time_monotonic_ms() +
 				DAEMON_ACCOUNT_BACKOFF_SECONDS * 1000LL;
 			return r;
 		}
@@ -118,7 +106,7 @@ static int backoff_note(struct daemon *d, const struct account *acct, int r)
 	d->backoffs = grown;
 	d->backoffs[d->n_backoffs++] = (struct account_backoff){
 		.uid = acct->uid,
-		.until_ms = monotonic_ms() + DAEMON_ACCOUNT_BACKOFF_SECONDS * 1000LL,
+		.until_ms = time_monotonic_ms() + DAEMON_ACCOUNT_BACKOFF_SECONDS * 1000LL,
 	};
 	return r;
 }

@@ -26,10 +26,10 @@
  * PROTO_MAX_MESSAGE is room for the other members (a message, a cursor). */
 #define ANSWER_BUDGET (PROTO_MAX_MESSAGE - 1024)
 
-static json_t *reply_error(const char *code, const char *fmt, ...)
+static json_t *reply_error(enum proto_error_code code, const char *fmt, ...)
 	SL_PRINTF(2, 3);
 
-static json_t *reply_error(const char *code, const char *fmt, ...)
+static json_t *reply_error(enum proto_error_code code, const char *fmt, ...)
 {
 	char message[512];
 	va_list ap;
@@ -87,7 +87,7 @@ static json_t *check_fields(const json_t *request, const char *op,
 			if (strcmp(fields[i].name, name) == 0)
 				field = &fields[i];
 		if (!field)
-			return reply_error("usage", "unknown field \"%s\" for %s",
+			return reply_error(PROTO_ERR_USAGE, "unknown field \"%s\" for %s",
 					   quote(safe, name), op);
 		if (json_is_null(value))
 			continue;
@@ -109,7 +109,7 @@ static json_t *check_fields(const json_t *request, const char *op,
 			break;
 		}
 		if (!ok)
-			return reply_error("usage", "field \"%s\" of %s has the wrong type",
+			return reply_error(PROTO_ERR_USAGE, "field \"%s\" of %s has the wrong type",
 					   name, op);
 	}
 	return NULL;
@@ -134,12 +134,7 @@ static bool has_field(const json_t *request, const char *name)
 
 static bool id_valid(const char *id)
 {
-	if (!id || strlen(id) != AUTHKEYS_ID_LEN)
-		return false;
-	for (size_t i = 0; i < AUTHKEYS_ID_LEN; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-			return false;
-	return true;
+	return id && grant_id_valid(id, strnlen(id, GRANT_ID_LEN + 1));
 }
 
 /* Re-arm the timer after the deadlines changed. */
@@ -222,7 +217,8 @@ struct grant_attempt {
 
 /* Audit a refused grant (with everything known about it) and build the
  * reply. code is "refused" in all but odd cases. */
-static json_t *grant_refuse(const struct grant_attempt *a, const char *code,
+static json_t *grant_refuse(const struct grant_attempt *a,
+			    enum proto_error_code code,
 			    const char *message)
 {
 	char user[QUOTE_MAX + 1], ticket[QUOTE_MAX + 1];
@@ -254,7 +250,7 @@ static json_t *grant_refusef(const struct grant_attempt *a, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	return grant_refuse(a, "refused", message);
+	return grant_refuse(a, PROTO_ERR_REFUSED, message);
 }
 
 static bool user_listed(char **users, const char *name)
@@ -284,7 +280,7 @@ static json_t *grant_check_account(struct grant_attempt *a, const char *name,
 	if (r > 0)
 		return grant_refusef(a, "account %s: %s", quote(safe, name), why);
 	if (r < 0)
-		return reply_error("failed", "cannot look up account %s: %s",
+		return reply_error(PROTO_ERR_FAILED, "cannot look up account %s: %s",
 				   quote(safe, name), strerror(-r));
 	if ((*acct)->uid == 0 && !config->allow_root)
 		return grant_refusef(a, "access to %s (uid 0) is not allowed; set allow_root = yes in the configuration to allow it",
@@ -311,7 +307,7 @@ static json_t *grant_check_key(struct grant_attempt *a, const char *text,
 
 	r = key_parse(text, strlen(text), &policy, key, &why);
 	if (r < 0)
-		return reply_error("failed", "cannot check the key: %s", strerror(-r));
+		return reply_error(PROTO_ERR_FAILED, "cannot check the key: %s", strerror(-r));
 	if (r == 0)
 		return NULL;
 	/* Parse again without policy for a message with the numbers. */
@@ -495,7 +491,7 @@ static json_t *grant_keep_unsure(struct grant_attempt *a, const char *id,
 				id);
 	}
 	rearm(d);
-	return reply_error("failed",
+	return reply_error(PROTO_ERR_FAILED,
 			   "%.250s; the line may have been written all the same, so grant %s is kept: it ends at its deadline, or now with 'sshlease revoke %s'",
 			   failure, id, id);
 }
@@ -529,7 +525,7 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 			state_remove_grant(d->state, id);
 	}
 	if (r != 0)
-		return reply_error("failed", "cannot record the grant: %s",
+		return reply_error(PROTO_ERR_FAILED, "cannot record the grant: %s",
 				   r < 0 ? strerror(-r) : "the token's nonce is recorded already");
 	r = state_save(d->config->state_dir, d->state);
 	if (r < 0) {
@@ -537,7 +533,7 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 		if (a->nonce)
 			state_nonce_remove(d->state, a->nonce);
 		log_err("cannot save the state: %s", strerror(-r));
-		return reply_error("failed", "cannot save the daemon's state: %s; nothing was granted",
+		return reply_error(PROTO_ERR_FAILED, "cannot save the daemon's state: %s; nothing was granted",
 				   strerror(-r));
 	}
 
@@ -571,7 +567,7 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 			snprintf(message, sizeof(message),
 				 "cannot write %s's authorized_keys: unexpected result",
 				 acct->name);
-		return grant_refuse(a, r == SL_EXISTS || r == SL_REFUSED ? "refused" : "failed",
+		return grant_refuse(a, r == SL_EXISTS || r == SL_REFUSED ? PROTO_ERR_REFUSED : PROTO_ERR_FAILED,
 				    message);
 	}
 
@@ -590,12 +586,12 @@ static json_t *grant_commit(struct grant_attempt *a, struct grant *grant,
 			log_err("grant %s: cannot remove its line after the audit failure: %.200s; the grant is kept until its deadline or a revoke",
 				id, daemon_keys_why(r, why));
 			rearm(d);
-			return reply_error("failed",
+			return reply_error(PROTO_ERR_FAILED,
 					   "the audit log cannot be written, and the line could not be taken out again; grant %s is kept: it ends at its deadline, or now with 'sshlease revoke %s'",
 					   id, id);
 		}
 		grant_withdraw(d, id, a->nonce);
-		return reply_error("failed", "the audit log cannot be written; nothing was granted");
+		return reply_error(PROTO_ERR_FAILED, "the audit log cannot be written; nothing was granted");
 	}
 	reply = grant_reply(d, stored, false, blocker);
 	rearm(d);
@@ -626,7 +622,7 @@ static json_t *grant_parse_asked(struct grant_attempt *a, const json_t *request,
 	if (from_text) {
 		r = from_validate(from_text, &asked->from, &why);
 		if (r < 0)
-			return reply_error("failed", "cannot check the source list: %s",
+			return reply_error(PROTO_ERR_FAILED, "cannot check the source list: %s",
 					   strerror(-r));
 		if (r != 0)
 			return grant_refusef(a, "from \"%s\": %s",
@@ -635,11 +631,7 @@ static json_t *grant_parse_asked(struct grant_attempt *a, const json_t *request,
 	if (!mode_text)
 		return NULL;
 	asked->mode_given = true;
-	if (strcmp(mode_text, "shell") == 0)
-		asked->mode = AUTHKEYS_MODE_SHELL;
-	else if (strcmp(mode_text, "sftp") == 0)
-		asked->mode = AUTHKEYS_MODE_SFTP;
-	else
+	if (!authkeys_mode_parse(mode_text, &asked->mode))
 		return grant_refusef(a, "mode \"%s\" is neither shell nor sftp",
 				     quote(safe, mode_text));
 	return NULL;
@@ -663,7 +655,7 @@ static json_t *grant_open_token(struct grant_attempt *a, const char *text,
 
 	r = token_decode(text, &token, &why);
 	if (r < 0)
-		return reply_error("failed", "cannot read the token: %s", strerror(-r));
+		return reply_error(PROTO_ERR_FAILED, "cannot read the token: %s", strerror(-r));
 	if (r != 0)
 		return grant_refusef(a, "%s", why);
 	*out = token;
@@ -677,7 +669,7 @@ static json_t *grant_open_token(struct grant_attempt *a, const char *text,
 	r = token_verify_signature(token, config->signers, config->n_signers,
 				   &signer, &why);
 	if (r < 0)
-		return reply_error("failed", "cannot check the token's signature: %s",
+		return reply_error(PROTO_ERR_FAILED, "cannot check the token's signature: %s",
 				   strerror(-r));
 	if (r != 0)
 		return grant_refusef(a, "%s", why);
@@ -685,13 +677,13 @@ static json_t *grant_open_token(struct grant_attempt *a, const char *text,
 
 	r = token_check_time(token, now, TOKEN_SKEW_DEFAULT, &why);
 	if (r < 0)
-		return reply_error("failed", "cannot check the token's time: %s",
+		return reply_error(PROTO_ERR_FAILED, "cannot check the token's time: %s",
 				   strerror(-r));
 	if (r != 0)
 		return grant_refusef(a, "%s", why);
 
 	if (gethostname(host, sizeof(host)) < 0)
-		return reply_error("failed", "cannot learn this host's name: %s",
+		return reply_error(PROTO_ERR_FAILED, "cannot learn this host's name: %s",
 				   strerror(errno));
 	host[sizeof(host) - 1] = '\0';
 	if (!token_host_matches(token, host))
@@ -725,7 +717,7 @@ static json_t *grant_check_sshd(struct grant_attempt *a, const char *user,
 		return grant_refusef(a, "%s", why);
 	r = daemon_grant_blocker(a->d, user, mode, blocker);
 	if (r < 0)
-		return reply_error("failed", "cannot check sshd's settings: %s",
+		return reply_error(PROTO_ERR_FAILED, "cannot check sshd's settings: %s",
 				   strerror(-r));
 	if (r == 0)
 		return NULL;
@@ -734,7 +726,7 @@ static json_t *grant_check_sshd(struct grant_attempt *a, const char *user,
 			 "sshd would not let the key in: %s (doctor check %s). %s Or grant anyway with --force.",
 			 (*blocker)->message, (*blocker)->name,
 			 (*blocker)->fix ? (*blocker)->fix : "");
-		return grant_refuse(a, "refused", message);
+		return grant_refuse(a, PROTO_ERR_REFUSED, message);
 	}
 	snprintf(override, override_size,
 		 "granted with --force although sshd would not let the key in: %s (doctor check %s)",
@@ -781,15 +773,15 @@ static json_t *op_grant(struct daemon *d, const struct connection *conn,
 	dry_run = get_bool(request, "dry_run");
 	force = get_bool(request, "force");
 	if (key_text && token_text) {
-		reply = reply_error("usage", "grant takes a key or a token, not both");
+		reply = reply_error(PROTO_ERR_USAGE, "grant takes a key or a token, not both");
 		goto out;
 	}
 	if (!key_text && !token_text) {
-		reply = reply_error("usage", "grant needs a key or a token");
+		reply = reply_error(PROTO_ERR_USAGE, "grant needs a key or a token");
 		goto out;
 	}
 	if (key_text && !a.user) {
-		reply = reply_error("usage", "grant needs the account (user)");
+		reply = reply_error(PROTO_ERR_USAGE, "grant needs the account (user)");
 		goto out;
 	}
 	if (key_text && d->config->require_signed) {
@@ -820,21 +812,21 @@ static json_t *op_grant(struct daemon *d, const struct connection *conn,
 			r = request_deadline(d, request, 0, now, &redeem.deadline,
 					     message, sizeof(message));
 			if (r != 0) {
-				reply = grant_refuse(&a, "refused", message);
+				reply = grant_refuse(&a, PROTO_ERR_REFUSED, message);
 				goto out;
 			}
 		}
 		r = redeem_terms(token, &redeem, d->config, now, &terms, message,
 				 sizeof(message));
 		if (r != 0) {
-			reply = grant_refuse(&a, "refused", message);
+			reply = grant_refuse(&a, PROTO_ERR_REFUSED, message);
 			goto out;
 		}
 	} else {
 		r = request_deadline(d, request, d->config->default_duration, now,
 				     &deadline, message, sizeof(message));
 		if (r != 0) {
-			reply = grant_refuse(&a, "refused", message);
+			reply = grant_refuse(&a, PROTO_ERR_REFUSED, message);
 			goto out;
 		}
 		terms = (struct redeem_terms){
@@ -947,11 +939,11 @@ static json_t *op_revoke(struct daemon *d, const struct connection *conn,
 	if (reply)
 		goto out;
 	if (all == (json_array_size(ids) > 0)) {
-		reply = reply_error("usage", "revoke needs grant ids or all, not both");
+		reply = reply_error(PROTO_ERR_USAGE, "revoke needs grant ids or all, not both");
 		goto out;
 	}
 	if (user && !all) {
-		reply = reply_error("usage", "user goes with all: revoke all grants of that account");
+		reply = reply_error(PROTO_ERR_USAGE, "user goes with all: revoke all grants of that account");
 		goto out;
 	}
 	targets = calloc((all ? d->state->n_grants : json_array_size(ids)) + 1,
@@ -965,12 +957,12 @@ static json_t *op_revoke(struct daemon *d, const struct connection *conn,
 		bool seen = false;
 
 		if (!id || !id_valid(id)) {
-			reply = reply_error("usage", "\"%s\" is not a grant id (12 hex digits)",
+			reply = reply_error(PROTO_ERR_USAGE, "\"%s\" is not a grant id (12 hex digits)",
 					    quote(safe, id ? id : "(not a string)"));
 			goto out;
 		}
 		if (!state_find_grant(d->state, id)) {
-			reply = reply_error("not_found", "there is no active grant %s", id);
+			reply = reply_error(PROTO_ERR_NOT_FOUND, "there is no active grant %s", id);
 			goto out;
 		}
 		for (size_t t = 0; t < n_targets; t++)
@@ -1006,7 +998,7 @@ static json_t *op_revoke(struct daemon *d, const struct connection *conn,
 		}
 		if (r != 0) {
 			json_decref(object);
-			reply = reply_error(r == SL_REFUSED ? "refused" : "failed",
+			reply = reply_error(r == SL_REFUSED ? PROTO_ERR_REFUSED : PROTO_ERR_FAILED,
 					    "cannot revoke grant %s: %s%s", targets[t],
 					    why ? why : "unknown error",
 					    json_array_size(revoked) + omitted ? " (the grants listed in revoked were revoked)" : "");
@@ -1104,17 +1096,17 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 	if (reply)
 		goto out;
 	if (!id || !id_valid(id)) {
-		reply = reply_error("usage", "\"%s\" is not a grant id (12 hex digits)",
+		reply = reply_error(PROTO_ERR_USAGE, "\"%s\" is not a grant id (12 hex digits)",
 				    quote(safe, id));
 		goto out;
 	}
 	if (!has_field(request, "for") && !has_field(request, "until")) {
-		reply = reply_error("usage", "extend needs the new deadline: for or until");
+		reply = reply_error(PROTO_ERR_USAGE, "extend needs the new deadline: for or until");
 		goto out;
 	}
 	grant = state_find_grant(d->state, id);
 	if (!grant) {
-		reply = reply_error("not_found", "there is no active grant %s", id);
+		reply = reply_error(PROTO_ERR_NOT_FOUND, "there is no active grant %s", id);
 		goto out;
 	}
 	r = request_deadline(d, request, 0, now, &deadline, message, sizeof(message));
@@ -1131,12 +1123,12 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 		ev.by_user = conn->by_user;
 		ev.reason = message;
 		daemon_audit(d, &ev);
-		reply = proto_error("refused", message);
+		reply = proto_error(PROTO_ERR_REFUSED, message);
 		goto out;
 	}
 	r = account_lookup(grant->user, &acct, &why);
 	if (r != 0) {
-		reply = reply_error("failed", "cannot look up account %s: %s", grant->user,
+		reply = reply_error(PROTO_ERR_FAILED, "cannot look up account %s: %s", grant->user,
 				    r == SL_NOT_FOUND ? "it no longer exists"
 				    : r < 0 ? strerror(-r) : why);
 		goto out;
@@ -1150,7 +1142,7 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 	r = state_save(d->config->state_dir, d->state);
 	if (r < 0) {
 		grant->expires = old_expires;
-		reply = reply_error("failed", "cannot save the daemon's state: %s; the deadline is unchanged",
+		reply = reply_error(PROTO_ERR_FAILED, "cannot save the daemon's state: %s; the deadline is unchanged",
 				    strerror(-r));
 		goto out;
 	}
@@ -1164,7 +1156,7 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 		snprintf(reason, sizeof(reason), "%s's authorized_keys: %s",
 			 grant->user, daemon_keys_why(r, why));
 		extend_undo(d, grant, old_expires);
-		reply = reply_error(r == SL_REFUSED ? "refused" : "failed",
+		reply = reply_error(r == SL_REFUSED ? PROTO_ERR_REFUSED : PROTO_ERR_FAILED,
 				    "cannot extend grant %s: %s", id, reason);
 		goto out;
 	}
@@ -1183,7 +1175,7 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 		if (r != 0 && r != SL_NOT_FOUND)
 			log_err("grant %s: its line is gone, but the grant could not be ended: %.200s; the next start ends it",
 				id, end_why ? end_why : "unknown error");
-		reply = proto_error("not_found", message);
+		reply = proto_error(PROTO_ERR_NOT_FOUND, message);
 		goto out;
 	}
 	daemon_grant_event(grant, "extend", &ev);
@@ -1271,7 +1263,7 @@ static json_t *op_list(struct daemon *d, const json_t *request)
 	if (reply)
 		return reply;
 	if (after && !cursor_parse(after, &cursor))
-		return reply_error("usage", "\"%s\" is not a list cursor (pass back the next of the previous answer)",
+		return reply_error(PROTO_ERR_USAGE, "\"%s\" is not a list cursor (pass back the next of the previous answer)",
 				   quote(safe, after));
 	sorted = calloc(d->state->n_grants + 1, sizeof(*sorted));
 	grants = json_array();
@@ -1324,11 +1316,11 @@ static json_t *op_show(struct daemon *d, const json_t *request)
 	if (reply)
 		return reply;
 	if (!id || !id_valid(id))
-		return reply_error("usage", "\"%s\" is not a grant id (12 hex digits)",
+		return reply_error(PROTO_ERR_USAGE, "\"%s\" is not a grant id (12 hex digits)",
 				   quote(safe, id));
 	grant = state_find_grant(d->state, id);
 	if (!grant)
-		return reply_error("not_found", "there is no active grant %s", id);
+		return reply_error(PROTO_ERR_NOT_FOUND, "there is no active grant %s", id);
 	return json_pack("{s:b, s:o}", "ok", 1, "grant", grant_to_json(grant));
 }
 
@@ -1436,14 +1428,14 @@ static json_t *op_audit(struct daemon *d, const json_t *request)
 		const char *why = NULL;
 
 		if (id || json_is_integer(since))
-			return reply_error("usage", "verify checks the whole log; it takes no id or since");
+			return reply_error(PROTO_ERR_USAGE, "verify checks the whole log; it takes no id or since");
 		if (json_is_integer(before))
-			return reply_error("usage", "verify checks the whole log; it takes no before");
+			return reply_error(PROTO_ERR_USAGE, "verify checks the whole log; it takes no before");
 		r = audit_verify(path, &lines, &bad_line, &why);
 		if (r < 0)
-			return reply_error("failed", "cannot read the audit log: %s", strerror(-r));
+			return reply_error(PROTO_ERR_FAILED, "cannot read the audit log: %s", strerror(-r));
 		if (r != 0) {
-			reply = reply_error("refused", "the audit log is broken at line %lu: %s",
+			reply = reply_error(PROTO_ERR_REFUSED, "the audit log is broken at line %lu: %s",
 					    bad_line, why ? why : "chain broken");
 			if (reply)
 				json_object_set_new(reply, "bad_line",
@@ -1454,20 +1446,20 @@ static json_t *op_audit(struct daemon *d, const json_t *request)
 				 (json_int_t)lines);
 	}
 	if (id && !id_valid(id))
-		return reply_error("usage", "\"%s\" is not a grant id (12 hex digits)",
+		return reply_error(PROTO_ERR_USAGE, "\"%s\" is not a grant id (12 hex digits)",
 				   quote(safe, id));
 	if (json_is_integer(since) && json_integer_value(since) < 0)
-		return reply_error("usage", "since must not be negative");
+		return reply_error(PROTO_ERR_USAGE, "since must not be negative");
 	if (json_is_integer(before) && json_integer_value(before) < 1)
-		return reply_error("usage", "before must be a record's seq (1 or more)");
+		return reply_error(PROTO_ERR_USAGE, "before must be a record's seq (1 or more)");
 	r = audit_read(path, id, json_is_integer(since) ? (time_t)json_integer_value(since) : 0,
 		       &records);
 	if (r == -ENOENT)
 		records = json_array();
 	else if (r == -EBADMSG)
-		return reply_error("failed", "the audit log has a damaged line; run 'sshlease audit --verify' to find it");
+		return reply_error(PROTO_ERR_FAILED, "the audit log has a damaged line; run 'sshlease audit --verify' to find it");
 	else if (r < 0)
-		return reply_error("failed", "cannot read the audit log: %s", strerror(-r));
+		return reply_error(PROTO_ERR_FAILED, "cannot read the audit log: %s", strerror(-r));
 	kept = audit_fit(records,
 			 json_is_integer(before) ? json_integer_value(before) : 0,
 			 &omitted);
@@ -1485,7 +1477,7 @@ json_t *daemon_handle(struct daemon *d, const struct connection *conn,
 	char safe[QUOTE_MAX + 1];
 
 	if (!op)
-		return reply_error("usage", "the request has no op");
+		return reply_error(PROTO_ERR_USAGE, "the request has no op");
 	if (strcmp(op, "grant") == 0)
 		return op_grant(d, conn, request);
 	if (strcmp(op, "revoke") == 0)
@@ -1500,5 +1492,5 @@ json_t *daemon_handle(struct daemon *d, const struct connection *conn,
 		return op_status(d, request);
 	if (strcmp(op, "audit") == 0)
 		return op_audit(d, request);
-	return reply_error("usage", "unknown op \"%s\"", quote(safe, op));
+	return reply_error(PROTO_ERR_USAGE, "unknown op \"%s\"", quote(safe, op));
 }

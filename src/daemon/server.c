@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "protocol.h"
+#include "timeutil.h"
 
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS 59
@@ -33,14 +34,6 @@ enum {
 	TAG_SIGNAL,
 	TAG_CONNECTION, /* + slot */
 };
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Create every missing directory above path, 0755 root. */
 static int make_parents(const char *path)
@@ -441,7 +434,7 @@ static void accept_connections(struct daemon *d)
 		 * open cannot lock root (or the others) out. */
 		connections_count(d, cred.uid, &total, &of_uid);
 		if (!admission_connection_allowed(cred.uid, total, of_uid)) {
-			long long now = monotonic_ms();
+			long long now = time_monotonic_ms();
 
 			if (now - last_busy_warning_ms > 10000) {
 				if (total >= DAEMON_MAX_CONNECTIONS - ADMISSION_ROOT_RESERVED)
@@ -467,7 +460,7 @@ static void accept_connections(struct daemon *d)
 		}
 		*conn = (struct connection){
 			.fd = fd,
-			.deadline_ms = monotonic_ms() + DAEMON_CONNECTION_TIMEOUT_MS,
+			.deadline_ms = time_monotonic_ms() + DAEMON_CONNECTION_TIMEOUT_MS,
 			.pid = cred.pid,
 			.uid = cred.uid,
 			.gid = cred.gid,
@@ -501,7 +494,7 @@ static void refuse_outsider(struct daemon *d, const struct connection *conn)
 		.reason = reason,
 	};
 
-	if (!admission_refusal_record(&d->refusals, conn->uid, monotonic_ms(),
+	if (!admission_refusal_record(&d->refusals, conn->uid, time_monotonic_ms(),
 				      &suppressed)) {
 		log_debug("denied a request from uid %lu (%s), pid %ld; recorded at most once a minute",
 			  (unsigned long)conn->uid, conn->by_user, (long)conn->pid);
@@ -527,7 +520,7 @@ static json_t *denied_reply(const struct daemon *d)
 	else
 		snprintf(message, sizeof(message),
 			 "permission denied: only root may talk to sshleased");
-	return proto_error("denied", message);
+	return proto_error(PROTO_ERR_DENIED, message);
 }
 
 static void connection_event(struct daemon *d, struct connection *conn)
@@ -548,10 +541,10 @@ static void connection_event(struct daemon *d, struct connection *conn)
 	case 0:
 		break;
 	case -EMSGSIZE:
-		response = proto_error("usage", "request larger than 64 KiB");
+		response = proto_error(PROTO_ERR_USAGE, "request larger than 64 KiB");
 		break;
 	case -EBADMSG:
-		response = proto_error("usage", "malformed request: not a JSON object");
+		response = proto_error(PROTO_ERR_USAGE, "malformed request: not a JSON object");
 		break;
 	case -ECONNRESET:
 		goto out;
@@ -570,7 +563,7 @@ send:
 	r = proto_send(conn->fd, response);
 	if (r == -EMSGSIZE) {
 		json_decref(response);
-		response = proto_error("failed",
+		response = proto_error(PROTO_ERR_FAILED,
 				       "the answer is larger than the protocol allows (64 KiB); narrow the request");
 		r = response ? proto_send(conn->fd, response) : -ENOMEM;
 	}
@@ -585,7 +578,7 @@ out:
 
 static void expire_connections(struct daemon *d)
 {
-	long long now = monotonic_ms();
+	long long now = time_monotonic_ms();
 
 	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++) {
 		struct connection *conn = &d->connections[i];
@@ -612,7 +605,7 @@ static int next_timeout_ms(const struct daemon *d)
 	}
 	if (earliest < 0)
 		return -1;
-	now = monotonic_ms();
+	now = time_monotonic_ms();
 	if (earliest <= now)
 		return 0;
 	return earliest - now > INT_MAX ? INT_MAX : (int)(earliest - now);

@@ -7,14 +7,7 @@
 
 #include "daemon.h"
 #include "log.h"
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "timeutil.h"
 
 /* How sshd is run for -T and -V: the binary sshd.h finds, the config file
  * of [sshd] config. */
@@ -47,7 +40,7 @@ void daemon_sshd_probe(struct daemon *d)
 	int r;
 
 	r = sshd_probe(&options, &d->sshd, &why);
-	d->sshd_probed_ms = monotonic_ms();
+	d->sshd_probed_ms = time_monotonic_ms();
 	if (d->sshd_probed_ms == 0)
 		d->sshd_probed_ms = 1;
 	if (r < 0) {
@@ -96,7 +89,7 @@ void daemon_sshd_refresh(struct daemon *d)
 	if (d->sshd_answered && d->sshd_probed_ms != 0)
 		return;
 	if (d->sshd_probed_ms != 0 &&
-	    monotonic_ms() - d->sshd_probed_ms < DAEMON_SSHD_REPROBE_SECONDS * 1000LL)
+	    time_monotonic_ms() - d->sshd_probed_ms < DAEMON_SSHD_REPROBE_SECONDS * 1000LL)
 		return;
 	daemon_sshd_probe(d);
 }

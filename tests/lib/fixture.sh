@@ -58,7 +58,7 @@ fixture_pass() { # message...
 
 # Fail the test now: print the reason, let the EXIT trap dump logs and clean.
 fixture_fail() { # message...
-	printf 'FAIL: %s\n' "$*" >&2
+	printf 'FAIL: %s: %s\n' "$(basename "$0")" "$*" >&2
 	exit 1
 }
 

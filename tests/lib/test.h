@@ -1,6 +1,11 @@
 /* Minimal check macros shared by the unit tests: every failed check prints
- * where and what, the test goes on, and test_done() turns failures into
- * the exit code meson reads (0 pass, 1 fail, 77 skip). */
+ * the test it belongs to, where and what; the test goes on, and test_done()
+ * turns failures into the exit code meson reads (0 pass, 1 fail, 77 skip).
+ *
+ *     TEST(test_refusals());      runs one test under its name
+ *     CHECK(cond); CHECK_INT(a, b); CHECK_STR(a, b); CHECK_MSG(cond, ...)
+ *
+ * A check outside TEST() is reported under "main". */
 #ifndef SSHLEASE_TEST_H
 #define SSHLEASE_TEST_H
 
@@ -11,14 +16,28 @@
 
 static int test_failures;
 static int test_checks;
+static const char *test_name = "main";
+
+/* Run one test (a call expression) under its name; say when it failed. */
+#define TEST(call)                                                             \
+	do {                                                                   \
+		int test_before_ = test_failures;                              \
+		const char *test_outer_ = test_name;                           \
+		test_name = #call;                                             \
+		call;                                                          \
+		if (test_failures != test_before_)                             \
+			fprintf(stderr, "FAIL: %s (%d checks failed)\n",       \
+				test_name, test_failures - test_before_);      \
+		test_name = test_outer_;                                       \
+	} while (0)
 
 #define CHECK(cond)                                                            \
 	do {                                                                   \
 		test_checks++;                                                 \
 		if (!(cond)) {                                                 \
 			test_failures++;                                       \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                              \
+			fprintf(stderr, "%s: %s:%d: check failed: %s\n",       \
+				test_name, __FILE__, __LINE__, #cond);         \
 		}                                                              \
 	} while (0)
 
@@ -27,8 +46,8 @@ static int test_checks;
 		test_checks++;                                                 \
 		if (!(cond)) {                                                 \
 			test_failures++;                                       \
-			fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, \
-				__LINE__, #cond);                              \
+			fprintf(stderr, "%s: %s:%d: check failed: %s: ",       \
+				test_name, __FILE__, __LINE__, #cond);         \
 			fprintf(stderr, __VA_ARGS__);                          \
 			fputc('\n', stderr);                                   \
 		}                                                              \

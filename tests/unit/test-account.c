@@ -139,9 +139,9 @@ int main(void)
 	 * happens to them. */
 	pid = fork();
 	if (pid == 0) {
-		test_refused_names();
-		test_root_and_missing();
-		test_throwaway(name);
+		TEST(test_refused_names());
+		TEST(test_root_and_missing());
+		TEST(test_throwaway(name));
 		exit(test_done());
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)

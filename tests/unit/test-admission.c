@@ -70,7 +70,7 @@ static void test_refusal_records(void)
 
 int main(void)
 {
-	test_connection_slots();
-	test_refusal_records();
+	TEST(test_connection_slots());
+	TEST(test_refusal_records());
 	return test_done();
 }

@@ -633,13 +633,13 @@ int main(void)
 	snprintf(master_head, sizeof(master_head), "%s/master.jsonl.head", dir);
 	make_log(master, N_LINES);
 
-	test_format();
-	test_intact_and_continue();
-	test_tampering();
-	test_open_refusals();
-	test_short_write();
-	test_read();
-	test_sentence();
+	TEST(test_format());
+	TEST(test_intact_and_continue());
+	TEST(test_tampering());
+	TEST(test_open_refusals());
+	TEST(test_short_write());
+	TEST(test_read());
+	TEST(test_sentence());
 
 	if (test_failures == 0)
 		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

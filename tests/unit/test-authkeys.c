@@ -1762,22 +1762,22 @@ static int run_tests(const char *name)
 	ctx.lock_dir = lock_dir;
 	deadline_utc = 1796144400; /* 2026-12-01T17:00:00Z */
 
-	test_format();
-	test_new_id();
-	test_golden_round_trip();
-	test_final_newline();
-	test_create();
-	test_matching();
-	test_duplicates();
-	test_replace();
-	test_list();
-	test_attacks();
-	test_compare_and_swap();
-	test_child_stopped();
-	test_child_clean();
-	test_remove_many();
-	test_lock();
-	test_concurrency();
+	TEST(test_format());
+	TEST(test_new_id());
+	TEST(test_golden_round_trip());
+	TEST(test_final_newline());
+	TEST(test_create());
+	TEST(test_matching());
+	TEST(test_duplicates());
+	TEST(test_replace());
+	TEST(test_list());
+	TEST(test_attacks());
+	TEST(test_compare_and_swap());
+	TEST(test_child_stopped());
+	TEST(test_child_clean());
+	TEST(test_remove_many());
+	TEST(test_lock());
+	TEST(test_concurrency());
 	account_free(user);
 	return test_done();
 }

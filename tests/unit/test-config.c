@@ -823,17 +823,17 @@ int main(void)
 	snprintf(conf_path, sizeof(conf_path), "%s/t.conf", tmpdir);
 
 	make_signers();
-	test_defaults();
-	test_key_table();
-	test_full_file();
-	test_accepted_forms();
-	test_refusals();
-	test_signer_duplicates();
-	test_long_lines();
-	test_many_problems();
-	test_nul_byte();
-	test_files();
-	test_shipped_conf();
+	TEST(test_defaults());
+	TEST(test_key_table());
+	TEST(test_full_file());
+	TEST(test_accepted_forms());
+	TEST(test_refusals());
+	TEST(test_signer_duplicates());
+	TEST(test_long_lines());
+	TEST(test_many_problems());
+	TEST(test_nul_byte());
+	TEST(test_files());
+	TEST(test_shipped_conf());
 
 	unlink(conf_path);
 	rmdir(tmpdir);

@@ -397,17 +397,17 @@ int main(void)
 	char *conf_page = read_source("doc/sshlease.conf.5.scd");
 	char *cli_page = read_source("doc/sshlease.1.scd");
 
-	check_helpers_fail();
-	check_synopsis_helpers_fail();
+	TEST(check_helpers_fail());
+	TEST(check_synopsis_helpers_fail());
 	CHECK(conf_page != NULL);
 	CHECK(cli_page != NULL);
 	if (conf_page) {
-		check_conf_page_has_every_key(conf_page);
-		check_conf_page_has_no_stale_key(conf_page);
+		TEST(check_conf_page_has_every_key(conf_page));
+		TEST(check_conf_page_has_no_stale_key(conf_page));
 	}
 	if (cli_page) {
-		check_exit_codes(cli_page);
-		check_synopsis(cli_page);
+		TEST(check_exit_codes(cli_page));
+		TEST(check_synopsis(cli_page));
 	}
 	free(conf_page);
 	free(cli_page);

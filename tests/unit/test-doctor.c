@@ -665,14 +665,14 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	test_report();
-	test_healthy_settings();
-	test_settings_table();
-	test_account();
-	test_shell(dir);
-	test_home(dir);
-	test_clock();
-	test_run_without_sshd();
+	TEST(test_report());
+	TEST(test_healthy_settings());
+	TEST(test_settings_table());
+	TEST(test_account());
+	TEST(test_shell(dir));
+	TEST(test_home(dir));
+	TEST(test_clock());
+	TEST(test_run_without_sshd());
 	{
 		char cmd[512];
 

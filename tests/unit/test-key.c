@@ -437,7 +437,7 @@ int main(void)
 		return 1;
 	}
 
-	check_family_names();
+	TEST(check_family_names());
 
 	ed = keygen("ed25519", NULL, "ed25519");
 	ec256 = keygen("ecdsa", "256", "ecdsa256");
@@ -568,8 +568,8 @@ int main(void)
 	};
 
 	for (size_t i = 0; i < SL_ARRAY_SIZE(accepts); i++)
-		check_accept(&accepts[i]);
-	check_accept(&no_comment_case);
+		TEST(check_accept(&accepts[i]));
+	TEST(check_accept(&no_comment_case));
 
 	/* Variants of real keys, for the blob-level refusals. */
 	split_line(ed, &edf);  /* type, key */
@@ -746,7 +746,7 @@ int main(void)
 	};
 
 	for (size_t i = 0; i < SL_ARRAY_SIZE(rejects); i++)
-		check_reject(&rejects[i]);
+		TEST(check_reject(&rejects[i]));
 	fprintf(stderr, "%zu acceptance and %zu rejection cases\n",
 		SL_ARRAY_SIZE(accepts) + 1, SL_ARRAY_SIZE(rejects));
 

@@ -246,7 +246,7 @@ static void test_timeout_and_close(void)
 
 static void test_errors(void)
 {
-	json_t *error = proto_error("refused", "refused: RSA key has 2048 bits");
+	json_t *error = proto_error(PROTO_ERR_REFUSED, "refused: RSA key has 2048 bits");
 	char *text = json_dumps(error, JSON_COMPACT);
 
 	CHECK_STR(text, "{\"ok\":false,\"error\":\"refused\","
@@ -254,13 +254,16 @@ static void test_errors(void)
 	free(text);
 	json_decref(error);
 
-	CHECK_INT(proto_error_exit_code("usage"), SL_EXIT_USAGE);
-	CHECK_INT(proto_error_exit_code("refused"), SL_EXIT_REFUSED);
-	CHECK_INT(proto_error_exit_code("not_found"), SL_EXIT_REFUSED);
-	CHECK_INT(proto_error_exit_code("denied"), SL_EXIT_DENIED);
-	CHECK_INT(proto_error_exit_code("failed"), SL_EXIT_FAILURE);
-	CHECK_INT(proto_error_exit_code("no-such-code"), SL_EXIT_FAILURE);
-	CHECK_INT(proto_error_exit_code(NULL), SL_EXIT_FAILURE);
+	CHECK_INT(proto_error_exit_code(proto_error_parse("usage")), SL_EXIT_USAGE);
+	CHECK_INT(proto_error_exit_code(proto_error_parse("refused")), SL_EXIT_REFUSED);
+	CHECK_INT(proto_error_exit_code(proto_error_parse("not_found")), SL_EXIT_REFUSED);
+	CHECK_INT(proto_error_exit_code(proto_error_parse("denied")), SL_EXIT_DENIED);
+	CHECK_INT(proto_error_exit_code(proto_error_parse("failed")), SL_EXIT_FAILURE);
+	CHECK_INT(proto_error_exit_code(proto_error_parse("no-such-code")), SL_EXIT_FAILURE);
+	CHECK_INT(proto_error_exit_code(proto_error_parse(NULL)), SL_EXIT_FAILURE);
+	CHECK_INT(proto_error_exit_code((enum proto_error_code)99), SL_EXIT_FAILURE);
+	for (int c = PROTO_ERR_FAILED; c <= PROTO_ERR_DENIED; c++)
+		CHECK_INT(proto_error_parse(proto_error_name((enum proto_error_code)c)), c);
 }
 
 
@@ -2277,12 +2280,12 @@ static void test_cli_pins_deadline(void)
 
 int main(void)
 {
-	test_round_trip();
-	test_size_limit();
-	test_garbage();
-	test_timeout_and_close();
-	test_errors();
-	test_cli_pins_deadline();
+	TEST(test_round_trip());
+	TEST(test_size_limit());
+	TEST(test_garbage());
+	TEST(test_timeout_and_close());
+	TEST(test_errors());
+	TEST(test_cli_pins_deadline());
 	/* The daemon must run as root: without root only the framing is
 	 * tested, and the run counts as skipped so that nobody mistakes it
 	 * for the whole test. */
@@ -2294,7 +2297,7 @@ int main(void)
 	}
 	if (sodium_init() < 0)
 		return 1;
-	test_daemon();
-	test_grants();
+	TEST(test_daemon());
+	TEST(test_grants());
 	return test_done();
 }

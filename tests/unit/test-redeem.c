@@ -235,7 +235,7 @@ static void test_terms(void)
 
 int main(void)
 {
-	test_from_within();
-	test_terms();
+	TEST(test_from_within());
+	TEST(test_terms());
 	return test_done();
 }

@@ -275,11 +275,11 @@ static void test_deadline(void)
 
 int main(void)
 {
-	test_empty();
-	test_due_and_next();
-	test_same_deadline();
-	test_clock_jumps();
-	test_holds();
-	test_deadline();
+	TEST(test_empty());
+	TEST(test_due_and_next());
+	TEST(test_same_deadline());
+	TEST(test_clock_jumps());
+	TEST(test_holds());
+	TEST(test_deadline());
 	return test_done();
 }

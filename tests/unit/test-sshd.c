@@ -1172,21 +1172,21 @@ static void test_probe_not_root(void)
 
 int main(void)
 {
-	test_banner();
-	test_version_output();
-	test_expiry_for();
-	test_local_expiry_paris();
-	test_settings_parse();
-	test_settings_port();
-	test_pattern();
-	test_access();
-	test_keys_file();
-	test_kexinit();
-	test_command_run();
-	test_find_and_load();
-	test_info_json();
-	test_tcp_socket_parse();
-	test_probe_not_sshd();
-	test_probe_not_root();
+	TEST(test_banner());
+	TEST(test_version_output());
+	TEST(test_expiry_for());
+	TEST(test_local_expiry_paris());
+	TEST(test_settings_parse());
+	TEST(test_settings_port());
+	TEST(test_pattern());
+	TEST(test_access());
+	TEST(test_keys_file());
+	TEST(test_kexinit());
+	TEST(test_command_run());
+	TEST(test_find_and_load());
+	TEST(test_info_json());
+	TEST(test_tcp_socket_parse());
+	TEST(test_probe_not_sshd());
+	TEST(test_probe_not_root());
 	return test_done();
 }

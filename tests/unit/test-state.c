@@ -775,17 +775,17 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	test_round_trip();
-	test_grant_json();
-	test_add_find_remove();
-	test_nonces();
-	test_nonce_remove();
-	test_malformed();
-	test_malformed_fields();
-	test_unsafe_places();
-	test_crash_safety();
-	test_read_only_dir();
-	test_ten_thousand();
+	TEST(test_round_trip());
+	TEST(test_grant_json());
+	TEST(test_add_find_remove());
+	TEST(test_nonces());
+	TEST(test_nonce_remove());
+	TEST(test_malformed());
+	TEST(test_malformed_fields());
+	TEST(test_unsafe_places());
+	TEST(test_crash_safety());
+	TEST(test_read_only_dir());
+	TEST(test_ten_thousand());
 
 	if (test_failures == 0)
 		nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -347,11 +347,11 @@ static void test_time_format(void)
 
 int main(void)
 {
-	test_duration_accepts();
-	test_duration_refuses();
-	test_duration_format();
-	test_time_accepts();
-	test_time_refuses();
-	test_time_format();
+	TEST(test_duration_accepts());
+	TEST(test_duration_refuses());
+	TEST(test_duration_format());
+	TEST(test_time_accepts());
+	TEST(test_time_refuses());
+	TEST(test_time_format());
 	return test_done();
 }

@@ -1232,22 +1232,22 @@ int main(void)
 	signer_from_seed(&other, 0x80, "other");
 	signer_from_seed(&vector_signer, 0x00, "vector");
 
-	test_round_trip();
-	test_vector();
-	test_bit_flips();
-	test_truncation();
-	test_signers_and_time();
-	test_envelope();
-	test_payloads();
-	test_sign_refusals();
-	test_sizes();
-	test_fuzz_corpus();
+	TEST(test_round_trip());
+	TEST(test_vector());
+	TEST(test_bit_flips());
+	TEST(test_truncation());
+	TEST(test_signers_and_time());
+	TEST(test_envelope());
+	TEST(test_payloads());
+	TEST(test_sign_refusals());
+	TEST(test_sizes());
+	TEST(test_fuzz_corpus());
 
 	if (!mkdtemp(dir)) {
 		perror("mkdtemp");
 		return 1;
 	}
-	test_signer_files(dir);
+	TEST(test_signer_files(dir));
 	if (nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
 	return test_done();

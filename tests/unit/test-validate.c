@@ -1,5 +1,6 @@
 /* Unit tests for the small validators (include/validate.h). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "test.h"
 #include "validate.h"
@@ -209,11 +210,62 @@ static void test_signer_name(void)
 	CHECK(!signer_name_valid("acme\0x", 6));
 }
 
+static void test_grant_id(void)
+{
+	static const struct {
+		const char *name, *id;
+	} bad[] = {
+		{ "empty", "" },
+		{ "too short", "4cae1e8412a" },
+		{ "too long", "4cae1e8412a5f" },
+		{ "upper case", "4CAE1E8412A5" },
+		{ "not hex", "4cae1e8412ag" },
+		{ "blank", "4cae1e8412 5" },
+	};
+
+	CHECK(grant_id_valid("4cae1e8412a5", 12));
+	CHECK(grant_id_valid("4cae1e8412a5 trailing", 12));
+	CHECK(!grant_id_valid(NULL, 12));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_MSG(!grant_id_valid(bad[i].id, strlen(bad[i].id)), "%s", bad[i].name);
+	/* a NUL inside the counted bytes */
+	CHECK(!grant_id_valid("4cae1e\0412a5", 12));
+}
+
+static void test_key_blob(void)
+{
+	static const struct {
+		const char *name, *blob;
+	} bad[] = {
+		{ "empty", "" },
+		{ "length not a multiple of 4", "QUFB" "QQ" },
+		{ "three pad bytes", "Q===" },
+		{ "pad inside", "QQ==QUFB" },
+		{ "url alphabet", "QUF-" },
+		{ "blank", "QU B" },
+		{ "quote", "QU\"B" },
+	};
+	static char big[KEY_BLOB_MAX + 5];
+
+	CHECK(key_blob_valid("QUFB", 4));
+	CHECK(key_blob_valid("QUE=", 4));
+	CHECK(key_blob_valid("QQ==", 4));
+	CHECK(key_blob_valid("AAAAC3NzaC1lZDI1NTE5", 20));
+	CHECK(!key_blob_valid(NULL, 4));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_MSG(!key_blob_valid(bad[i].blob, strlen(bad[i].blob)), "%s", bad[i].name);
+	memset(big, 'A', sizeof(big) - 1);
+	CHECK(key_blob_valid(big, KEY_BLOB_MAX));
+	CHECK(!key_blob_valid(big, KEY_BLOB_MAX + 4));
+}
+
 int main(void)
 {
-	test_ticket();
-	test_from();
-	test_username();
-	test_signer_name();
+	TEST(test_ticket());
+	TEST(test_from());
+	TEST(test_username());
+	TEST(test_signer_name());
+	TEST(test_grant_id());
+	TEST(test_key_blob());
 	return test_done();
 }
