@@ -140,8 +140,8 @@ static int audit_verified(const struct audit_options *o, const json_t *reply)
 	return r;
 }
 
-static int audit_verify(const struct cli *cli, const struct audit_options *o,
-			const json_t *request)
+static int ask_verify(const struct cli *cli, const struct audit_options *o,
+		      const json_t *request)
 {
 	json_t *reply = NULL;
 	int r;
@@ -304,7 +304,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 		cli_json_set_integer(request, "since", (long long)o.since);
 	if (o.verify && json_object_set_new(request, "verify", json_true()))
 		cli_out_of_memory();
-	r = o.verify ? audit_verify(cli, &o, request)
+	r = o.verify ? ask_verify(cli, &o, request)
 		     : audit_show(cli, &o, request);
 	json_decref(request);
 	return r;

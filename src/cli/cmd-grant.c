@@ -143,8 +143,9 @@ static int grant_open_tty(const struct cli *cli, const struct grant_options *o,
 	return SL_EXIT_USAGE;
 }
 
-static int grant_build(const struct cli *cli, const struct grant_options *o,
-		       const char *key, json_t **out)
+static int grant_request_build(const struct cli *cli,
+			       const struct grant_options *o, const char *key,
+			       json_t **out)
 {
 	json_t *request;
 
@@ -414,7 +415,7 @@ int cmd_grant(struct cli *cli, int argc, char **argv)
 	if (r == 0)
 		r = cli_key_input(cli, o.key_arg, &key, &key_len);
 	if (r == 0)
-		r = grant_build(cli, &o, key, &request);
+		r = grant_request_build(cli, &o, key, &request);
 	if (r == 0)
 		r = grant_run(cli, &o, request, tty_fd);
 	json_decref(request);
