@@ -6,9 +6,8 @@
  *
  * Nothing here changes the system: sshd is only connected to (no login is
  * tried) and only run with -T or -V. Every external program is run without a
- * shell, with a clean environment and a bounded time (sshd_command_run).
- * Functions that run programs wait for their own child by pid: callers must
- * not reap children they did not start (no SIGCHLD = SIG_IGN).
+ * shell, with a clean environment and a bounded time (proc_run), so
+ * callers must not reap children they did not start (no SIGCHLD = SIG_IGN).
  */
 #ifndef SSHLEASE_SSHD_H
 #define SSHLEASE_SSHD_H
@@ -21,13 +20,12 @@
 #include "authkeys.h"
 #include "common.h"
 #include "config.h"
+#include "proc.h"
 
 /* Where sshd lives on Debian; otherwise the first sshd found in PATH. */
 #define SSHD_PATH_DEFAULT "/usr/sbin/sshd"
-/* Seconds allowed per probe connection and per run of a program. */
+/* Seconds allowed per probe connection and per run of sshd. */
 #define SSHD_TIMEOUT_DEFAULT 5
-/* Most bytes kept of a program's stdout and of its stderr. */
-#define SSHD_OUTPUT_MAX (256 * 1024)
 /* Most host keys reported (one per type OpenSSH serves, with room). */
 #define SSHD_HOST_KEYS_MAX 8
 
@@ -97,34 +95,6 @@ int sshd_expiry_for(const struct sshd_version *version,
 /* "utc", "local" or "none": how doctor and the grant block name the form. */
 const char *sshd_expiry_name(enum authkeys_expiry expiry);
 
-/* ---- running programs ---- */
-
-/* What a program run by sshd_command_run left behind. */
-struct sshd_output {
-	char *out;      /* stdout, NUL-terminated (never NULL after a run) */
-	size_t out_len;
-	char *err;      /* stderr, NUL-terminated (never NULL after a run) */
-	size_t err_len;
-	int status;     /* as waitpid(2) reports it */
-	bool truncated; /* a stream passed SSHD_OUTPUT_MAX; the rest was dropped */
-};
-
-/*
- * Run argv[0] (an absolute path) with argv, without a shell: stdin is
- * /dev/null, the environment is only PATH=/usr/sbin:/usr/bin:/sbin:/bin and
- * LC_ALL=C, the signal mask is empty and dispositions are the defaults.
- * stdout and stderr are collected into *res. After timeout seconds (0 =
- * SSHD_TIMEOUT_DEFAULT) the child is killed (SIGKILL) and reaped.
- * Returns 0 when the program ran and exited (any exit status: see
- * res->status), -ETIMEDOUT when it was killed, -errno when it could not be
- * started (*why names the step; a missing program is -ENOENT). On every
- * return *res must be released with sshd_output_finish.
- */
-int sshd_command_run(const char *const argv[], unsigned timeout,
-		     struct sshd_output *res, const char **why);
-
-void sshd_output_finish(struct sshd_output *res);
-
 /* ---- sshd -T ---- */
 
 /* How to run sshd for -T and -V. All members may be 0/NULL. */
@@ -162,7 +132,7 @@ struct sshd_settings {
  * (the last newline may be missing); KEYWORD is [a-z0-9]+; VALUE is
  * printable ASCII. Refused (SL_REFUSED with *why), never guessed: an empty
  * or blank line, an upper-case or other keyword character, a byte outside
- * printable ASCII (NUL, CR, tab, escapes), more than SSHD_OUTPUT_MAX bytes,
+ * printable ASCII (NUL, CR, tab, escapes), more than PROC_OUTPUT_MAX bytes,
  * empty input. Returns 0 with a new *out (sshd_settings_free), or -ENOMEM.
  */
 int sshd_settings_parse(const char *text, size_t len,

@@ -18,6 +18,7 @@
 #include "account.h"
 #include "doctor.h"
 #include "log.h"
+#include "proc.h"
 
 #define RELOAD " and reload sshd."
 
@@ -821,7 +822,7 @@ static int timedatectl_synchronised(void)
 {
 	static const char *const paths[] = { "/usr/bin/timedatectl",
 					      "/bin/timedatectl" };
-	struct sshd_output res = { 0 };
+	struct proc_output res = { 0 };
 	const char *why;
 	int answer = -1;
 
@@ -831,14 +832,14 @@ static int timedatectl_synchronised(void)
 
 		if (access(paths[i], X_OK) != 0)
 			continue;
-		if (sshd_command_run(argv, 0, &res, &why) == 0 &&
+		if (proc_run(argv, 0, &res, &why) == 0 &&
 		    WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0) {
 			if (strcmp(res.out, "yes\n") == 0)
 				answer = 1;
 			else if (strcmp(res.out, "no\n") == 0)
 				answer = 0;
 		}
-		sshd_output_finish(&res);
+		proc_output_finish(&res);
 		break;
 	}
 	return answer;

@@ -2,7 +2,7 @@
  * The sshd module without a running sshd: banner and sshd -V parsing, the
  * expiry-time choice (and the local form read back as sshd 7.7-9.0 reads
  * it), sshd -T output parsing, AllowUsers/DenyUsers matching,
- * AuthorizedKeysFile forms, the KEXINIT reader, the program runner; the
+ * AuthorizedKeysFile forms, the KEXINIT reader; the
  * /proc/net/tcp reader that tells whose socket listens, and (as root) a
  * probe that does not believe a listener of another user: its banner and
  * keys are dropped and sshd -V is asked instead.
@@ -633,110 +633,6 @@ static void test_kexinit(void)
 		  SL_REFUSED);
 }
 
-/* ---- running programs ---- */
-
-static void test_command_run(void)
-{
-	struct sshd_output res;
-	const char *why = NULL;
-	sigset_t block, old;
-
-	{
-		const char *argv[] = { "/bin/sh", "-c",
-				       "printf out; printf err >&2; exit 3", NULL };
-
-		CHECK_INT(sshd_command_run(argv, 0, &res, &why), 0);
-		CHECK_STR(res.out, "out");
-		CHECK_STR(res.err, "err");
-		CHECK_INT(res.out_len, 3);
-		CHECK(WIFEXITED(res.status) && WEXITSTATUS(res.status) == 3);
-		CHECK(!res.truncated);
-		sshd_output_finish(&res);
-	}
-	{
-		/* A clean environment, whatever ours holds. */
-		const char *argv[] = { "/usr/bin/env", NULL };
-
-		setenv("SSHLEASE_TEST_LEAK", "1", 1);
-		CHECK_INT(sshd_command_run(argv, 0, &res, &why), 0);
-		CHECK_STR(res.out, "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nLC_ALL=C\n");
-		sshd_output_finish(&res);
-		unsetenv("SSHLEASE_TEST_LEAK");
-	}
-	{
-		/* Blocked and ignored signals of the caller do not leak. */
-		const char *argv[] = { "/bin/sh", "-c",
-				       "exec grep -E '^(SigBlk|SigIgn)' /proc/self/status",
-				       NULL };
-
-		sigemptyset(&block);
-		sigaddset(&block, SIGTERM);
-		sigaddset(&block, SIGCHLD);
-		sigprocmask(SIG_BLOCK, &block, &old);
-		signal(SIGPIPE, SIG_IGN);
-		CHECK_INT(sshd_command_run(argv, 0, &res, &why), 0);
-		{
-			const char *blk = strstr(res.out, "SigBlk:\t");
-			const char *ign = strstr(res.out, "SigIgn:\t");
-			unsigned long long blocked = blk ? strtoull(blk + 8, NULL, 16) : ~0ULL;
-			unsigned long long ignored = ign ? strtoull(ign + 8, NULL, 16) : ~0ULL;
-
-			CHECK_MSG(blocked == 0, "blocked: %llx", blocked);
-			/* Signals 1-31; glibc's own (32, 33) cannot be reset
-			 * and may be ignored by whoever started the test. */
-			CHECK_MSG((ignored & 0x7fffffffULL) == 0, "ignored: %llx",
-				  ignored);
-		}
-		sshd_output_finish(&res);
-		signal(SIGPIPE, SIG_DFL);
-		sigprocmask(SIG_SETMASK, &old, NULL);
-	}
-	{
-		/* stdin is /dev/null: cat ends at once. */
-		const char *argv[] = { "/bin/cat", NULL };
-
-		CHECK_INT(sshd_command_run(argv, 0, &res, &why), 0);
-		CHECK_INT(res.out_len, 0);
-		CHECK_STR(res.out, "");
-		sshd_output_finish(&res);
-	}
-	{
-		/* Output past the cap is dropped and said so. */
-		const char *argv[] = { "/bin/sh", "-c",
-				       "head -c 300000 /dev/zero | tr '\\0' x", NULL };
-
-		CHECK_INT(sshd_command_run(argv, 0, &res, &why), 0);
-		CHECK(res.truncated);
-		CHECK_INT(res.out_len, SSHD_OUTPUT_MAX);
-		CHECK_INT(strlen(res.out), SSHD_OUTPUT_MAX);
-		sshd_output_finish(&res);
-	}
-	{
-		/* A program that hangs is killed after the timeout. */
-		const char *argv[] = { "/bin/sleep", "60", NULL };
-
-		CHECK_INT(sshd_command_run(argv, 1, &res, &why), -ETIMEDOUT);
-		CHECK(WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGKILL);
-		CHECK(why != NULL);
-		sshd_output_finish(&res);
-	}
-	{
-		/* ... also when it closed its output and lingers. */
-		const char *argv[] = { "/bin/sh", "-c",
-				       "exec >&- 2>&-; exec sleep 60", NULL };
-
-		CHECK_INT(sshd_command_run(argv, 1, &res, &why), -ETIMEDOUT);
-		CHECK(WIFSIGNALED(res.status) && WTERMSIG(res.status) == SIGKILL);
-		sshd_output_finish(&res);
-	}
-	{
-		const char *argv[] = { "/nonexistent/program", NULL };
-
-		CHECK_INT(sshd_command_run(argv, 0, &res, &why), -ENOENT);
-		sshd_output_finish(&res);
-	}
-}
-
 static void test_find_and_load(void)
 {
 	char path[256], diag[256];
@@ -1182,7 +1078,6 @@ int main(void)
 	TEST(test_access());
 	TEST(test_keys_file());
 	TEST(test_kexinit());
-	TEST(test_command_run());
 	TEST(test_find_and_load());
 	TEST(test_info_json());
 	TEST(test_tcp_socket_parse());
