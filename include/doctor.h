@@ -5,9 +5,10 @@
  * (doctor_grant_blockers) so the daemon can refuse it unless --force.
  *
  * Everything is read-only: sshd is probed and run with -T, /etc/shadow is
- * read with getspnam, the home directory is looked at with fstatat(...,
- * AT_SYMLINK_NOFOLLOW). Run as root for the full picture: without root,
- * sshd -T and the shadow entry cannot be read and those checks warn.
+ * read with getspnam, the home directory is checked by the authorized_keys
+ * engine (authkeys_check). Run as root for the full picture: without root,
+ * sshd -T, the shadow entry and the home directory cannot be read and
+ * those checks warn.
  */
 #ifndef SSHLEASE_DOCTOR_H
 #define SSHLEASE_DOCTOR_H
@@ -17,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "account.h"
 #include "authkeys.h"
 #include "common.h"
 #include "config.h"
@@ -37,7 +39,7 @@
 #define DOCTOR_USER_ALLOWED "user-allowed" /* Allow/Deny*, PermitRootLogin */
 #define DOCTOR_ACCOUNT "account"           /* exists, not locked, not expired */
 #define DOCTOR_SHELL "login-shell"
-#define DOCTOR_HOME "home-permissions"     /* StrictModes on home, ~/.ssh, file */
+#define DOCTOR_HOME "home-permissions"     /* the engine's walk (authkeys_check) */
 #define DOCTOR_CLOCK "clock"               /* synchronised */
 
 enum doctor_status {
@@ -204,13 +206,14 @@ int doctor_check_shell(struct doctor_report *report, const char *shell,
 		       enum authkeys_mode mode, const char *shells_file);
 
 /*
- * The home-permissions check, read-only: home, home/.ssh and
- * home/.ssh/authorized_keys (the last two may be missing) must not be
- * symlinks, must be owned by uid or root and not be group or world
- * writable (StrictModes); the file must be a regular file with one link.
+ * The home-permissions check, asked of the authorized_keys engine
+ * (authkeys_check, which needs root): ok when a grant would get past the
+ * path (saying what it would create), a failure whose message is the
+ * engine's own reason, word for word, when authkeys_add would refuse it,
+ * a warning when it cannot be asked (not root, a system error). Never a
+ * grant blocker: the grant gets the same refusal from the engine.
  */
-int doctor_check_home(struct doctor_report *report, const char *home,
-		      unsigned long uid);
+int doctor_check_home(struct doctor_report *report, const struct account *acct);
 
 /* The clock check: adjtimex(2) status, else `timedatectl show -p
  * NTPSynchronized`; unsynchronised or unknown warns. */

@@ -1,7 +1,6 @@
 /* doctor: read-only checks that a grant on this host will really let a key in. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <shadow.h>
@@ -673,142 +672,44 @@ int doctor_check_shell(struct doctor_report *report, const char *shell,
 
 /* ---- the home directory ---- */
 
-/* What is wrong with st for StrictModes, or NULL. */
-static const char *strict_modes_problem(const struct stat *st, unsigned long uid)
+int doctor_check_home(struct doctor_report *report, const struct account *acct)
 {
-	if (st->st_uid != (uid_t)uid && st->st_uid != 0)
-		return "is owned by another account";
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return "is group or world writable";
-	return NULL;
-}
+	static const char *const found_text[] = {
+		[AUTHKEYS_FOUND_FILE] = "the home directory, ~/.ssh and "
+					"authorized_keys pass StrictModes and "
+					"sshlease can write there",
+		[AUTHKEYS_FOUND_SSH_DIR] = "the home directory and ~/.ssh pass "
+					   "StrictModes; authorized_keys will be "
+					   "created at the first grant",
+		[AUTHKEYS_FOUND_HOME] = "the home directory passes StrictModes; "
+					"~/.ssh and authorized_keys will be "
+					"created at the first grant",
+	};
+	enum authkeys_found found;
+	const char *why = NULL;
+	int r = authkeys_check(acct, &found, &why);
 
-static int home_fail(struct doctor_report *report, const char *what,
-		     const char *problem, const char *fix)
-{
-	return doctor_report_add(report, DOCTOR_HOME, DOCTOR_FAIL, false, fix,
-				 "%s %s: sshd would ignore the keys (StrictModes) "
-				 "and sshlease refuses to write there",
-				 what, problem);
-}
-
-int doctor_check_home(struct doctor_report *report, const char *home,
-		      unsigned long uid)
-{
-	char safe[160], what[200];
-	int home_fd = -1, ssh_fd = -1, r;
-	const char *problem;
-	struct stat st;
-
-	log_safe(safe, sizeof(safe), home);
-	home_fd = open(home, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
-	if (home_fd < 0) {
-		int e = errno;
-
-		if (e == ENOENT)
-			r = home_fail(report, safe, "does not exist",
-				      "Create the home directory (mkhomedir_helper).");
-		else if ((e == ELOOP || e == ENOTDIR) && lstat(home, &st) == 0 &&
-			 S_ISLNK(st.st_mode))
-			r = home_fail(report, safe, "is a symlink",
-				      "Point the account at the real directory "
-				      "with usermod -d.");
-		else if (e == ENOTDIR)
-			r = home_fail(report, safe, "is not a directory",
-				      "Give the account a home directory with "
-				      "usermod -d.");
-		else
-			r = doctor_report_add(report, DOCTOR_HOME, DOCTOR_WARN,
-					      false, "Run doctor as root.",
-					      "cannot look at %s: %s", safe,
-					      strerror(e));
-		goto out;
-	}
-	if (fstat(home_fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	problem = strict_modes_problem(&st, uid);
-	if (problem) {
-		r = home_fail(report, safe, problem,
-			      "Give the home directory to its account and "
-			      "remove write access for others (chmod go-w).");
-		goto out;
-	}
-	snprintf(what, sizeof(what), "%s/.ssh", safe);
-	if (fstatat(home_fd, ".ssh", &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT) {
-			r = doctor_report_add(report, DOCTOR_HOME, DOCTOR_OK, false,
-					      NULL,
-					      "%s passes StrictModes; ~/.ssh will be "
-					      "created at the first grant",
-					      safe);
-			goto out;
-		}
-		r = doctor_report_add(report, DOCTOR_HOME, DOCTOR_WARN, false,
-				      "Run doctor as root.", "cannot look at %s: %s",
-				      what, strerror(errno));
-		goto out;
-	}
-	if (S_ISLNK(st.st_mode) || !S_ISDIR(st.st_mode)) {
-		r = home_fail(report, what,
-			      S_ISLNK(st.st_mode) ? "is a symlink" :
-						    "is not a directory",
-			      "Replace it with a real directory of mode 0700.");
-		goto out;
-	}
-	problem = strict_modes_problem(&st, uid);
-	if (problem) {
-		r = home_fail(report, what, problem,
-			      "Give ~/.ssh to its account with mode 0700.");
-		goto out;
-	}
-	ssh_fd = openat(home_fd, ".ssh", O_PATH | O_NOFOLLOW | O_DIRECTORY |
-						 O_CLOEXEC);
-	if (ssh_fd < 0) {
-		r = doctor_report_add(report, DOCTOR_HOME, DOCTOR_WARN, false,
-				      "Run doctor as root.", "cannot look at %s: %s",
-				      what, strerror(errno));
-		goto out;
-	}
-	snprintf(what, sizeof(what), "%s/.ssh/authorized_keys", safe);
-	if (fstatat(ssh_fd, "authorized_keys", &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT) {
-			r = doctor_report_add(report, DOCTOR_HOME, DOCTOR_OK, false,
-					      NULL,
-					      "%s and ~/.ssh pass StrictModes", safe);
-			goto out;
-		}
-		r = doctor_report_add(report, DOCTOR_HOME, DOCTOR_WARN, false,
-				      "Run doctor as root.", "cannot look at %s: %s",
-				      what, strerror(errno));
-		goto out;
-	}
-	if (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode) || st.st_nlink > 1) {
-		r = home_fail(report, what,
-			      S_ISLNK(st.st_mode)  ? "is a symlink" :
-			      !S_ISREG(st.st_mode) ? "is not a regular file" :
-						     "has other hard links",
-			      "Replace it with a plain file of mode 0600 owned by "
-			      "the account.");
-		goto out;
-	}
-	problem = strict_modes_problem(&st, uid);
-	if (problem) {
-		r = home_fail(report, what, problem,
-			      "Give the file to its account with mode 0600.");
-		goto out;
-	}
-	r = doctor_report_add(report, DOCTOR_HOME, DOCTOR_OK, false, NULL,
-			      "%s, ~/.ssh and ~/.ssh/authorized_keys pass "
-			      "StrictModes",
-			      safe);
-out:
-	if (ssh_fd >= 0)
-		close(ssh_fd);
-	if (home_fd >= 0)
-		close(home_fd);
-	return r;
+	if (r == 0)
+		return doctor_report_add(report, DOCTOR_HOME, DOCTOR_OK, false, NULL,
+					 "%s", found_text[found]);
+	if (r == -ENOMEM)
+		return r;
+	/* The engine's own reason, word for word: a grant gets the same. */
+	if (r == SL_REFUSED)
+		return doctor_report_add(report, DOCTOR_HOME, DOCTOR_FAIL, false,
+					 "Make the home directory and ~/.ssh real "
+					 "directories and authorized_keys a plain "
+					 "file, owned by the account and not group "
+					 "or world writable.",
+					 "%s", why);
+	if (geteuid() != 0)
+		return doctor_report_add(report, DOCTOR_HOME, DOCTOR_WARN, false,
+					 "Run doctor as root.",
+					 "the home directory can only be checked "
+					 "as root");
+	return doctor_report_add(report, DOCTOR_HOME, DOCTOR_WARN, false,
+				 "Check the account's home directory by hand.",
+				 "%s: %s", why, strerror(-r));
 }
 
 /* ---- the clock ---- */
@@ -1117,8 +1018,7 @@ int doctor_run(const struct doctor_options *options, struct doctor_report **out)
 			r = doctor_check_shell(report, acct->shell, options->mode,
 					       NULL);
 		if (r == 0)
-			r = doctor_check_home(report, acct->home,
-					      (unsigned long)acct->uid);
+			r = doctor_check_home(report, acct);
 		if (r < 0)
 			goto out;
 	}
