@@ -172,6 +172,36 @@ struct doctor_account {
 };
 
 /*
+ * The sshd-reachable check from a probe's result: ok when OpenSSH answered,
+ * a warning when another SSH server did, a failure when nothing answered
+ * (saying what sshd -V gave, when it did). Returns 0 or -ENOMEM.
+ */
+int doctor_check_reachable(struct doctor_report *report,
+			   const struct sshd_info *info);
+
+/*
+ * The expiry-format check: what sshd_expiry_for makes of the probed
+ * version and [sshd] expiry_format; a refusal fails with its reason and
+ * the setting to change. Returns 0 or -ENOMEM.
+ */
+int doctor_check_expiry(struct doctor_report *report,
+			const struct sshd_info *info,
+			enum config_expiry_format format);
+
+/*
+ * Run `sshd -T` for options (with -C for account, when not NULL, from
+ * options->client_addr/client_host), then the checks on its output
+ * (doctor_check_sshd_settings). With report_config the sshd-config result
+ * is reported too: ok, or why sshd -T gave nothing (no sshd, a timeout, a
+ * broken config, no root). *settings gets the settings for the caller to
+ * free, NULL when sshd -T failed (not an error). Returns 0 or -ENOMEM.
+ */
+int doctor_check_sshd_config(struct doctor_report *report,
+			     const struct doctor_options *options,
+			     const struct doctor_account *account,
+			     bool report_config, struct sshd_settings **settings);
+
+/*
  * The checks on `sshd -T` output: pubkey-authentication,
  * authorized-keys-file, authorized-keys-command, strict-modes,
  * sftp-subsystem and, when account is not NULL, user-allowed. Appends one
