@@ -178,6 +178,31 @@ int authkeys_list_managed(const struct authkeys_ctx *ctx,
 
 void authkeys_entries_free(struct authkeys_entry *entries, size_t n);
 
+/* What authkeys_check found on the path a grant writes. */
+enum authkeys_found {
+	AUTHKEYS_FOUND_FILE,    /* ~/.ssh/authorized_keys is there */
+	AUTHKEYS_FOUND_SSH_DIR, /* ~/.ssh is there; a grant creates the file */
+	AUTHKEYS_FOUND_HOME,    /* no ~/.ssh; a grant creates it and the file */
+};
+
+/*
+ * Would authkeys_add get past the account's path? The engine's own walk and
+ * checks, read-only, in a child that has become acct, as a write makes them:
+ * from the home directory with no symlink followed, StrictModes on the home
+ * directory, ~/.ssh and authorized_keys, a regular file with one link of at
+ * most AUTHKEYS_FILE_MAX bytes that the account (not root) owns; and, for
+ * what a grant would create (~/.ssh, or the file in it), whether the account
+ * may create it there. Nothing is created, written or removed, and no lock
+ * is taken, so it needs no authkeys_ctx.
+ * Returns 0 with *found; SL_REFUSED with *why, the same reason authkeys_add
+ * gives for that path; -errno with *why naming the step (-EPERM when not
+ * run as root). Not judged: the key line itself (SL_EXISTS), the size the
+ * file would reach with it, and changes made after the check.
+ * Callers must not reap children they did not start (no SIGCHLD = SIG_IGN).
+ */
+int authkeys_check(const struct account *acct, enum authkeys_found *found,
+		   const char **why);
+
 /* A new random grant id (AUTHKEYS_ID_LEN hex digits + NUL) from libsodium. */
 void authkeys_new_id(char out[AUTHKEYS_ID_LEN + 1]);
 

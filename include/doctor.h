@@ -5,9 +5,10 @@
  * (doctor_grant_blockers) so the daemon can refuse it unless --force.
  *
  * Everything is read-only: sshd is probed and run with -T, /etc/shadow is
- * read with getspnam, the home directory is looked at with fstatat(...,
- * AT_SYMLINK_NOFOLLOW). Run as root for the full picture: without root,
- * sshd -T and the shadow entry cannot be read and those checks warn.
+ * read with getspnam, the home directory is checked by the authorized_keys
+ * engine (authkeys_check). Run as root for the full picture: without root,
+ * sshd -T, the shadow entry and the home directory cannot be read and
+ * those checks warn.
  */
 #ifndef SSHLEASE_DOCTOR_H
 #define SSHLEASE_DOCTOR_H
@@ -17,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "account.h"
 #include "authkeys.h"
 #include "common.h"
 #include "config.h"
@@ -37,7 +39,7 @@
 #define DOCTOR_USER_ALLOWED "user-allowed" /* Allow/Deny*, PermitRootLogin */
 #define DOCTOR_ACCOUNT "account"           /* exists, not locked, not expired */
 #define DOCTOR_SHELL "login-shell"
-#define DOCTOR_HOME "home-permissions"     /* StrictModes on home, ~/.ssh, file */
+#define DOCTOR_HOME "home-permissions"     /* the engine's walk (authkeys_check) */
 #define DOCTOR_CLOCK "clock"               /* synchronised */
 
 enum doctor_status {
@@ -170,6 +172,36 @@ struct doctor_account {
 };
 
 /*
+ * The sshd-reachable check from a probe's result: ok when OpenSSH answered,
+ * a warning when another SSH server did, a failure when nothing answered
+ * (saying what sshd -V gave, when it did). Returns 0 or -ENOMEM.
+ */
+int doctor_check_reachable(struct doctor_report *report,
+			   const struct sshd_info *info);
+
+/*
+ * The expiry-format check: what sshd_expiry_for makes of the probed
+ * version and [sshd] expiry_format; a refusal fails with its reason and
+ * the setting to change. Returns 0 or -ENOMEM.
+ */
+int doctor_check_expiry(struct doctor_report *report,
+			const struct sshd_info *info,
+			enum config_expiry_format format);
+
+/*
+ * Run `sshd -T` for options (with -C for account, when not NULL, from
+ * options->client_addr/client_host), then the checks on its output
+ * (doctor_check_sshd_settings). With report_config the sshd-config result
+ * is reported too: ok, or why sshd -T gave nothing (no sshd, a timeout, a
+ * broken config, no root). *settings gets the settings for the caller to
+ * free, NULL when sshd -T failed (not an error). Returns 0 or -ENOMEM.
+ */
+int doctor_check_sshd_config(struct doctor_report *report,
+			     const struct doctor_options *options,
+			     const struct doctor_account *account,
+			     bool report_config, struct sshd_settings **settings);
+
+/*
  * The checks on `sshd -T` output: pubkey-authentication,
  * authorized-keys-file, authorized-keys-command, strict-modes,
  * sftp-subsystem and, when account is not NULL, user-allowed. Appends one
@@ -204,13 +236,14 @@ int doctor_check_shell(struct doctor_report *report, const char *shell,
 		       enum authkeys_mode mode, const char *shells_file);
 
 /*
- * The home-permissions check, read-only: home, home/.ssh and
- * home/.ssh/authorized_keys (the last two may be missing) must not be
- * symlinks, must be owned by uid or root and not be group or world
- * writable (StrictModes); the file must be a regular file with one link.
+ * The home-permissions check, asked of the authorized_keys engine
+ * (authkeys_check, which needs root): ok when a grant would get past the
+ * path (saying what it would create), a failure whose message is the
+ * engine's own reason, word for word, when authkeys_add would refuse it,
+ * a warning when it cannot be asked (not root, a system error). Never a
+ * grant blocker: the grant gets the same refusal from the engine.
  */
-int doctor_check_home(struct doctor_report *report, const char *home,
-		      unsigned long uid);
+int doctor_check_home(struct doctor_report *report, const struct account *acct);
 
 /* The clock check: adjtimex(2) status, else `timedatectl show -p
  * NTPSynchronized`; unsynchronised or unknown warns. */

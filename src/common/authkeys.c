@@ -951,6 +951,29 @@ int authkeys_list_managed(const struct authkeys_ctx *ctx,
 	return r;
 }
 
+int authkeys_check(const struct account *acct, enum authkeys_found *found,
+		   const char **why)
+{
+	struct userfs_result res;
+	const char *dummy;
+	int r;
+
+	if (!why)
+		why = &dummy;
+	if (!acct || !found)
+		return -EINVAL;
+	r = userfs_run(NULL, acct, &(struct userfs_op){ .check = true }, &res, why);
+	free(res.payload);
+	if (r != 0)
+		return r;
+	if (res.count > AUTHKEYS_FOUND_HOME) {
+		*why = "the process acting as the account sent a malformed answer";
+		return -EPROTO;
+	}
+	*found = (enum authkeys_found)res.count;
+	return 0;
+}
+
 void authkeys_new_id(char out[AUTHKEYS_ID_LEN + 1])
 {
 	unsigned char random[AUTHKEYS_ID_LEN / 2];

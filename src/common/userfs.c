@@ -675,6 +675,14 @@ static void change_reset(struct userfs_change *change)
 	*change = (struct userfs_change){ 0 };
 }
 
+/* A replace leaves the new file owned by the account: refused when that
+ * would take it from root (who may own it under StrictModes). */
+static enum userfs_reason child_owner_kept(const struct current *cur, uid_t uid)
+{
+	return cur->exists && cur->st.st_uid != uid ? USERFS_R_FILE_ROOT :
+						      USERFS_R_NONE;
+}
+
 static int child_work(const struct account *acct, const struct userfs_op *op,
 		      struct userfs_change *change)
 {
@@ -709,8 +717,8 @@ static int child_work(const struct account *acct, const struct userfs_op *op,
 		reason = change->reason;
 		if (r != 0 || !change->content || !op->write)
 			goto out;
-		if (cur.exists && cur.st.st_uid != acct->uid) {
-			reason = USERFS_R_FILE_ROOT;
+		reason = child_owner_kept(&cur, acct->uid);
+		if (reason != USERFS_R_NONE) {
 			r = SL_REFUSED;
 			goto out;
 		}
@@ -739,6 +747,70 @@ out:
 	return r;
 }
 
+/* Whether the account may create an entry in dir_fd, as a write does
+ * (mkdirat of ~/.ssh, the temporary file in ~/.ssh), asked of the kernel
+ * without creating anything: SL_REFUSED with refusal where the write would
+ * be refused, -errno with step where it would fail (EROFS among them). */
+static int child_may_create(int dir_fd, enum userfs_reason refusal,
+			    enum userfs_reason step, enum userfs_reason *reason)
+{
+	int e;
+
+	if (faccessat(dir_fd, ".", W_OK | X_OK, 0) == 0)
+		return 0;
+	e = errno;
+	if (e == EACCES || e == EPERM) {
+		*reason = refusal;
+		return SL_REFUSED;
+	}
+	*reason = step;
+	return -e;
+}
+
+/*
+ * child_work's walk and refusals for a write that creates what is missing
+ * (authkeys_add), in the same order, changing nothing: ~/.ssh is not
+ * created, no temporary file is made or cleaned. change->count gets the
+ * enum authkeys_found.
+ */
+static int child_check(const struct account *acct, struct userfs_change *change)
+{
+	struct current cur = { .fd = -1 };
+	enum userfs_reason reason = USERFS_R_NONE;
+	int home_fd = -1, ssh_fd = -1, r;
+
+	r = child_open_home(acct, &home_fd, &reason);
+	if (r != 0)
+		goto out;
+	r = child_open_ssh(home_fd, acct->uid, false, &ssh_fd, &reason);
+	if (r != 0)
+		goto out;
+	if (ssh_fd < 0) {
+		change->count = AUTHKEYS_FOUND_HOME;
+		r = child_may_create(home_fd, USERFS_R_SSH_CREATE, USERFS_R_STEP_SSH,
+				     &reason);
+		goto out;
+	}
+	r = child_read(ssh_fd, acct->uid, &cur, &reason);
+	if (r != 0)
+		goto out;
+	reason = child_owner_kept(&cur, acct->uid);
+	if (reason != USERFS_R_NONE) {
+		r = SL_REFUSED;
+		goto out;
+	}
+	change->count = cur.exists ? AUTHKEYS_FOUND_FILE : AUTHKEYS_FOUND_SSH_DIR;
+	r = child_may_create(ssh_fd, USERFS_R_SSH_WRITE, USERFS_R_STEP_TEMP, &reason);
+out:
+	change->reason = reason;
+	current_finish(&cur);
+	if (ssh_fd >= 0)
+		close(ssh_fd);
+	if (home_fd >= 0)
+		close(home_fd);
+	return r;
+}
+
 static _Noreturn void child_main(int wfd, const struct account *acct,
 				 const gid_t *groups, size_t ngroups,
 				 const struct userfs_op *op)
@@ -754,6 +826,8 @@ static _Noreturn void child_main(int wfd, const struct account *acct,
 	r = child_become(acct, groups, ngroups);
 	if (r < 0)
 		change.reason = USERFS_R_STEP_DROP;
+	else if (op->check)
+		r = child_check(acct, &change);
 	else
 		r = child_work(acct, op, &change);
 
@@ -933,7 +1007,8 @@ int userfs_run(const struct authkeys_ctx *ctx, const struct account *acct,
 		*why = "libsodium failed to initialise";
 		return -EIO;
 	}
-	r = lock_account(ctx, acct->uid, &lock_fd, why);
+	/* A check changes nothing: no lock to take, nor a lock directory. */
+	r = op->check ? 0 : lock_account(ctx, acct->uid, &lock_fd, why);
 	if (r != 0)
 		goto out;
 	r = account_groups(acct, &groups, &ngroups);

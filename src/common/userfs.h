@@ -82,6 +82,9 @@ struct userfs_op {
 	const void *arg;
 	bool write;  /* change->content may be written */
 	bool create; /* create ~/.ssh when missing */
+	bool check;  /* instead of an edit: the walk and the refusals of a
+			write with create, changing nothing (authkeys_check);
+			count gets the enum authkeys_found; no lock */
 };
 
 struct userfs_result {
@@ -91,8 +94,9 @@ struct userfs_result {
 };
 
 /*
- * Take the account's lock in ctx->lock_dir, run op in a child that has
- * become the account, and wait for its answer. Returns what the child
+ * Take the account's lock in ctx->lock_dir (not for a check, which changes
+ * nothing; ctx may be NULL then), run op in a child that has become the
+ * account, and wait for its answer. Returns what the child
  * returned (0, a positive sl_result with *why, or -errno with *why naming
  * the failed step) and fills res on 0.
  */

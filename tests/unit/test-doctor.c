@@ -1,7 +1,8 @@
 /*
  * doctor without a running sshd: reports and their JSON, each check on
- * sshd -T output, the account, shell, home directory and clock checks,
- * and doctor_run/doctor_grant_blockers where no sshd is found.
+ * sshd -T output, the account, shell and clock checks, and
+ * doctor_run/doctor_grant_blockers where no sshd is found. The home
+ * directory check, which asks the engine, is test-doctor-home.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -455,106 +456,6 @@ static void test_shell(const char *dir)
 	}
 }
 
-/* ---- home directory ---- */
-
-static enum doctor_status home_status(const char *home, unsigned long uid,
-				      const char *message_has)
-{
-	struct doctor_report *report = doctor_report_new();
-	const struct doctor_result *r;
-	enum doctor_status status = DOCTOR_OK;
-
-	CHECK_INT(doctor_check_home(report, home, uid), 0);
-	r = doctor_report_find(report, DOCTOR_HOME);
-	CHECK(r != NULL);
-	if (r) {
-		status = r->status;
-		CHECK_MSG(!message_has || strstr(r->message, message_has),
-			  "message \"%s\" lacks \"%s\"", r->message, message_has);
-		CHECK(!r->blocks_grant);
-	}
-	doctor_report_free(report);
-	return status;
-}
-
-static void test_home(const char *dir)
-{
-	char home[512], ssh[600], file[700], other[700], homelink[512];
-	unsigned long me = (unsigned long)geteuid();
-	/* An owner that is neither "me" nor root, whoever runs the test. */
-	unsigned long stranger = me == 0 ? 4242 : me + 1;
-	unsigned long me_as_other = me == 0 ? 4243 : me;
-
-	snprintf(home, sizeof(home), "%s/home", dir);
-	snprintf(ssh, sizeof(ssh), "%s/.ssh", home);
-	snprintf(file, sizeof(file), "%s/authorized_keys", ssh);
-	snprintf(other, sizeof(other), "%s/other", dir);
-	snprintf(homelink, sizeof(homelink), "%s/homelink", dir);
-
-	CHECK(mkdir(home, 0755) == 0);
-	CHECK_INT(home_status(home, me, "will be created"), DOCTOR_OK);
-	CHECK(mkdir(ssh, 0700) == 0);
-	CHECK_INT(home_status(home, me, "pass StrictModes"), DOCTOR_OK);
-	write_file(file, "", 0600);
-	CHECK_INT(home_status(home, me, "authorized_keys pass"), DOCTOR_OK);
-
-	/* group-writable home */
-	CHECK(chmod(home, 0775) == 0);
-	CHECK_INT(home_status(home, me, "home is group or world writable"),
-		  DOCTOR_FAIL);
-	CHECK(chmod(home, 0755) == 0);
-	/* world-writable ~/.ssh */
-	CHECK(chmod(ssh, 0707) == 0);
-	CHECK_INT(home_status(home, me, ".ssh is group or world writable"),
-		  DOCTOR_FAIL);
-	CHECK(chmod(ssh, 0700) == 0);
-	/* group-writable file */
-	CHECK(chmod(file, 0620) == 0);
-	CHECK_INT(home_status(home, me, "authorized_keys is group or world"),
-		  DOCTOR_FAIL);
-	CHECK(chmod(file, 0600) == 0);
-	/* owned by someone else (as root: chown; else: check for another uid) */
-	if (me == 0) {
-		CHECK(chown(home, 4242, 4242) == 0);
-		CHECK_INT(home_status(home, 4243, "owned by another account"),
-			  DOCTOR_FAIL);
-		CHECK_INT(home_status(home, 4242, NULL), DOCTOR_OK);
-		CHECK(chown(home, 0, 0) == 0);
-	} else {
-		CHECK_INT(home_status(home, stranger, "owned by another account"),
-			  DOCTOR_FAIL);
-	}
-	/* root-owned directories are fine for anyone (sshd allows them) */
-	if (me == 0)
-		CHECK_INT(home_status(home, me_as_other, NULL), DOCTOR_OK);
-	/* a hard link to the file */
-	CHECK(link(file, other) == 0);
-	CHECK_INT(home_status(home, me, "has other hard links"), DOCTOR_FAIL);
-	CHECK(unlink(other) == 0);
-	/* the file is a symlink (even a dangling one) */
-	CHECK(unlink(file) == 0);
-	CHECK(symlink("/etc/shadow", file) == 0);
-	CHECK_INT(home_status(home, me, "authorized_keys is a symlink"), DOCTOR_FAIL);
-	CHECK(unlink(file) == 0);
-	/* the file is a directory */
-	CHECK(mkdir(file, 0700) == 0);
-	CHECK_INT(home_status(home, me, "is not a regular file"), DOCTOR_FAIL);
-	CHECK(rmdir(file) == 0);
-	/* ~/.ssh is a symlink */
-	CHECK(rmdir(ssh) == 0);
-	CHECK(mkdir(other, 0700) == 0);
-	CHECK(symlink(other, ssh) == 0);
-	CHECK_INT(home_status(home, me, ".ssh is a symlink"), DOCTOR_FAIL);
-	CHECK(unlink(ssh) == 0);
-	CHECK(rmdir(other) == 0);
-	/* the home itself is a symlink, or missing */
-	CHECK(symlink(home, homelink) == 0);
-	CHECK_INT(home_status(homelink, me, "is a symlink"), DOCTOR_FAIL);
-	CHECK(unlink(homelink) == 0);
-	CHECK_INT(home_status(homelink, me, "does not exist"), DOCTOR_FAIL);
-	CHECK(rmdir(home) == 0);
-}
-
 /* ---- clock, doctor_run, blockers ---- */
 
 static void test_clock(void)
@@ -670,7 +571,6 @@ int main(void)
 	TEST(test_settings_table());
 	TEST(test_account());
 	TEST(test_shell(dir));
-	TEST(test_home(dir));
 	TEST(test_clock());
 	TEST(test_run_without_sshd());
 	{
