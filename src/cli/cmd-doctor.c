@@ -18,8 +18,9 @@ static const char doctor_help[] =
 	"expired, login shell, home directory permissions), the clock, and\n"
 	"whether sshleased answers. One line per check: ok, warn or fail,\n"
 	"its name and what was found, then for warn and fail what to do.\n\n"
-	"Run it as root for the full picture: without root, sshd -T and\n"
-	"/etc/shadow cannot be read, and those checks only warn.\n\n"
+	"Run it as root for the full picture: without root, sshd -T,\n"
+	"/etc/shadow and the account's files cannot be read, and those\n"
+	"checks only warn.\n\n"
 	"Options:\n"
 	"  -u, --user USER     also check this account (else host-wide only)\n"
 	"  --sftp              check for an SFTP-only grant (else the config's\n"
@@ -290,8 +291,9 @@ int cmd_doctor(struct cli *cli, int argc, char **argv)
 	if (r != CLI_CONTINUE)
 		goto out;
 	if (geteuid() != 0)
-		fputs("sshlease: note: not running as root: sshd -T and "
-		      "/etc/shadow cannot be read, so those checks only warn. "
+		fputs("sshlease: note: not running as root: sshd -T, "
+		      "/etc/shadow and the account's files cannot be read, so "
+		      "those checks only warn. "
 		      "Run 'sudo sshlease doctor' for the full picture.\n", stderr);
 	r = doctor_config(extra, o.config ? o.config : SSHLEASE_CONFIG_PATH,
 			  o.config != NULL, &config);
