@@ -158,22 +158,6 @@ static bool line_last_field(struct span text, struct span *last)
 
 /* ---- the pieces of a managed line ---- */
 
-const char *authkeys_mode_name(enum authkeys_mode mode)
-{
-	return mode == AUTHKEYS_MODE_SFTP ? "sftp" : "shell";
-}
-
-bool authkeys_mode_parse(const char *name, enum authkeys_mode *out)
-{
-	if (name && strcmp(name, "shell") == 0)
-		*out = AUTHKEYS_MODE_SHELL;
-	else if (name && strcmp(name, "sftp") == 0)
-		*out = AUTHKEYS_MODE_SFTP;
-	else
-		return false;
-	return true;
-}
-
 static bool marker_valid(struct span s)
 {
 	return s.len == MARKER_LEN &&
