@@ -117,9 +117,11 @@ int fsutil_clean_temps(int dir_fd, const char *name);
  * max bytes (nothing returned); -errno. The buffer holds a NUL after the
  * *len bytes, so text can be used as a string once the caller has checked
  * it holds no NUL of its own (memchr): the bytes are returned as read.
- * Works on pipes and terminals too. A buffer that has to grow is copied
- * and the old one wiped, and nothing is left unwiped on failure, so a
- * secret read this way leaves no copy but *out (wipe it before free).
+ * A regular file already larger than max is refused without being read;
+ * pipes and terminals are read until their end (or past max). A buffer
+ * that has to grow is copied and the old one wiped, and nothing is left
+ * unwiped on failure, so a secret read this way leaves no copy but *out
+ * (wipe it before free).
  */
 int fsutil_read_fd(int fd, size_t max, char **out, size_t *len);
 

@@ -247,8 +247,11 @@ int fsutil_read_fd(int fd, size_t max, char **out, size_t *len)
 	/* Room for one byte more than the file has (or max allows), so the
 	 * end or an excess is seen without growing. */
 	want = READ_CHUNK;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0)
-		want = (uintmax_t)st.st_size < max ? (size_t)st.st_size + 1 : max + 1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0) {
+		if ((uintmax_t)st.st_size > max)
+			return -EFBIG; /* no need to read it to know */
+		want = (size_t)st.st_size + 1;
+	}
 	if (want > max + 1)
 		want = max + 1;
 	room = want;

@@ -1,5 +1,4 @@
 /* The daemon's durable state: grants, redeemed nonces and accounts in state.json. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,8 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
+#include "fsutil.h"
 #include "key.h"
 #include "log.h"
 #include "state.h"
@@ -19,8 +17,6 @@
 #include "validate.h"
 
 #define STATE_FILE "state.json"
-#define STATE_TMP_PREFIX "state.json.tmp-"
-#define STATE_TMP_RANDOM 16 /* hex digits after the prefix */
 #define STATE_VERSION 1
 #define STATE_FILE_MAX (256 * 1024 * 1024)
 #define TIME_MAX_SANE 253402300799LL /* 9999-12-31T23:59:59Z */
@@ -835,77 +831,14 @@ static int check_unique(const struct state *state, const char **why)
 	return r;
 }
 
-static bool is_temp_name(const char *name)
-{
-	size_t prefix = sizeof(STATE_TMP_PREFIX) - 1, i;
-
-	if (strncmp(name, STATE_TMP_PREFIX, prefix) != 0 ||
-	    strlen(name) != prefix + STATE_TMP_RANDOM)
-		return false;
-	for (i = prefix; name[i]; i++) {
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-			return false;
-	}
-	return true;
-}
-
-/* Temp files left by a save that crashed before its rename. Best effort. */
-static void remove_stale_temps(int dir_fd)
-{
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *entry;
-	DIR *dir;
-
-	if (fd < 0)
-		return;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
-	while ((entry = readdir(dir))) {
-		if (is_temp_name(entry->d_name))
-			unlinkat(dir_fd, entry->d_name, 0);
-	}
-	closedir(dir);
-}
-
-static int read_all(int fd, size_t size, char **out)
-{
-	char *buf = malloc(size + 1);
-	size_t got = 0;
-
-	*out = NULL;
-	if (!buf)
-		return -ENOMEM;
-	while (got <= size) {
-		ssize_t n = read(fd, buf + got, size + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(buf);
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got != size) {
-		free(buf);
-		return -EIO; /* changed while we read it */
-	}
-	buf[size] = '\0';
-	*out = buf;
-	return 0;
-}
-
 int state_load(const char *state_dir, struct state **out, const char **why)
 {
 	struct state *state = NULL;
+	enum fsutil_distrust broken;
 	int dir_fd = -1, fd = -1, r;
 	char *text = NULL;
 	struct stat st;
+	size_t len;
 
 	*out = NULL;
 	state = state_new();
@@ -918,16 +851,13 @@ int state_load(const char *state_dir, struct state **out, const char **why)
 		r = -errno;
 		goto out;
 	}
-	if (fstat(dir_fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	/* Rule: ours (euid), no group/other write: its grants decide who may log in. */
+	r = fsutil_trust_fd(dir_fd, geteuid(), FSUTIL_TRUST_NO_SHARED_WRITE, NULL, &broken);
+	if (r == SL_REFUSED)
 		*why = "the state directory is not ours alone (owner or group/other write)";
-		r = SL_REFUSED;
+	if (r != 0)
 		goto out;
-	}
-	remove_stale_temps(dir_fd);
+	fsutil_clean_temps(dir_fd, STATE_FILE);
 	fd = openat(dir_fd, STATE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		goto done;
@@ -940,25 +870,23 @@ int state_load(const char *state_dir, struct state **out, const char **why)
 		r = -errno;
 		goto out;
 	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	/* Rule: as for the directory, and a regular file. */
+	r = fsutil_trust_fd(fd, geteuid(), FSUTIL_TRUST_REGULAR | FSUTIL_TRUST_NO_SHARED_WRITE,
+			    &st, &broken);
+	if (r == SL_REFUSED)
 		*why = "state.json is not a regular file of ours alone";
-		r = SL_REFUSED;
+	if (r != 0)
 		goto out;
-	}
-	if (st.st_size > STATE_FILE_MAX) {
+	r = fsutil_read_fd(fd, STATE_FILE_MAX, &text, &len);
+	if (r == -EFBIG) {
 		*why = "state.json is too large";
 		r = SL_REFUSED;
-		goto out;
 	}
-	r = read_all(fd, (size_t)st.st_size, &text);
-	if (r < 0)
+	if (r == 0 && len != (size_t)st.st_size)
+		r = -EIO; /* changed while we read it */
+	if (r != 0)
 		goto out;
-	r = parse_state(text, (size_t)st.st_size, state, why);
+	r = parse_state(text, len, state, why);
 	if (r == 0)
 		r = check_unique(state, why);
 	if (r != 0)
@@ -988,20 +916,8 @@ struct writer {
 
 static void writer_flush(struct writer *w)
 {
-	size_t done = 0;
-
-	while (w->error == 0 && done < w->used) {
-		ssize_t n = write(w->fd, w->buf + done, w->used - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			w->error = -errno;
-		else if (n == 0)
-			w->error = -EIO;
-		else
-			done += (size_t)n;
-	}
+	if (w->error == 0 && w->used > 0)
+		w->error = fsutil_write_all(w->fd, w->buf, w->used);
 	w->used = 0;
 }
 
@@ -1110,15 +1026,26 @@ static int state_check(const struct state *state)
 	return r;
 }
 
+/* What fsutil_replace runs to write the temp file. */
+struct save {
+	const struct state *state;
+	struct writer w;
+};
+
+static int save_fill(int fd, void *arg)
+{
+	struct save *save = arg;
+
+	save->w.fd = fd;
+	return write_state(&save->w, save->state);
+}
+
 int state_save(const char *state_dir, const struct state *state)
 {
-	char temp[sizeof(STATE_TMP_PREFIX) + STATE_TMP_RANDOM];
-	unsigned char random[STATE_TMP_RANDOM / 2];
-	struct writer *w = NULL;
-	int dir_fd = -1, fd = -1, r, attempt;
+	struct fsutil_replace how = { .fill = save_fill, .mode = 0600 };
+	struct save *save = NULL;
+	int dir_fd = -1, r;
 
-	if (sodium_init() < 0)
-		return -EIO;
 	r = state_check(state);
 	if (r < 0)
 		return r;
@@ -1127,59 +1054,16 @@ int state_save(const char *state_dir, const struct state *state)
 	dir_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0)
 		return -errno;
-	for (attempt = 0; fd < 0 && attempt < 8; attempt++) {
-		memcpy(temp, STATE_TMP_PREFIX, sizeof(STATE_TMP_PREFIX) - 1);
-		randombytes_buf(random, sizeof(random));
-		sodium_bin2hex(temp + sizeof(STATE_TMP_PREFIX) - 1,
-			       STATE_TMP_RANDOM + 1, random, sizeof(random));
-		fd = openat(dir_fd, temp,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST) {
-			r = -errno;
-			goto out;
-		}
-	}
-	if (fd < 0) {
-		r = -EEXIST;
+	save = calloc(1, sizeof(*save));
+	if (!save) {
+		r = -ENOMEM;
 		goto out;
 	}
-	w = malloc(sizeof(*w));
-	if (!w) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	w->fd = fd;
-	w->error = 0;
-	w->used = 0;
-	r = write_state(w, state);
-	if (r < 0)
-		goto fail;
-	if (fsync(fd) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = close(fd);
-	fd = -1;
-	if (r < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (renameat(dir_fd, temp, dir_fd, STATE_FILE) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	/* The rename is done; a failed directory fsync leaves it undurable
-	 * but there is nothing to undo. */
-	if (fsync(dir_fd) < 0)
-		r = -errno;
-	goto out;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dir_fd, temp, 0);
+	save->state = state;
+	how.fill_arg = save;
+	r = fsutil_replace(dir_fd, STATE_FILE, &how, NULL);
 out:
-	free(w);
-	if (dir_fd >= 0)
-		close(dir_fd);
+	free(save);
+	close(dir_fd);
 	return r;
 }
