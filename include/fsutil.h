@@ -98,6 +98,30 @@ struct fsutil_replace {
 int fsutil_replace(int dir_fd, const char *name, const struct fsutil_replace *how,
 		   enum fsutil_step *failed);
 
+/* One file for fsutil_create_all. */
+struct fsutil_new_file {
+	const char *name;
+	struct fsutil_replace how; /* FSUTIL_NOREPLACE is implied */
+};
+
+/*
+ * Create the n files in dir_fd, in order, each with fsutil_replace only if
+ * absent: all of them or none. 0; or what the replace of the first one
+ * that failed returned (SL_EXISTS when something is at its name), with
+ * *failed (may be NULL) its index; the files made before it, and it when
+ * only its directory fsync failed, are removed again.
+ */
+int fsutil_create_all(int dir_fd, const struct fsutil_new_file *files, size_t n,
+		      size_t *failed);
+
+/*
+ * For a caller that was given a path: open the directory holding it
+ * (following links, as open(2) does with a path the caller chose) into
+ * *dir_fd, and point *name at its last component, inside path. 0;
+ * -EINVAL for a path that is empty or ends in '/'; -ENAMETOOLONG; -errno.
+ */
+int fsutil_open_parent(const char *path, int *dir_fd, const char **name);
+
 /*
  * Remove the temp files that fsutil_replace of name left in dir_fd when
  * its process died before the rename: entries named as fsutil_replace

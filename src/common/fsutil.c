@@ -188,6 +188,55 @@ out:
 	return r;
 }
 
+int fsutil_create_all(int dir_fd, const struct fsutil_new_file *files, size_t n,
+		      size_t *failed)
+{
+	enum fsutil_step step = FSUTIL_STEP_NONE;
+	size_t i, made;
+	int r = 0;
+
+	for (i = 0; i < n && r == 0; i++) {
+		struct fsutil_replace how = files[i].how;
+
+		how.flags |= FSUTIL_NOREPLACE;
+		r = fsutil_replace(dir_fd, files[i].name, &how, &step);
+	}
+	if (r == 0)
+		return 0;
+	i--;
+	if (failed)
+		*failed = i;
+	/* The rename of the failed one happened when only the fsync after it
+	 * failed: it goes too. */
+	made = step == FSUTIL_STEP_DIRSYNC ? i + 1 : i;
+	while (made > 0)
+		unlinkat(dir_fd, files[--made].name, 0);
+	return r;
+}
+
+int fsutil_open_parent(const char *path, int *dir_fd, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+
+	*dir_fd = -1;
+	if (path[0] == '\0' || (slash && slash[1] == '\0'))
+		return -EINVAL;
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	*dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dir_fd < 0)
+		return -errno;
+	*name = slash ? slash + 1 : path;
+	return 0;
+}
+
 int fsutil_clean_temps(int dir_fd, const char *name)
 {
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "fsutil.h"
 #include "timeutil.h"
 #include "token.h"
 #include "validate.h"
@@ -813,57 +814,6 @@ out:
 
 /* ---- signer key files ---- */
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Write, fsync and close fd, checking each step; fd is closed either way. */
-static int write_close(int fd, const char *buf, size_t len)
-{
-	int r = write_all(fd, buf, len);
-
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	return r;
-}
-
-static int fsync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	int fd, r = 0;
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else if ((size_t)(slash - path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 void token_signer_public_line(const struct token_signer *signer, char *buf,
 			      size_t size)
 {
@@ -878,45 +828,30 @@ void token_signer_public_line(const struct token_signer *signer, char *buf,
 int token_keygen(const char *path, const char *name, const char **why)
 {
 	struct token_signer signer;
-	char pub_path[PATH_MAX], secret_b64[SECRET_B64_LEN + 1];
+	char pub_name[NAME_MAX + 1], secret_b64[SECRET_B64_LEN + 1];
 	char secret_text[sizeof(SIGNER_HEADER) + TOKEN_SIGNER_NAME_MAX + SECRET_B64_LEN + 4];
 	char pub_text[TOKEN_SIGNER_PUBLIC_LINE_SIZE + 1];
-	bool made_secret = false, made_pub = false;
-	int fd = -1, pub_fd = -1, r;
+	struct fsutil_new_file files[2] = {
+		/* Exactly 0600 whatever the umask: the file holds the secret. */
+		{ .how = { .data = secret_text, .mode = 0600, .flags = FSUTIL_CHMOD } },
+		{ .name = pub_name, .how = { .data = pub_text, .mode = 0644 } },
+	};
+	size_t failed = 0;
+	int dir_fd = -1, r;
 
 	if (!token_signer_name_valid(name)) {
 		*why = why_signer_name;
 		return SL_REFUSED;
 	}
-	if ((size_t)snprintf(pub_path, sizeof(pub_path), "%s.pub", path) >= sizeof(pub_path))
-		return -ENAMETOOLONG;
 	if (sodium_init() < 0)
 		return -EIO;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		if (errno == EEXIST) {
-			*why = why_key_exists;
-			return SL_EXISTS;
-		}
-		return -errno;
-	}
-	made_secret = true;
-	pub_fd = open(pub_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (pub_fd < 0) {
-		if (errno == EEXIST) {
-			*why = why_pub_exists;
-			r = SL_EXISTS;
-		} else {
-			r = -errno;
-		}
-		goto out;
-	}
-	made_pub = true;
-	/* Exactly 0600 whatever the umask: the file holds the secret. */
-	if (fchmod(fd, 0600) < 0) {
-		r = -errno;
-		goto out;
+	r = fsutil_open_parent(path, &dir_fd, &files[0].name);
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(pub_name, sizeof(pub_name), "%s.pub", files[0].name) >=
+	    sizeof(pub_name)) {
+		close(dir_fd);
+		return -ENAMETOOLONG;
 	}
 
 	snprintf(signer.name, sizeof(signer.name), "%s", name);
@@ -927,27 +862,13 @@ int token_keygen(const char *path, const char *name, const char **why)
 		 name, secret_b64);
 	token_signer_public_line(&signer, pub_text, sizeof(pub_text) - 1);
 	strcat(pub_text, "\n");
+	files[0].how.len = strlen(secret_text);
+	files[1].how.len = strlen(pub_text);
 
-	r = write_close(fd, secret_text, strlen(secret_text));
-	fd = -1;
-	if (r < 0)
-		goto out;
-	r = write_close(pub_fd, pub_text, strlen(pub_text));
-	pub_fd = -1;
-	if (r < 0)
-		goto out;
-	r = fsync_parent(path);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (pub_fd >= 0)
-		close(pub_fd);
-	if (r != 0) {
-		if (made_secret)
-			unlink(path);
-		if (made_pub)
-			unlink(pub_path);
-	}
+	r = fsutil_create_all(dir_fd, files, SL_ARRAY_SIZE(files), &failed);
+	if (r == SL_EXISTS)
+		*why = failed == 0 ? why_key_exists : why_pub_exists;
+	close(dir_fd);
 	sodium_memzero(&signer, sizeof(signer));
 	sodium_memzero(secret_b64, sizeof(secret_b64));
 	sodium_memzero(secret_text, sizeof(secret_text));
@@ -1002,9 +923,9 @@ int token_signer_load(const char *path, struct token_signer **out, const char **
 {
 	struct token_signer *signer = NULL;
 	unsigned char derived_secret[crypto_sign_SECRETKEYBYTES];
-	char data[SIGNER_FILE_MAX + 1];
+	enum fsutil_distrust broken;
+	char *data = NULL;
 	size_t len = 0;
-	struct stat st;
 	int fd, r;
 
 	*out = NULL;
@@ -1020,40 +941,22 @@ int token_signer_load(const char *path, struct token_signer **out, const char **
 		}
 		return -errno;
 	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
+	/* Rule: a regular file, yours or root's, private: it holds the secret. */
+	r = fsutil_trust_fd(fd, geteuid(), FSUTIL_TRUST_REGULAR | FSUTIL_TRUST_OR_ROOT |
+			    FSUTIL_TRUST_PRIVATE, NULL, &broken);
+	if (r == SL_REFUSED)
+		*why = broken == FSUTIL_DISTRUST_TYPE ? why_file_type :
+		       broken == FSUTIL_DISTRUST_OWNER ? why_file_owner : why_file_mode;
+	if (r != 0)
 		goto out;
-	}
-	r = SL_REFUSED;
-	if (!S_ISREG(st.st_mode)) {
-		*why = why_file_type;
-		goto out;
-	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		*why = why_file_owner;
-		goto out;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		*why = why_file_mode;
-		goto out;
-	}
-	while (len < sizeof(data)) {
-		ssize_t n = read(fd, data + len, sizeof(data) - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > SIGNER_FILE_MAX) {
+	r = fsutil_read_fd(fd, SIGNER_FILE_MAX, &data, &len);
+	if (r == -EFBIG) {
 		*why = why_file_size;
-		goto out;
+		r = SL_REFUSED;
 	}
+	if (r != 0)
+		goto out;
+	r = SL_REFUSED;
 	signer = calloc(1, sizeof(*signer));
 	if (!signer) {
 		r = -ENOMEM;
@@ -1074,7 +977,10 @@ int token_signer_load(const char *path, struct token_signer **out, const char **
 	signer = NULL;
 	r = 0;
 out:
-	sodium_memzero(data, sizeof(data));
+	if (data) {
+		sodium_memzero(data, len);
+		free(data);
+	}
 	token_signer_free(signer);
 	close(fd);
 	return r;

@@ -245,6 +245,95 @@ static void test_replace(void)
 		replace_case_run(&replace_cases[i], (int)i);
 }
 
+/* A set of new files: all or none, never over an existing one. */
+static void test_create_all(void)
+{
+	struct fsutil_new_file files[3] = {
+		{ "key", { .data = "secret\n", .len = 7, .mode = 0600 } },
+		{ "key.pub", { .data = "public\n", .len = 7, .mode = 0644 } },
+		{ "key.note", { .data = "note\n", .len = 5, .mode = 0644 } },
+	};
+	int dir_fd = fresh_dir("create-all");
+	size_t failed = 99;
+	char *text;
+
+	/* The second one exists: the first is removed again, the second kept. */
+	put(dir_fd, "key.pub", "keep me\n", 0644);
+	CHECK_INT(fsutil_create_all(dir_fd, files, 3, &failed), SL_EXISTS);
+	CHECK_INT(failed, 1);
+	CHECK_STR(entries(dir_fd), "key.pub");
+	text = slurp(dir_fd, "key.pub");
+	CHECK_STR(text, "keep me\n");
+	free(text);
+
+	/* The first one exists: nothing is made. */
+	CHECK_INT(unlinkat(dir_fd, "key.pub", 0), 0);
+	put(dir_fd, "key", "old key\n", 0600);
+	CHECK_INT(fsutil_create_all(dir_fd, files, 3, &failed), SL_EXISTS);
+	CHECK_INT(failed, 0);
+	CHECK_STR(entries(dir_fd), "key");
+
+	/* The last one cannot be made (a bad name): both others go. */
+	CHECK_INT(unlinkat(dir_fd, "key", 0), 0);
+	files[2].name = "no/such";
+	CHECK_INT(fsutil_create_all(dir_fd, files, 3, &failed), -EINVAL);
+	CHECK_INT(failed, 2);
+	CHECK_STR(entries(dir_fd), "");
+
+	/* None exists: all are made, with their content. */
+	files[2].name = "key.note";
+	CHECK_INT(fsutil_create_all(dir_fd, files, 3, NULL), 0);
+	CHECK_STR(entries(dir_fd), "key key.note key.pub");
+	text = slurp(dir_fd, "key.note");
+	CHECK_STR(text, "note\n");
+	free(text);
+	close(dir_fd);
+}
+
+struct parent_case {
+	const char *path;
+	int expect;
+	const char *name;
+};
+
+static void test_open_parent(void)
+{
+	static char nested[128], missing[128];
+	const struct parent_case cases[] = {
+		{ "file", 0, "file" },
+		{ nested, 0, "file" },
+		{ "/etc", 0, "etc" },
+		{ "", -EINVAL, NULL },
+		{ "dir/", -EINVAL, NULL },
+		{ missing, -ENOENT, NULL },
+	};
+	struct stat want, got;
+	int dir_fd;
+
+	snprintf(nested, sizeof(nested), "%s/parent/file", root);
+	snprintf(missing, sizeof(missing), "%s/no-such-dir/file", root);
+	close(fresh_dir("parent"));
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
+		const char *name = NULL;
+		int r = fsutil_open_parent(cases[i].path, &dir_fd, &name);
+
+		CHECK_MSG(r == cases[i].expect, "\"%s\": returned %d", cases[i].path, r);
+		if (r != 0) {
+			CHECK(dir_fd == -1);
+			continue;
+		}
+		CHECK_STR(name, cases[i].name);
+		/* The fd is the directory the path names. */
+		CHECK(fstat(dir_fd, &got) == 0);
+		if (cases[i].path == nested)
+			CHECK(fstatat(root_fd, "parent", &want, 0) == 0);
+		else
+			CHECK(stat(cases[i].path[0] == '/' ? "/" : ".", &want) == 0);
+		CHECK(got.st_dev == want.st_dev && got.st_ino == want.st_ino);
+		close(dir_fd);
+	}
+}
+
 /* Modes: the creation mode less the umask, or exactly mode with
  * FSUTIL_CHMOD; fchown as asked. */
 static void test_replace_mode_owner(void)
@@ -694,6 +783,8 @@ int main(void)
 	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	TEST(test_replace());
 	TEST(test_replace_mode_owner());
+	TEST(test_create_all());
+	TEST(test_open_parent());
 	TEST(test_short_writes());
 	TEST(test_interrupted_writes());
 	TEST(test_read());
