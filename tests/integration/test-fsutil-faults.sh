@@ -7,15 +7,21 @@
 # failed directory fsync, the one step after the rename, says so and leaves
 # the new content; an fsync that failed with EIO is never retried. Run for
 # a replace of an existing file, a create, and a create-only-if-absent.
+# Then the programs' key writers (sshlease token keygen, token sign
+# --new-key): each of their fsyncs fails in turn with EIO, and they must
+# fail leaving neither file of the pair, nor a temp file, nor a token.
 #
-# usage: test-fsutil-faults.sh FSUTIL_TOOL
+# usage: test-fsutil-faults.sh FSUTIL_TOOL SSHLEASE
 # Needs strace; not root.
 
 # shellcheck source=../lib/fixture.sh
 . "$(dirname "$0")/../lib/fixture.sh"
 
 tool=${1:-}
-[ -n "$tool" ] && [ -x "$tool" ] || fixture_fail "usage: $0 FSUTIL_TOOL"
+sl_bin=${2:-}
+[ -n "$tool" ] && [ -x "$tool" ] && [ -n "$sl_bin" ] && [ -x "$sl_bin" ] ||
+	fixture_fail "usage: $0 FSUTIL_TOOL SSHLEASE"
+sl_bin=$(realpath "$sl_bin")
 fixture_require_cmd strace cmp
 # LeakSanitizer cannot run under ptrace; the sanitizer build runs this too.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
@@ -191,5 +197,43 @@ run_traced "" --noreplace || rc=$?
 [ "$rc" -eq 3 ] || fixture_fail "--noreplace over an existing file: rc=$rc, expected 3"
 state_is "$orig" || fixture_fail "--noreplace changed an existing file"
 [ -z "$(stray_files)" ] || fixture_fail "--noreplace over an existing file left $(stray_files)"
+
+# ---- the programs' key writers: a failed fsync leaves nothing ----
+keys=$FIXTURE_DIR/keys
+mkdir -p "$keys"
+(cd "$keys" && "$sl_bin" token keygen --output signer.key >/dev/null 2>"$work/err") ||
+	fixture_fail "token keygen failed: $(cat "$work/err")"
+writers=(
+	"keygen new.key token keygen --output new.key"
+	"sign-new-key fresh token sign --signer signer.key --new-key fresh --ticket T-1"
+)
+for writer in "${writers[@]}"; do
+	read -r wname out argv <<<"$writer"
+	read -r -a argv <<<"$argv"
+	for ((n = 1; ; n++)); do
+		[ "$n" -le 20 ] || fixture_fail "$wname: still injecting at when=$n"
+		rm -f "$keys/$out" "$keys/$out.pub"
+		rc=0
+		(cd "$keys" && timeout 60 strace -qq -y -o "$work/trace" -e trace=fsync,fdatasync \
+			-e "inject=fsync:error=EIO:when=$n" -- "$sl_bin" "${argv[@]}" \
+			>"$work/out" 2>"$work/err") || rc=$?
+		if ! grep -q '(INJECTED)' "$work/trace"; then
+			[ "$rc" -eq 0 ] && [ -f "$keys/$out" ] && [ -f "$keys/$out.pub" ] ||
+				fixture_fail "$wname: nothing injected at when=$n, yet rc=$rc: $(head -c 300 "$work/err")"
+			[ "$n" -ge 5 ] || fixture_fail "$wname: only $((n - 1)) fsyncs (two files and their directory, twice, expected)"
+			rm -f "$keys/$out" "$keys/$out.pub"
+			break
+		fi
+		what=$(grep '(INJECTED)' "$work/trace" | sed 's/^\([a-z]*([0-9]*<[^>]*>\).*/\1/')
+		printf '%-14s fsync:error=EIO when=%d rc=%d %s\n' "$wname" "$n" "$rc" "$what"
+		[ "$rc" -ne 0 ] || fixture_fail "$wname: fsync failed ($what), yet it reported success"
+		[ ! -e "$keys/$out" ] && [ ! -e "$keys/$out.pub" ] ||
+			fixture_fail "$wname: fsync failed ($what), yet $(cd "$keys" && ls "$out"*) left behind"
+		[ ! -s "$work/out" ] || fixture_fail "$wname: fsync failed ($what), yet it printed $(head -c 100 "$work/out")"
+		stray=$(cd "$keys" && find . -mindepth 1 -maxdepth 1 ! -name 'signer.key*' -printf '%f\n')
+		[ -z "$stray" ] || fixture_fail "$wname: fsync failed ($what), and left $stray"
+		cases=$((cases + 1))
+	done
+done
 
 fixture_pass "$cases fault cases at ${#points[@]} points: the file was always the original, or the new one only after its rename"
