@@ -96,23 +96,6 @@ struct current {
 	size_t len;
 };
 
-static authkeys_test_hook_fn *test_hook;
-static void *test_hook_arg;
-static authkeys_test_answered_fn *test_answered;
-static void *test_answered_arg;
-
-void authkeys_set_test_hook(authkeys_test_hook_fn *fn, void *arg)
-{
-	test_hook = fn;
-	test_hook_arg = arg;
-}
-
-void authkeys_set_test_answered_hook(authkeys_test_answered_fn *fn, void *arg)
-{
-	test_answered = fn;
-	test_answered_arg = arg;
-}
-
 /* sshd's StrictModes rule for one fd: owned by the account or root, and
  * not writable by group or others. */
 static enum userfs_reason strict_modes(const struct stat *st, uid_t uid,
@@ -480,8 +463,8 @@ static int child_cas(int ssh_fd, void *arg)
 {
 	const struct cas *cas = arg;
 
-	if (test_hook)
-		test_hook(ssh_fd, cas->attempt, test_hook_arg);
+	if (userfs_test_hook_before_rename)
+		userfs_test_hook_before_rename(ssh_fd, cas->attempt);
 	return child_unchanged(ssh_fd, cas->cur);
 }
 
@@ -654,8 +637,8 @@ static _Noreturn void child_main(int wfd, const struct account *acct,
 		_exit(1);
 	/* Nothing is left to do: the parent kills us once it has the answer
 	 * (a test may stop us here to prove it never waits for us). */
-	if (test_answered)
-		test_answered(test_answered_arg);
+	if (userfs_test_hook_answered)
+		userfs_test_hook_answered();
 	/* _exit: no atexit handlers and no stdio flush of the daemon's buffers. */
 	_exit(0);
 }
