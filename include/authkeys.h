@@ -206,22 +206,7 @@ int authkeys_check(const struct account *acct, enum authkeys_found *found,
 /* A new random grant id (AUTHKEYS_ID_LEN hex digits + NUL) from libsodium. */
 void authkeys_new_id(char out[AUTHKEYS_ID_LEN + 1]);
 
-/*
- * Tests only. fn runs in the child, as the account, after the new content
- * is in its temporary file and before the compare-and-swap check, with the
- * fd of ~/.ssh and the attempt number (0 first): a test can play a
- * concurrent writer there. NULL removes it. Never set by the programs.
- */
-typedef void authkeys_test_hook_fn(int ssh_dir_fd, unsigned attempt, void *arg);
-void authkeys_set_test_hook(authkeys_test_hook_fn *fn, void *arg);
-
-/*
- * Tests only. fn runs in the child, as the account, after it has sent its
- * whole answer and before it exits: a test can stop or stall it there, as
- * the account could, to prove the caller never waits for it. NULL removes
- * it. Never set by the programs.
- */
-typedef void authkeys_test_answered_fn(void *arg);
-void authkeys_set_test_answered_hook(authkeys_test_answered_fn *fn, void *arg);
+/* The tests' hooks into the engine's child are not part of this API: see
+ * tests/lib/authkeys-hooks.h. */
 
 #endif

@@ -67,25 +67,34 @@ struct state {
 };
 
 /*
- * Load state_dir/state.json; a missing directory or file is an empty state.
- * Refuses (SL_REFUSED, *why) rather than guessing: a file that is not JSON,
- * does not begin with "version", has an unknown version, an unknown,
- * missing or doubled field, or any value that is not valid (grant id not 12
- * lower-case hex, user not an account name, uid or time out of range, key
- * fields malformed, ticket or from invalid or not canonical, duplicate
- * grant ids, nonces or accounts); also a state directory or file that is a
- * symlink, not ours or writable by group/others. A failed element is
- * logged with its line. Temp files left by a crashed save are removed.
- * Cost O(n log n) in the number of grants. Returns 0 with a new state in
- * *out, or -errno.
+ * Load state_dir/state.json into a new state in *out.
+ * Returns:
+ *   0           with the state in *out; a missing state_dir or state.json
+ *               is an empty state;
+ *   SL_REFUSED  with *why and *out NULL, rather than guessing, when:
+ *     - state_dir is not owned by the effective uid or is writable by
+ *       group/others (state_dir itself is opened as configured, through a
+ *       symlink if it is one);
+ *     - state.json is a symlink, not a regular file, not owned by the
+ *       effective uid, writable by group/others, or larger than 256 MiB;
+ *     - it is not JSON, does not begin with "version", has an unknown
+ *       version, an unknown, missing or doubled field, or data after its
+ *       end, or any value that is not valid (grant id not 12 lower-case
+ *       hex, user not an account name, uid or time out of range, key
+ *       fields malformed, ticket or from invalid or not canonical,
+ *       duplicate grant ids, nonces or accounts). A JSON syntax error is
+ *       also logged with its line in state.json;
+ *   -errno      (*out NULL), -EIO when state.json changed while read.
+ * Before reading, temp files left by a save that crashed before its rename
+ * are removed. Cost O(n log n) in the number of grants.
  */
 int state_load(const char *state_dir, struct state **out, const char **why);
 
 /*
- * Write the whole state atomically and durably: a new temp file with a
- * random name in state_dir (O_EXCL, 0600), every write checked, fsync,
- * rename over state.json, fsync of the directory. state_dir is created
- * (0700) when missing. On failure the temp file is removed and state.json
+ * Write the whole state atomically and durably with fsutil_replace: a new
+ * temp file with a random name in state_dir (O_EXCL, 0600), every write
+ * checked, fsync, rename over state.json, fsync of the directory.
+ * state_dir is created (0700) when missing. On failure the temp file is removed and state.json
  * is the previous one — except when only the final directory fsync fails:
  * the new file is then in place but perhaps not durable. A state that
  * state_load would refuse is not written (-EINVAL, reason logged).

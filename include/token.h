@@ -270,10 +270,11 @@ bool token_signer_name_valid(const char *name);
  *             the 32-byte public key: exactly the value trusted_signer
  *             takes in the config.
  *
- * Both are created with O_EXCL|O_NOFOLLOW: an existing file (or symlink)
- * at either path is never overwritten (SL_EXISTS). Each file is written,
- * fsync'ed and closed with every step checked, then the directory is
- * fsync'ed; on any failure the files made here are removed.
+ * Each is written to a temp file beside it, every step checked, and moved
+ * into place only if absent (fsutil_replace, FSUTIL_NOREPLACE), so an
+ * existing file (or symlink) at either path is never overwritten
+ * (SL_EXISTS) and no file is ever seen half-written; the directory is
+ * fsync'ed after each. On any failure the files made here are removed.
  * Returns 0; SL_REFUSED with *why (bad name); SL_EXISTS with *why; -errno.
  */
 int token_keygen(const char *path, const char *name, const char **why);

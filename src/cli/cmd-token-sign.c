@@ -1,8 +1,6 @@
 /* sshlease token sign: make a signed token for a key (support side). */
 #define _GNU_SOURCE /* asprintf */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +10,7 @@
 #include <libssh/libssh.h>
 
 #include "cli.h"
+#include "fsutil.h"
 #include "key.h"
 #include "timeutil.h"
 #include "token.h"
@@ -246,7 +245,7 @@ static int sign_read_key(const struct cli *cli, const char *arg, char **out)
 }
 
 /* OUT and OUT.pub must not exist yet: checked before any work, and again
- * by O_EXCL when they are written. */
+ * when they are written (created only if absent). */
 static int new_key_check_paths(const struct cli *cli, const char *path)
 {
 	char pub[PATH_MAX], shown[CLI_TEXT_CAP + 1];
@@ -288,71 +287,34 @@ out:
 	return r;
 }
 
-/* Write text into a new file at path with mode: O_EXCL, every step
- * checked, fsync'ed. 0 or -errno; a file left half-written is removed. */
-static int write_new_file(const char *path, const char *text, mode_t mode)
-{
-	size_t len = strlen(text), done = 0;
-	int fd, r = 0;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, mode) < 0)
-		r = -errno;
-	while (r == 0 && done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = -errno;
-		else
-			done += (size_t)n;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r != 0)
-		unlink(path);
-	return r;
-}
-
-/* fsync the directory holding path, so the new names survive a crash. */
-static void sync_parent(const char *path)
-{
-	char *copy = strdup(path);
-	int fd;
-
-	if (!copy)
-		return;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
-
+/* The key pair as two new files, OUT (0600) and OUT.pub (0644) whatever
+ * the umask: both or neither, each created only if absent, every step
+ * (the directory's fsync too) checked. */
 static int new_key_write(const struct cli *cli, const char *path,
 			 const struct new_key *k)
 {
-	char pub[PATH_MAX], shown[CLI_TEXT_CAP + 1], *pub_text = NULL;
-	int r;
+	char pub[NAME_MAX + 1], shown[CLI_TEXT_CAP + 1], *pub_text = NULL;
+	struct fsutil_new_file files[2] = {
+		{ .how = { .data = k->private_text, .len = strlen(k->private_text),
+			   .mode = 0600, .flags = FSUTIL_CHMOD } },
+		{ .name = pub, .how = { .mode = 0644, .flags = FSUTIL_CHMOD } },
+	};
+	int dir_fd = -1, r;
 
 	cli_safe(shown, sizeof(shown), path, "");
-	snprintf(pub, sizeof(pub), "%s.pub", path);
-	r = write_new_file(path, k->private_text, 0600);
-	if (r == 0) {
-		if (asprintf(&pub_text, "%s\n", k->public_line) < 0)
-			cli_out_of_memory();
-		r = write_new_file(pub, pub_text, 0644);
-		free(pub_text);
-		if (r != 0)
-			unlink(path);
-	}
-	if (r == -EEXIST || r == -ELOOP)
+	if (asprintf(&pub_text, "%s\n", k->public_line) < 0)
+		cli_out_of_memory();
+	files[1].how.data = pub_text;
+	files[1].how.len = strlen(pub_text);
+	r = fsutil_open_parent(path, &dir_fd, &files[0].name);
+	if (r == 0 && (size_t)snprintf(pub, sizeof(pub), "%s.pub", files[0].name) >= sizeof(pub))
+		r = -ENAMETOOLONG;
+	if (r == 0)
+		r = fsutil_create_all(dir_fd, files, SL_ARRAY_SIZE(files), NULL);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(pub_text);
+	if (r == SL_EXISTS)
 		return cli_refused(cli, "--new-key: %s or %s.pub already exists; "
 				   "refusing to overwrite it", shown, shown);
 	if (r != 0) {
@@ -360,7 +322,6 @@ static int new_key_write(const struct cli *cli, const char *path,
 			  strerror(-r));
 		return SL_EXIT_FAILURE;
 	}
-	sync_parent(path);
 	return 0;
 }
 

@@ -6,36 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-
-/* Read fd to its end into a new buffer; one byte more than the limit is
- * asked for, so that an over-long input is seen. 0 or -errno. */
-static int read_to_end(int fd, char **out, size_t *len)
-{
-	char *buf = malloc(CLI_KEY_INPUT_MAX + 2);
-	size_t used = 0;
-	ssize_t n;
-
-	if (!buf)
-		return -ENOMEM;
-	while (used <= CLI_KEY_INPUT_MAX) {
-		n = read(fd, buf + used, CLI_KEY_INPUT_MAX + 1 - used);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int err = errno;
-
-			free(buf);
-			return -err;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-	}
-	buf[used] = '\0';
-	*out = buf;
-	*len = used;
-	return 0;
-}
+#include "fsutil.h"
 
 /* Strip exactly one trailing "\n" or "\r\n"; anything else is the key's. */
 static void strip_one_newline(char *text, size_t *len)
@@ -63,19 +34,16 @@ static int read_key_source(const struct cli *cli, const char *arg,
 			return SL_EXIT_FAILURE;
 		}
 	}
-	r = read_to_end(fd, out, len);
+	r = fsutil_read_fd(fd, CLI_KEY_INPUT_MAX, out, len);
 	if (fd != STDIN_FILENO)
 		close(fd);
-	if (r < 0) {
-		cli_error(cli, "cannot read %s: %s", name, strerror(-r));
-		return SL_EXIT_FAILURE;
-	}
-	if (*len > CLI_KEY_INPUT_MAX) {
-		free(*out);
-		*out = NULL;
+	if (r == -EFBIG)
 		return cli_refused(cli, "%s holds more than %d bytes; a public "
 				   "key is one line of at most 8192",
 				   name, CLI_KEY_INPUT_MAX);
+	if (r < 0) {
+		cli_error(cli, "cannot read %s: %s", name, strerror(-r));
+		return SL_EXIT_FAILURE;
 	}
 	strip_one_newline(*out, len);
 	return 0;

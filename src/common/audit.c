@@ -14,13 +14,13 @@
 
 #include "audit.h"
 #include "authkeys.h"
+#include "fsutil.h"
 #include "log.h"
 #include "timeutil.h"
 
 #define HASH_LEN 32
 #define HASH_HEX_LEN (2 * HASH_LEN)
 #define HEAD_SUFFIX ".head"
-#define HEAD_TMP_SUFFIX ".head.tmp"
 /* A string field longer than this is cut (at a UTF-8 boundary) before it is
  * written, so that every line stays well under AUDIT_LINE_MAX. */
 #define FIELD_MAX 1024
@@ -33,8 +33,7 @@ static const char zero_hash[HASH_HEX_LEN + 1] =
 struct audit_log {
 	int fd;
 	int dir_fd;
-	char *head_name;     /* relative to dir_fd */
-	char *head_tmp_name; /* relative to dir_fd */
+	char *head_name; /* relative to dir_fd */
 	unsigned long long seq; /* seq of the last line; 0 when empty */
 	char last_hash[HASH_HEX_LEN + 1];
 	bool failed; /* a write or fsync failed: the end of the file is unknown */
@@ -100,43 +99,6 @@ static char *concat(const char *a, const char *b)
 	return s;
 }
 
-/* Read the whole of fd (at most max bytes) into a new NUL-terminated buffer.
- * -EFBIG when there is more. */
-static int read_small_file(int fd, size_t max, char **out, size_t *len)
-{
-	char *buf = malloc(max + 2);
-	size_t used = 0;
-	int r = 0;
-
-	*out = NULL;
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		ssize_t n = read(fd, buf + used, max + 1 - used);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		used += (size_t)n;
-		if (used > max) {
-			r = -EFBIG;
-			goto out;
-		}
-	}
-	buf[used] = '\0';
-	*len = used;
-	*out = buf;
-	buf = NULL;
-out:
-	free(buf);
-	return r;
-}
-
 /*
  * Read the head file: 0 with *head, -ENOENT when there is none, SL_REFUSED
  * with *why when it is not exactly "SEQ HASH\n", or -errno.
@@ -146,13 +108,9 @@ static int head_read(int dir_fd, const char *name, struct audit_head *head,
 {
 	char *text = NULL, *end = NULL;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
-	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = read_small_file(fd, 64 + HASH_HEX_LEN, &text, &len);
-	close(fd);
+	r = fsutil_read_at(dir_fd, name, 64 + HASH_HEX_LEN, &text, &len);
 	if (r == -EFBIG)
 		goto malformed;
 	if (r < 0)
@@ -178,45 +136,10 @@ malformed:
 static int head_write(struct audit_log *log)
 {
 	char text[32 + HASH_HEX_LEN];
-	int fd = -1, r = 0, len;
-	ssize_t n;
+	struct fsutil_replace how = { .data = text, .mode = 0640 };
 
-	len = snprintf(text, sizeof(text), "%llu %s\n", log->seq, log->last_hash);
-	fd = openat(log->dir_fd, log->head_tmp_name,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, (size_t)len);
-	if (n < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (n != len) {
-		r = -ENOSPC;
-		goto fail;
-	}
-	if (fsync(fd) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = close(fd);
-	fd = -1;
-	if (r < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (renameat(log->dir_fd, log->head_tmp_name, log->dir_fd, log->head_name) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (fsync(log->dir_fd) < 0)
-		return -errno;
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlinkat(log->dir_fd, log->head_tmp_name, 0);
-	return r;
+	how.len = (size_t)snprintf(text, sizeof(text), "%llu %s\n", log->seq, log->last_hash);
+	return fsutil_replace(log->dir_fd, log->head_name, &how, NULL);
 }
 
 /* The parsed fields of one line that the chain is built on. */
@@ -356,33 +279,30 @@ static int check_head(struct audit_log *log, bool *rewrite, const char **why)
 
 static int check_dir(int dir_fd, const char **why)
 {
-	struct stat st;
+	enum fsutil_distrust broken;
+	/* Rule: ours or root's, no other write; group write is allowed, as the
+	 * log may sit in a shared log directory (Ubuntu's /var/log is 0775
+	 * root:syslog): the file itself is what is trusted (check_file). */
+	int r = fsutil_trust_fd(dir_fd, geteuid(), FSUTIL_TRUST_OR_ROOT | FSUTIL_TRUST_NO_OTHER_WRITE,
+				NULL, &broken);
 
-	if (fstat(dir_fd, &st) < 0)
-		return -errno;
-	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & S_IWOTH)) {
+	if (r == SL_REFUSED)
 		*why = "the audit log's directory is writable by other users";
-		return SL_REFUSED;
-	}
-	return 0;
+	return r;
 }
 
 static int check_file(int fd, const char **why)
 {
-	struct stat st;
+	enum fsutil_distrust broken;
+	/* Rule: a regular file, ours or root's, no group/other write, one link:
+	 * nobody else can edit the evidence or reach it by another name. */
+	int r = fsutil_trust_fd(fd, geteuid(), FSUTIL_TRUST_REGULAR | FSUTIL_TRUST_OR_ROOT |
+				FSUTIL_TRUST_NO_SHARED_WRITE | FSUTIL_TRUST_ONE_LINK, NULL, &broken);
 
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode)) {
-		*why = "the audit log is not a regular file";
-		return SL_REFUSED;
-	}
-	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)) || st.st_nlink > 1) {
-		*why = "the audit log is writable by other users or hard-linked";
-		return SL_REFUSED;
-	}
-	return 0;
+	if (r == SL_REFUSED)
+		*why = broken == FSUTIL_DISTRUST_TYPE ? "the audit log is not a regular file" :
+		       "the audit log is writable by other users or hard-linked";
+	return r;
 }
 
 int audit_open(const char *path, struct audit_log **out, const char **why)
@@ -407,8 +327,7 @@ int audit_open(const char *path, struct audit_log **out, const char **why)
 	log->fd = -1;
 	log->dir_fd = -1;
 	log->head_name = concat(base, HEAD_SUFFIX);
-	log->head_tmp_name = concat(base, HEAD_TMP_SUFFIX);
-	if (!log->head_name || !log->head_tmp_name) {
+	if (!log->head_name) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -449,6 +368,8 @@ int audit_open(const char *path, struct audit_log **out, const char **why)
 		}
 		goto out;
 	}
+	/* The lock is ours: no other writer's head update is under way. */
+	fsutil_clean_temps(log->dir_fd, log->head_name);
 	if (fstat(log->fd, &st) < 0) {
 		r = -errno;
 		goto out;
@@ -482,7 +403,6 @@ void audit_close(struct audit_log *log)
 	if (log->dir_fd >= 0)
 		close(log->dir_fd);
 	free(log->head_name);
-	free(log->head_tmp_name);
 	free(log);
 }
 

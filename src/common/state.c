@@ -1,5 +1,4 @@
 /* The daemon's durable state: grants, redeemed nonces and accounts in state.json. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,146 +9,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
-#include "key.h"
+#include "fsutil.h"
 #include "log.h"
+#include "state-json.h"
 #include "state.h"
-#include "timeutil.h"
 #include "validate.h"
 
 #define STATE_FILE "state.json"
-#define STATE_TMP_PREFIX "state.json.tmp-"
-#define STATE_TMP_RANDOM 16 /* hex digits after the prefix */
 #define STATE_VERSION 1
 #define STATE_FILE_MAX (256 * 1024 * 1024)
-#define TIME_MAX_SANE 253402300799LL /* 9999-12-31T23:59:59Z */
-#define NAME_MAX_LEN 256
-#define NONCE_MAX_LEN 256
-#define SIGNER_MAX_LEN 128
-#define KEY_TYPE_MAX_LEN 64
-
-/* ---- small checks ---- */
-
-static bool printable(const char *s, bool allow_space)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x20 || c > 0x7e || (!allow_space && c == ' '))
-			return false;
-	}
-	return true;
-}
-
-/* A printable ASCII word of 1..max bytes without spaces. */
-static bool word_valid(const char *s, size_t max)
-{
-	size_t len = strnlen(s, max + 1);
-
-	return len >= 1 && len <= max && printable(s, false);
-}
-
-static bool base64_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '+' || c == '/';
-}
-
-/* "SHA256:" and unpadded base64, as ssh-keygen -l prints it. */
-static bool fingerprint_valid(const char *s)
-{
-	static const char prefix[] = "SHA256:";
-	size_t len = strnlen(s, 64);
-
-	if (len >= 64 || strncmp(s, prefix, sizeof(prefix) - 1) != 0 ||
-	    len == sizeof(prefix) - 1)
-		return false;
-	for (s += sizeof(prefix) - 1; *s; s++) {
-		if (!base64_char(*s))
-			return false;
-	}
-	return true;
-}
-
-static bool time_sane(long long t)
-{
-	return t >= 1 && t <= TIME_MAX_SANE;
-}
-
-static bool uid_sane(long long uid)
-{
-	return uid >= 0 && uid < (long long)(uid_t)-1;
-}
-
-/*
- * Check everything a grant carries, in memory, so that load refuses what is
- * not a grant and save never writes a state that load would refuse. Times
- * are only range-checked: a clock set back between creation and an extend
- * can leave expires before created, and such a state must still load.
- */
-static int grant_check(const struct grant *g, const char **why)
-{
-	const char *reason = NULL;
-	char *canonical = NULL;
-	const char *from_why;
-
-	if (!grant_id_valid(g->id, strnlen(g->id, GRANT_ID_LEN + 1)))
-		reason = "a grant id is not 12 lower-case hex digits";
-	else if (!g->user || !username_valid(g->user))
-		reason = "a grant's user is not a valid account name";
-	else if (!uid_sane(g->uid))
-		reason = "a grant's uid is out of range";
-	else if (!g->key_type || !word_valid(g->key_type, KEY_TYPE_MAX_LEN))
-		reason = "a grant's key_type is malformed";
-	else if (!g->blob_base64 || !key_blob_valid(g->blob_base64, strnlen(g->blob_base64, KEY_BLOB_MAX + 1)))
-		reason = "a grant's key blob is not base64";
-	else if (!g->fingerprint || !fingerprint_valid(g->fingerprint))
-		reason = "a grant's fingerprint is not SHA256:<base64>";
-	else if (g->comment && (strnlen(g->comment, KEY_LINE_MAX + 1) > KEY_LINE_MAX ||
-				!printable(g->comment, true)))
-		reason = "a grant's comment is not printable ASCII";
-	else if (g->ticket && ticket_validate(g->ticket, &from_why) != 0)
-		reason = "a grant's ticket is malformed";
-	else if (g->mode != AUTHKEYS_MODE_SHELL && g->mode != AUTHKEYS_MODE_SFTP)
-		reason = "a grant's mode is neither shell nor sftp";
-	else if (g->signer && !word_valid(g->signer, SIGNER_MAX_LEN))
-		reason = "a grant's signer is malformed";
-	else if (!time_sane(g->created) || !time_sane(g->expires))
-		reason = "a grant's created or expires time is out of range";
-	else if (g->by_uid != -1 && !uid_sane(g->by_uid))
-		reason = "a grant's by_uid is out of range";
-	else if (g->by_user && !word_valid(g->by_user, NAME_MAX_LEN))
-		reason = "a grant's by_user is malformed";
-	if (!reason && g->from) {
-		int r = from_validate(g->from, &canonical, &from_why);
-
-		if (r < 0)
-			return r;
-		/* We only ever store the canonical form. */
-		if (r != 0 || strcmp(canonical, g->from) != 0)
-			reason = "a grant's from list is malformed";
-		free(canonical);
-	}
-	if (reason) {
-		*why = reason;
-		return SL_REFUSED;
-	}
-	return 0;
-}
-
-static int nonce_check(const struct nonce *n, const char **why)
-{
-	if (!n->value || !word_valid(n->value, NONCE_MAX_LEN)) {
-		*why = "a nonce is malformed";
-		return SL_REFUSED;
-	}
-	if (!time_sane(n->valid_until)) {
-		*why = "a nonce's valid_until is out of range";
-		return SL_REFUSED;
-	}
-	return 0;
-}
 
 /* ---- arrays ---- */
 
@@ -326,7 +194,7 @@ int state_nonce_add(struct state *state, const char *value, time_t valid_until)
 	const char *why;
 	int r;
 
-	if (!value || nonce_check(&n, &why) != 0)
+	if (!value || state_nonce_check(&n, &why) != 0)
 		return -EINVAL;
 	if (state_nonce_seen(state, value))
 		return SL_EXISTS;
@@ -348,7 +216,7 @@ void state_nonce_prune(struct state *state, time_t now)
 	for (i = 0; i < state->n_nonces; i++) {
 		time_t valid_until = state->nonces[i].valid_until;
 
-		/* valid_until is sane (nonce_check), so no overflow. */
+		/* valid_until is sane (state_nonce_check), so no overflow. */
 		if (now > valid_until && now - valid_until > STATE_NONCE_MARGIN)
 			free(state->nonces[i].value);
 		else
@@ -369,215 +237,6 @@ int state_nonce_remove(struct state *state, const char *value)
 		return 0;
 	}
 	return SL_NOT_FOUND;
-}
-
-/* ---- JSON forms ---- */
-
-static json_t *string_or_null(const char *s)
-{
-	return s ? json_string(s) : json_null();
-}
-
-static json_t *time_or_null(time_t t)
-{
-	char text[32];
-
-	if (t == 0)
-		return json_null();
-	time_format_utc(t, text, sizeof(text));
-	return json_string(text);
-}
-
-/* Build an object from (key, new value) pairs; NULL if any value is NULL. */
-static json_t *object_of(const char *const *keys, json_t **values, size_t n)
-{
-	json_t *object = json_object();
-	bool failed = !object;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (failed || !values[i] || json_object_set_new(object, keys[i], values[i]) < 0) {
-			failed = true;
-			json_decref(values[i]);
-		}
-	}
-	if (failed) {
-		json_decref(object);
-		return NULL;
-	}
-	return object;
-}
-
-json_t *grant_to_json(const struct grant *g)
-{
-	static const char *const keys[] = {
-		"id", "user", "key_type", "fingerprint", "comment", "ticket",
-		"from", "mode", "signer", "created", "expires", "expires_unix",
-		"by_uid", "by_user",
-	};
-	json_t *values[SL_ARRAY_SIZE(keys)] = {
-		json_string(g->id),
-		string_or_null(g->user),
-		string_or_null(g->key_type),
-		string_or_null(g->fingerprint),
-		string_or_null(g->comment),
-		string_or_null(g->ticket),
-		string_or_null(g->from),
-		json_string(authkeys_mode_name(g->mode)),
-		string_or_null(g->signer),
-		time_or_null(g->created),
-		time_or_null(g->expires),
-		g->expires ? json_integer(g->expires) : json_null(),
-		g->by_uid >= 0 ? json_integer(g->by_uid) : json_null(),
-		string_or_null(g->by_user),
-	};
-
-	return object_of(keys, values, SL_ARRAY_SIZE(keys));
-}
-
-/* The keys of a grant in state.json, in the order written. Load requires
- * exactly these, optional ones as null. */
-static const char *const grant_state_keys[] = {
-	"id", "user", "uid", "key_type", "blob_base64", "fingerprint", "comment",
-	"ticket", "from", "mode", "signer", "created", "expires", "by_uid",
-	"by_user",
-};
-
-static json_t *grant_to_state_json(const struct grant *g)
-{
-	json_t *values[SL_ARRAY_SIZE(grant_state_keys)] = {
-		json_string(g->id),
-		json_string(g->user),
-		json_integer(g->uid),
-		json_string(g->key_type),
-		json_string(g->blob_base64),
-		json_string(g->fingerprint),
-		string_or_null(g->comment),
-		string_or_null(g->ticket),
-		string_or_null(g->from),
-		json_string(authkeys_mode_name(g->mode)),
-		string_or_null(g->signer),
-		json_integer(g->created),
-		json_integer(g->expires),
-		g->by_uid >= 0 ? json_integer(g->by_uid) : json_null(),
-		string_or_null(g->by_user),
-	};
-
-	return object_of(grant_state_keys, values, SL_ARRAY_SIZE(grant_state_keys));
-}
-
-/* Copy a string member: required ones must be strings, optional ones may
- * be null (NULL). 0, SL_REFUSED or -ENOMEM. */
-static int take_string(json_t *object, const char *key, bool optional, char **out)
-{
-	json_t *value = json_object_get(object, key);
-
-	*out = NULL;
-	if (optional && json_is_null(value))
-		return 0;
-	if (!json_is_string(value) || strlen(json_string_value(value)) != json_string_length(value))
-		return SL_REFUSED; /* not a string, or one with a NUL inside */
-	*out = strdup(json_string_value(value));
-	return *out ? 0 : -ENOMEM;
-}
-
-static int take_integer(json_t *object, const char *key, bool optional,
-			long long *out)
-{
-	json_t *value = json_object_get(object, key);
-
-	if (optional && json_is_null(value)) {
-		*out = -1;
-		return 0;
-	}
-	if (!json_is_integer(value))
-		return SL_REFUSED;
-	*out = json_integer_value(value);
-	return 0;
-}
-
-static int grant_from_state_json(json_t *object, struct grant *g, const char **why)
-{
-	const char *mode = NULL, *id = NULL;
-	long long uid = -1, created = 0, expires = 0, by_uid = -1;
-	json_t *value;
-	size_t i;
-	int r = 0;
-
-	memset(g, 0, sizeof(*g));
-	if (!json_is_object(object) ||
-	    json_object_size(object) != SL_ARRAY_SIZE(grant_state_keys)) {
-		*why = "a grant is not an object with exactly the expected fields";
-		return SL_REFUSED;
-	}
-	for (i = 0; i < SL_ARRAY_SIZE(grant_state_keys); i++) {
-		if (!json_object_get(object, grant_state_keys[i])) {
-			*why = "a grant is not an object with exactly the expected fields";
-			return SL_REFUSED;
-		}
-	}
-	value = json_object_get(object, "id");
-	id = json_is_string(value) ? json_string_value(value) : NULL;
-	value = json_object_get(object, "mode");
-	mode = json_is_string(value) ? json_string_value(value) : NULL;
-	if (!id || strlen(id) != AUTHKEYS_ID_LEN || !mode) {
-		*why = "a grant's id or mode is not a string of the right form";
-		return SL_REFUSED;
-	}
-	memcpy(g->id, id, AUTHKEYS_ID_LEN + 1);
-	if (!authkeys_mode_parse(mode, &g->mode)) {
-		*why = "a grant's mode is neither shell nor sftp";
-		return SL_REFUSED;
-	}
-	r = take_string(object, "user", false, &g->user);
-	if (r == 0)
-		r = take_string(object, "key_type", false, &g->key_type);
-	if (r == 0)
-		r = take_string(object, "blob_base64", false, &g->blob_base64);
-	if (r == 0)
-		r = take_string(object, "fingerprint", false, &g->fingerprint);
-	if (r == 0)
-		r = take_string(object, "comment", true, &g->comment);
-	if (r == 0)
-		r = take_string(object, "ticket", true, &g->ticket);
-	if (r == 0)
-		r = take_string(object, "from", true, &g->from);
-	if (r == 0)
-		r = take_string(object, "signer", true, &g->signer);
-	if (r == 0)
-		r = take_string(object, "by_user", true, &g->by_user);
-	if (r == SL_REFUSED)
-		*why = "a grant has a field of the wrong type";
-	if (r != 0)
-		goto fail;
-	r = take_integer(object, "uid", false, &uid);
-	if (r == 0)
-		r = take_integer(object, "created", false, &created);
-	if (r == 0)
-		r = take_integer(object, "expires", false, &expires);
-	if (r == 0)
-		r = take_integer(object, "by_uid", true, &by_uid);
-	if (r != 0) {
-		*why = "a grant has a time or uid that is not an integer";
-		goto fail;
-	}
-	if (!uid_sane(uid) || !time_sane(created) || !time_sane(expires) ||
-	    (by_uid != -1 && !uid_sane(by_uid))) {
-		*why = "a grant has a time or uid out of range";
-		r = SL_REFUSED;
-		goto fail;
-	}
-	g->uid = (uid_t)uid;
-	g->created = (time_t)created;
-	g->expires = (time_t)expires;
-	g->by_uid = by_uid;
-	r = grant_check(g, why);
-	if (r != 0)
-		goto fail;
-	return 0;
-fail:
-	grant_finish(g);
-	return r;
 }
 
 /* ---- load ---- */
@@ -640,39 +299,28 @@ static int load_element(struct state *state, enum section section, json_t *value
 			const char **why)
 {
 	struct grant g;
-	json_t *item;
+	struct nonce n;
 	char *copy;
 	int r;
 
 	switch (section) {
 	case SECTION_GRANTS:
-		r = grant_from_state_json(value, &g, why);
+		r = state_grant_from_json(value, &g, why);
 		if (r == 0) {
 			r = state_add_grant(state, &g);
 			grant_finish(&g);
 		}
 		return r;
 	case SECTION_NONCES:
-		item = json_object_get(value, "valid_until");
-		if (!json_is_object(value) || json_object_size(value) != 2 ||
-		    !json_is_string(json_object_get(value, "value")) || !json_is_integer(item)) {
-			*why = "a nonce is not {\"value\": string, \"valid_until\": integer}";
-			return SL_REFUSED;
-		}
-		if (!time_sane(json_integer_value(item)) ||
-		    !word_valid(json_string_value(json_object_get(value, "value")), NONCE_MAX_LEN)) {
-			*why = "a nonce is malformed or its valid_until out of range";
-			return SL_REFUSED;
-		}
-		r = grow((void **)&state->nonces, state->n_nonces, &state->nonces_alloc,
-			 sizeof(*state->nonces));
-		if (r < 0)
+		r = state_nonce_from_json(value, &n, why);
+		if (r == 0)
+			r = grow((void **)&state->nonces, state->n_nonces, &state->nonces_alloc,
+				 sizeof(*state->nonces));
+		if (r != 0) {
+			free(n.value);
 			return r;
-		copy = strdup(json_string_value(json_object_get(value, "value")));
-		if (!copy)
-			return -ENOMEM;
-		state->nonces[state->n_nonces].value = copy;
-		state->nonces[state->n_nonces++].valid_until = (time_t)json_integer_value(item);
+		}
+		state->nonces[state->n_nonces++] = n;
 		return 0;
 	case SECTION_ACCOUNTS:
 		if (!json_is_string(value) || !username_valid(json_string_value(value))) {
@@ -835,77 +483,14 @@ static int check_unique(const struct state *state, const char **why)
 	return r;
 }
 
-static bool is_temp_name(const char *name)
-{
-	size_t prefix = sizeof(STATE_TMP_PREFIX) - 1, i;
-
-	if (strncmp(name, STATE_TMP_PREFIX, prefix) != 0 ||
-	    strlen(name) != prefix + STATE_TMP_RANDOM)
-		return false;
-	for (i = prefix; name[i]; i++) {
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
-			return false;
-	}
-	return true;
-}
-
-/* Temp files left by a save that crashed before its rename. Best effort. */
-static void remove_stale_temps(int dir_fd)
-{
-	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *entry;
-	DIR *dir;
-
-	if (fd < 0)
-		return;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
-	while ((entry = readdir(dir))) {
-		if (is_temp_name(entry->d_name))
-			unlinkat(dir_fd, entry->d_name, 0);
-	}
-	closedir(dir);
-}
-
-static int read_all(int fd, size_t size, char **out)
-{
-	char *buf = malloc(size + 1);
-	size_t got = 0;
-
-	*out = NULL;
-	if (!buf)
-		return -ENOMEM;
-	while (got <= size) {
-		ssize_t n = read(fd, buf + got, size + 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(buf);
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	if (got != size) {
-		free(buf);
-		return -EIO; /* changed while we read it */
-	}
-	buf[size] = '\0';
-	*out = buf;
-	return 0;
-}
-
 int state_load(const char *state_dir, struct state **out, const char **why)
 {
 	struct state *state = NULL;
+	enum fsutil_distrust broken;
 	int dir_fd = -1, fd = -1, r;
 	char *text = NULL;
 	struct stat st;
+	size_t len;
 
 	*out = NULL;
 	state = state_new();
@@ -918,16 +503,13 @@ int state_load(const char *state_dir, struct state **out, const char **why)
 		r = -errno;
 		goto out;
 	}
-	if (fstat(dir_fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	/* Rule: ours (euid), no group/other write: its grants decide who may log in. */
+	r = fsutil_trust_fd(dir_fd, geteuid(), FSUTIL_TRUST_NO_SHARED_WRITE, NULL, &broken);
+	if (r == SL_REFUSED)
 		*why = "the state directory is not ours alone (owner or group/other write)";
-		r = SL_REFUSED;
+	if (r != 0)
 		goto out;
-	}
-	remove_stale_temps(dir_fd);
+	fsutil_clean_temps(dir_fd, STATE_FILE);
 	fd = openat(dir_fd, STATE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		goto done;
@@ -940,25 +522,23 @@ int state_load(const char *state_dir, struct state **out, const char **why)
 		r = -errno;
 		goto out;
 	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	/* Rule: as for the directory, and a regular file. */
+	r = fsutil_trust_fd(fd, geteuid(), FSUTIL_TRUST_REGULAR | FSUTIL_TRUST_NO_SHARED_WRITE,
+			    &st, &broken);
+	if (r == SL_REFUSED)
 		*why = "state.json is not a regular file of ours alone";
-		r = SL_REFUSED;
+	if (r != 0)
 		goto out;
-	}
-	if (st.st_size > STATE_FILE_MAX) {
+	r = fsutil_read_fd(fd, STATE_FILE_MAX, &text, &len);
+	if (r == -EFBIG) {
 		*why = "state.json is too large";
 		r = SL_REFUSED;
-		goto out;
 	}
-	r = read_all(fd, (size_t)st.st_size, &text);
-	if (r < 0)
+	if (r == 0 && len != (size_t)st.st_size)
+		r = -EIO; /* changed while we read it */
+	if (r != 0)
 		goto out;
-	r = parse_state(text, (size_t)st.st_size, state, why);
+	r = parse_state(text, len, state, why);
 	if (r == 0)
 		r = check_unique(state, why);
 	if (r != 0)
@@ -988,20 +568,8 @@ struct writer {
 
 static void writer_flush(struct writer *w)
 {
-	size_t done = 0;
-
-	while (w->error == 0 && done < w->used) {
-		ssize_t n = write(w->fd, w->buf + done, w->used - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			w->error = -errno;
-		else if (n == 0)
-			w->error = -EIO;
-		else
-			done += (size_t)n;
-	}
+	if (w->error == 0 && w->used > 0)
+		w->error = fsutil_write_all(w->fd, w->buf, w->used);
 	w->used = 0;
 }
 
@@ -1047,7 +615,6 @@ static int writer_value(struct writer *w, json_t *value)
 
 static int write_state(struct writer *w, const struct state *state)
 {
-	json_t *nonce;
 	size_t i;
 	int r;
 
@@ -1055,18 +622,14 @@ static int write_state(struct writer *w, const struct state *state)
 	for (i = 0; r == 0 && i < state->n_grants; i++) {
 		r = writer_text(w, i ? ",\n" : "\n");
 		if (r == 0)
-			r = writer_value(w, grant_to_state_json(&state->grants[i]));
+			r = writer_value(w, state_grant_to_json(&state->grants[i]));
 	}
 	if (r == 0)
 		r = writer_text(w, "],\n\"nonces\":[");
 	for (i = 0; r == 0 && i < state->n_nonces; i++) {
 		r = writer_text(w, i ? ",\n" : "\n");
-		nonce = json_pack("{s:s,s:I}", "value", state->nonces[i].value,
-				  "valid_until", (json_int_t)state->nonces[i].valid_until);
 		if (r == 0)
-			r = writer_value(w, nonce);
-		else
-			json_decref(nonce);
+			r = writer_value(w, state_nonce_to_json(&state->nonces[i]));
 	}
 	if (r == 0)
 		r = writer_text(w, "],\n\"accounts\":[");
@@ -1092,9 +655,9 @@ static int state_check(const struct state *state)
 	int r = 0;
 
 	for (i = 0; r == 0 && i < state->n_grants; i++)
-		r = grant_check(&state->grants[i], &why);
+		r = state_grant_check(&state->grants[i], &why);
 	for (i = 0; r == 0 && i < state->n_nonces; i++)
-		r = nonce_check(&state->nonces[i], &why);
+		r = state_nonce_check(&state->nonces[i], &why);
 	for (i = 0; r == 0 && i < state->n_accounts; i++) {
 		if (!state->accounts[i] || !username_valid(state->accounts[i])) {
 			why = "an account is not a valid account name";
@@ -1110,15 +673,26 @@ static int state_check(const struct state *state)
 	return r;
 }
 
+/* What fsutil_replace runs to write the temp file. */
+struct save {
+	const struct state *state;
+	struct writer w;
+};
+
+static int save_fill(int fd, void *arg)
+{
+	struct save *save = arg;
+
+	save->w.fd = fd;
+	return write_state(&save->w, save->state);
+}
+
 int state_save(const char *state_dir, const struct state *state)
 {
-	char temp[sizeof(STATE_TMP_PREFIX) + STATE_TMP_RANDOM];
-	unsigned char random[STATE_TMP_RANDOM / 2];
-	struct writer *w = NULL;
-	int dir_fd = -1, fd = -1, r, attempt;
+	struct fsutil_replace how = { .fill = save_fill, .mode = 0600 };
+	struct save *save = NULL;
+	int dir_fd = -1, r;
 
-	if (sodium_init() < 0)
-		return -EIO;
 	r = state_check(state);
 	if (r < 0)
 		return r;
@@ -1127,59 +701,16 @@ int state_save(const char *state_dir, const struct state *state)
 	dir_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir_fd < 0)
 		return -errno;
-	for (attempt = 0; fd < 0 && attempt < 8; attempt++) {
-		memcpy(temp, STATE_TMP_PREFIX, sizeof(STATE_TMP_PREFIX) - 1);
-		randombytes_buf(random, sizeof(random));
-		sodium_bin2hex(temp + sizeof(STATE_TMP_PREFIX) - 1,
-			       STATE_TMP_RANDOM + 1, random, sizeof(random));
-		fd = openat(dir_fd, temp,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST) {
-			r = -errno;
-			goto out;
-		}
-	}
-	if (fd < 0) {
-		r = -EEXIST;
+	save = calloc(1, sizeof(*save));
+	if (!save) {
+		r = -ENOMEM;
 		goto out;
 	}
-	w = malloc(sizeof(*w));
-	if (!w) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	w->fd = fd;
-	w->error = 0;
-	w->used = 0;
-	r = write_state(w, state);
-	if (r < 0)
-		goto fail;
-	if (fsync(fd) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = close(fd);
-	fd = -1;
-	if (r < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (renameat(dir_fd, temp, dir_fd, STATE_FILE) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	/* The rename is done; a failed directory fsync leaves it undurable
-	 * but there is nothing to undo. */
-	if (fsync(dir_fd) < 0)
-		r = -errno;
-	goto out;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dir_fd, temp, 0);
+	save->state = state;
+	how.fill_arg = save;
+	r = fsutil_replace(dir_fd, STATE_FILE, &how, NULL);
 out:
-	free(w);
-	if (dir_fd >= 0)
-		close(dir_fd);
+	free(save);
+	close(dir_fd);
 	return r;
 }

@@ -1,14 +1,11 @@
 /* Signed grant tokens: the sl1. text form, its strict decoder, Ed25519
- * signing and verification, and the signer's key files (see token.h). */
+ * signing and verification (see token.h; the signer's key files are in
+ * token-signer.c). */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -28,10 +25,6 @@ _Static_assert(TOKEN_SECRET_KEY_BYTES == crypto_sign_SECRETKEYBYTES, "secret key
 #define SIGNATURE_B64_LEN 86
 #define NONCE_B64_MAX 86 /* of TOKEN_NONCE_MAX_BYTES */
 
-#define SIGNER_HEADER "sshlease-signer-secret-key-v1"
-#define SIGNER_FILE_MAX 1024
-#define SECRET_B64_LEN 88 /* standard base64 with padding of 64 bytes */
-#define PUBLIC_B64_LEN 44 /* of 32 bytes */
 
 /* ---- reasons: the user reads them, the tests pin them ---- */
 
@@ -95,24 +88,6 @@ static const char why_secret_key[] =
 	"the signer's secret key does not match its public half (damaged key file?)";
 static const char why_sign_too_long[] =
 	"the token would be longer than 4096 bytes (fewer from entries or a smaller key)";
-static const char why_signer_name[] =
-	"a signer name is 1 to 64 of A-Z a-z 0-9 . _ @ -";
-static const char why_key_exists[] =
-	"the signer key file already exists; refusing to overwrite it";
-static const char why_pub_exists[] =
-	"the signer's .pub file already exists; refusing to overwrite it";
-static const char why_file_symlink[] = "signer key file is a symlink";
-static const char why_file_type[] = "signer key file is not a regular file";
-static const char why_file_owner[] =
-	"signer key file belongs to another user; it must be yours (or root's)";
-static const char why_file_mode[] =
-	"signer key file is readable or writable by group or others; chmod 600 it";
-static const char why_file_size[] =
-	"signer key file is larger than 1 KiB; this is not a signer key";
-static const char why_file_format[] =
-	"signer key file is not in the sshlease-signer-secret-key-v1 format";
-static const char why_file_mismatch[] =
-	"signer key file is damaged: its public half does not match its seed";
 
 /* ---- payload fields ---- */
 
@@ -238,11 +213,6 @@ static bool host_valid(const char *host)
 		label++;
 	}
 	return true;
-}
-
-bool token_signer_name_valid(const char *name)
-{
-	return name && signer_name_valid(name, strnlen(name, TOKEN_SIGNER_NAME_MAX + 1));
 }
 
 static int dup_optional(const char *s, char **out)
@@ -808,274 +778,5 @@ out:
 	free(unsigned_token.user);
 	free(unsigned_token.host);
 	free(unsigned_token.nonce);
-	return r;
-}
-
-/* ---- signer key files ---- */
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Write, fsync and close fd, checking each step; fd is closed either way. */
-static int write_close(int fd, const char *buf, size_t len)
-{
-	int r = write_all(fd, buf, len);
-
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	return r;
-}
-
-static int fsync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX];
-	int fd, r = 0;
-
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else if ((size_t)(slash - path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
-void token_signer_public_line(const struct token_signer *signer, char *buf,
-			      size_t size)
-{
-	char b64[PUBLIC_B64_LEN + 1];
-
-	sodium_bin2base64(b64, sizeof(b64), signer->public_key,
-			  sizeof(signer->public_key), sodium_base64_VARIANT_ORIGINAL);
-	if (size > 0)
-		snprintf(buf, size, "%s %s", signer->name, b64);
-}
-
-int token_keygen(const char *path, const char *name, const char **why)
-{
-	struct token_signer signer;
-	char pub_path[PATH_MAX], secret_b64[SECRET_B64_LEN + 1];
-	char secret_text[sizeof(SIGNER_HEADER) + TOKEN_SIGNER_NAME_MAX + SECRET_B64_LEN + 4];
-	char pub_text[TOKEN_SIGNER_PUBLIC_LINE_SIZE + 1];
-	bool made_secret = false, made_pub = false;
-	int fd = -1, pub_fd = -1, r;
-
-	if (!token_signer_name_valid(name)) {
-		*why = why_signer_name;
-		return SL_REFUSED;
-	}
-	if ((size_t)snprintf(pub_path, sizeof(pub_path), "%s.pub", path) >= sizeof(pub_path))
-		return -ENAMETOOLONG;
-	if (sodium_init() < 0)
-		return -EIO;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		if (errno == EEXIST) {
-			*why = why_key_exists;
-			return SL_EXISTS;
-		}
-		return -errno;
-	}
-	made_secret = true;
-	pub_fd = open(pub_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (pub_fd < 0) {
-		if (errno == EEXIST) {
-			*why = why_pub_exists;
-			r = SL_EXISTS;
-		} else {
-			r = -errno;
-		}
-		goto out;
-	}
-	made_pub = true;
-	/* Exactly 0600 whatever the umask: the file holds the secret. */
-	if (fchmod(fd, 0600) < 0) {
-		r = -errno;
-		goto out;
-	}
-
-	snprintf(signer.name, sizeof(signer.name), "%s", name);
-	crypto_sign_keypair(signer.public_key, signer.secret_key);
-	sodium_bin2base64(secret_b64, sizeof(secret_b64), signer.secret_key,
-			  sizeof(signer.secret_key), sodium_base64_VARIANT_ORIGINAL);
-	snprintf(secret_text, sizeof(secret_text), "%s\n%s\n%s\n", SIGNER_HEADER,
-		 name, secret_b64);
-	token_signer_public_line(&signer, pub_text, sizeof(pub_text) - 1);
-	strcat(pub_text, "\n");
-
-	r = write_close(fd, secret_text, strlen(secret_text));
-	fd = -1;
-	if (r < 0)
-		goto out;
-	r = write_close(pub_fd, pub_text, strlen(pub_text));
-	pub_fd = -1;
-	if (r < 0)
-		goto out;
-	r = fsync_parent(path);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (pub_fd >= 0)
-		close(pub_fd);
-	if (r != 0) {
-		if (made_secret)
-			unlink(path);
-		if (made_pub)
-			unlink(pub_path);
-	}
-	sodium_memzero(&signer, sizeof(signer));
-	sodium_memzero(secret_b64, sizeof(secret_b64));
-	sodium_memzero(secret_text, sizeof(secret_text));
-	return r;
-}
-
-void token_signer_free(struct token_signer *signer)
-{
-	if (!signer)
-		return;
-	sodium_memzero(signer, sizeof(*signer));
-	free(signer);
-}
-
-/* Parse the three lines of a secret key file into signer. */
-static bool signer_parse(const char *data, size_t len, struct token_signer *signer)
-{
-	unsigned char secret_key[crypto_sign_SECRETKEYBYTES];
-	const char *line = data, *end = data + len, *nl, *b64_end = NULL;
-	size_t n, secret_len = 0;
-	bool ok = false;
-
-	/* Line 1: the header. */
-	n = sizeof(SIGNER_HEADER) - 1;
-	if (len < n + 1 || memcmp(line, SIGNER_HEADER, n) != 0 || line[n] != '\n')
-		return false;
-	line += n + 1;
-	/* Line 2: the name. */
-	nl = memchr(line, '\n', (size_t)(end - line));
-	if (!nl || !signer_name_valid(line, (size_t)(nl - line)))
-		return false;
-	memcpy(signer->name, line, (size_t)(nl - line));
-	signer->name[nl - line] = '\0';
-	line = nl + 1;
-	/* Line 3: the secret key, and nothing after it. */
-	nl = memchr(line, '\n', (size_t)(end - line));
-	if (!nl || nl + 1 != end || nl - line != SECRET_B64_LEN)
-		return false;
-	if (sodium_base642bin(secret_key, sizeof(secret_key), line, SECRET_B64_LEN,
-			      NULL, &secret_len, &b64_end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    b64_end != nl || secret_len != sizeof(secret_key))
-		goto out;
-	memcpy(signer->secret_key, secret_key, sizeof(secret_key));
-	ok = true;
-out:
-	sodium_memzero(secret_key, sizeof(secret_key));
-	return ok;
-}
-
-int token_signer_load(const char *path, struct token_signer **out, const char **why)
-{
-	struct token_signer *signer = NULL;
-	unsigned char derived_secret[crypto_sign_SECRETKEYBYTES];
-	char data[SIGNER_FILE_MAX + 1];
-	size_t len = 0;
-	struct stat st;
-	int fd, r;
-
-	*out = NULL;
-	if (sodium_init() < 0)
-		return -EIO;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return SL_NOT_FOUND;
-		if (errno == ELOOP) {
-			*why = why_file_symlink;
-			return SL_REFUSED;
-		}
-		return -errno;
-	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = SL_REFUSED;
-	if (!S_ISREG(st.st_mode)) {
-		*why = why_file_type;
-		goto out;
-	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		*why = why_file_owner;
-		goto out;
-	}
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		*why = why_file_mode;
-		goto out;
-	}
-	while (len < sizeof(data)) {
-		ssize_t n = read(fd, data + len, sizeof(data) - len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > SIGNER_FILE_MAX) {
-		*why = why_file_size;
-		goto out;
-	}
-	signer = calloc(1, sizeof(*signer));
-	if (!signer) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (!signer_parse(data, len, signer)) {
-		*why = why_file_format;
-		goto out;
-	}
-	crypto_sign_seed_keypair(signer->public_key, derived_secret, signer->secret_key);
-	sodium_memzero(derived_secret, sizeof(derived_secret));
-	if (sodium_memcmp(signer->public_key, signer->secret_key + crypto_sign_SEEDBYTES,
-			  sizeof(signer->public_key)) != 0) {
-		*why = why_file_mismatch;
-		goto out;
-	}
-	*out = signer;
-	signer = NULL;
-	r = 0;
-out:
-	sodium_memzero(data, sizeof(data));
-	token_signer_free(signer);
-	close(fd);
 	return r;
 }

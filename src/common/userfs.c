@@ -6,7 +6,6 @@
  * inside a home directory.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -28,14 +27,11 @@
 
 #include <sodium.h>
 
+#include "fsutil.h"
 #include "userfs.h"
 #include "timeutil.h"
 
 #define AUTHKEYS_NAME "authorized_keys"
-/* Temporary files: this prefix and TEMP_RANDOM_BYTES bytes of hex. */
-#define TEMP_PREFIX ".authorized_keys.sshlease-"
-#define TEMP_RANDOM_BYTES 8
-#define TEMP_TRIES 8
 /* Re-reads when someone else changed the file between our read and rename. */
 #define CAS_ATTEMPTS 5
 /* Highest capability number probed for ambient capabilities; the kernel
@@ -100,74 +96,21 @@ struct current {
 	size_t len;
 };
 
-static authkeys_test_hook_fn *test_hook;
-static void *test_hook_arg;
-static authkeys_test_answered_fn *test_answered;
-static void *test_answered_arg;
-
-void authkeys_set_test_hook(authkeys_test_hook_fn *fn, void *arg)
-{
-	test_hook = fn;
-	test_hook_arg = arg;
-}
-
-void authkeys_set_test_answered_hook(authkeys_test_answered_fn *fn, void *arg)
-{
-	test_answered = fn;
-	test_answered_arg = arg;
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Read fd from offset 0 until EOF or until max bytes are in buf; *len is
- * what was read. The caller sizes buf for max bytes. */
-static int pread_upto(int fd, char *buf, size_t max, size_t *len)
-{
-	size_t got = 0;
-
-	while (got < max) {
-		ssize_t n = pread(fd, buf + got, max - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	*len = got;
-	return 0;
-}
-
 /* sshd's StrictModes rule for one fd: owned by the account or root, and
  * not writable by group or others. */
 static enum userfs_reason strict_modes(const struct stat *st, uid_t uid,
 				       enum userfs_reason owner,
 				       enum userfs_reason mode)
 {
-	if (st->st_uid != uid && st->st_uid != 0)
+	/* Rule: StrictModes exactly, or sshd would ignore the keys we write. */
+	switch (fsutil_trust_stat(st, uid, FSUTIL_TRUST_OR_ROOT | FSUTIL_TRUST_NO_SHARED_WRITE)) {
+	case FSUTIL_DISTRUST_OWNER:
 		return owner;
-	if (st->st_mode & (S_IWGRP | S_IWOTH))
+	case FSUTIL_DISTRUST_MODE:
 		return mode;
-	return USERFS_R_NONE;
+	default:
+		return USERFS_R_NONE;
+	}
 }
 
 /* ---- the child: runs as the account ---- */
@@ -421,7 +364,6 @@ static int child_read(int ssh_fd, uid_t uid, struct current *cur,
 		      enum userfs_reason *reason)
 {
 	struct stat st;
-	size_t cap;
 	int r;
 
 	/* Look before opening so a device or FIFO is never opened at all;
@@ -465,21 +407,15 @@ static int child_read(int ssh_fd, uid_t uid, struct current *cur,
 	if (*reason != USERFS_R_NONE)
 		return SL_REFUSED;
 
-	/* One byte more than the bound tells a file that grew past it. */
-	cap = AUTHKEYS_FILE_MAX + 1;
-	cur->buf = malloc(cap);
-	if (!cur->buf) {
-		*reason = USERFS_R_STEP_READ;
-		return -ENOMEM;
+	r = fsutil_read_fd(cur->fd, AUTHKEYS_FILE_MAX, &cur->buf, &cur->len);
+	if (r == -EFBIG) {
+		/* It grew past the bound since the fstat. */
+		*reason = USERFS_R_FILE_SIZE;
+		return SL_REFUSED;
 	}
-	r = pread_upto(cur->fd, cur->buf, cap, &cur->len);
 	if (r < 0) {
 		*reason = USERFS_R_STEP_READ;
 		return r;
-	}
-	if (cur->len > AUTHKEYS_FILE_MAX) {
-		*reason = USERFS_R_FILE_SIZE;
-		return SL_REFUSED;
 	}
 	return 0;
 }
@@ -508,163 +444,96 @@ static int child_unchanged(int ssh_fd, const struct current *cur)
 	    now.st_ctim.tv_sec != cur->st.st_ctim.tv_sec ||
 	    now.st_ctim.tv_nsec != cur->st.st_ctim.tv_nsec)
 		return SL_CHANGED;
-	again = malloc(cur->len + 1);
-	if (!again)
-		return -ENOMEM;
-	r = pread_upto(cur->fd, again, cur->len + 1, &len);
-	if (r == 0 && (len != cur->len || memcmp(again, cur->buf, len) != 0))
+	if (lseek(cur->fd, 0, SEEK_SET) < 0)
+		return -errno;
+	r = fsutil_read_fd(cur->fd, cur->len, &again, &len);
+	if (r == -EFBIG || (r == 0 && (len != cur->len || memcmp(again, cur->buf, len) != 0)))
 		r = SL_CHANGED;
 	free(again);
 	return r;
 }
 
-static void temp_name(char *out, size_t size)
-{
-	unsigned char random[TEMP_RANDOM_BYTES];
-	char hex[2 * TEMP_RANDOM_BYTES + 1];
+/* The compare-and-swap check fsutil_replace runs just before the rename. */
+struct cas {
+	const struct current *cur;
+	unsigned attempt;
+};
 
-	randombytes_buf(random, sizeof(random));
-	sodium_bin2hex(hex, sizeof(hex), random, sizeof(random));
-	snprintf(out, size, "%s%s", TEMP_PREFIX, hex);
+static int child_cas(int ssh_fd, void *arg)
+{
+	const struct cas *cas = arg;
+
+	if (userfs_test_hook_before_rename)
+		userfs_test_hook_before_rename(ssh_fd, cas->attempt);
+	return child_unchanged(ssh_fd, cas->cur);
 }
 
-static bool temp_name_ours(const char *name)
-{
-	size_t prefix = sizeof(TEMP_PREFIX) - 1;
-
-	if (strncmp(name, TEMP_PREFIX, prefix) != 0 ||
-	    strlen(name) != prefix + 2 * TEMP_RANDOM_BYTES)
-		return false;
-	return strspn(name + prefix, "0123456789abcdef") == 2 * TEMP_RANDOM_BYTES;
-}
-
-/* Temporary files of ours left by a run that was killed. The account's
- * lock is held, so no live run of ours owns one. Best effort: a leftover
- * never blocks anything, it only takes space. */
-static void child_clean_temps(int ssh_fd, uid_t uid)
-{
-	struct dirent *entry;
-	struct stat st;
-	int fd = openat(ssh_fd, ".", DIR_FLAGS);
-	DIR *dir;
-
-	if (fd < 0)
-		return;
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return;
-	}
-	while ((entry = readdir(dir))) {
-		if (!temp_name_ours(entry->d_name))
-			continue;
-		if (fstatat(ssh_fd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && st.st_uid == uid)
-			unlinkat(ssh_fd, entry->d_name, 0);
-	}
-	closedir(dir);
-}
-
-/* Put the new bytes in place of authorized_keys: temp file, fsync,
- * compare-and-swap check, rename, fsync of ~/.ssh. Returns 0, SL_CHANGED
- * (nothing changed; read again), SL_REFUSED or -errno with *reason. On
- * every return but 0 the original is untouched and the temp file gone. */
+/* Put the new bytes in place of authorized_keys with fsutil_replace: temp
+ * file, fsync, compare-and-swap check, rename, fsync of ~/.ssh. Returns 0,
+ * SL_CHANGED (nothing changed; read again), SL_REFUSED or -errno with
+ * *reason naming the step. On every return but 0 the original is
+ * untouched and the temp file gone, except after the rename
+ * (USERFS_R_STEP_DIRSYNC: the new file is in place). */
 static int child_replace(int ssh_fd, const struct current *cur,
 			 const char *content, size_t len, unsigned attempt,
 			 enum userfs_reason *reason)
 {
-	char name[sizeof(TEMP_PREFIX) + 2 * TEMP_RANDOM_BYTES];
-	bool temp_exists = false;
-	int fd = -1, r;
+	struct cas cas = { .cur = cur, .attempt = attempt };
+	struct fsutil_replace how = {
+		.data = content,
+		.len = len,
+		/* Keep the mode the file had, minus group/world write (StrictModes). */
+		.mode = cur->exists ? (cur->st.st_mode & 0755) : 0600,
+		.flags = FSUTIL_CHMOD,
+		.check = child_cas,
+		.check_arg = &cas,
+	};
+	enum fsutil_step step;
+	int r;
 
-	for (int i = 0; i < TEMP_TRIES && fd < 0; i++) {
-		temp_name(name, sizeof(name));
-		fd = openat(ssh_fd, name,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
-			    0600);
-		if (fd < 0 && errno != EEXIST)
-			break;
-	}
-	if (fd < 0) {
-		if (errno == EACCES || errno == EPERM) {
-			*reason = USERFS_R_SSH_WRITE;
-			return SL_REFUSED;
-		}
-		*reason = USERFS_R_STEP_TEMP;
-		return -errno;
-	}
-	temp_exists = true;
-
-	*reason = USERFS_R_STEP_WRITE;
-	r = write_all(fd, content, len);
-	if (r < 0)
-		goto out;
-	/* Keep the mode the file had, minus group/world write (StrictModes). */
-	if (fchmod(fd, cur->exists ? (cur->st.st_mode & 0755) : 0600) < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (cur->exists && cur->st.st_gid != getgid() &&
-	    fchown(fd, (uid_t)-1, cur->st.st_gid) < 0) {
+	/* The file was missing: do not replace one created since. */
+	if (!cur->exists)
+		how.flags |= FSUTIL_NOREPLACE;
+	if (cur->exists && cur->st.st_gid != getgid()) {
 		/* Best effort: the account may have left that group; with no
 		 * group write the group only decides who may read. */
+		how.flags |= FSUTIL_CHOWN | FSUTIL_CHOWN_MAY_FAIL;
+		how.uid = (uid_t)-1;
+		how.gid = cur->st.st_gid;
 	}
-	/* Never retried: after a failed fsync the page cache may already
-	 * claim the data is clean (fsyncgate). */
-	if (fsync(fd) < 0) {
-		*reason = USERFS_R_STEP_FSYNC;
-		r = -errno;
-		goto out;
-	}
-	r = close(fd);
-	fd = -1;
-	if (r < 0) {
-		r = -errno;
-		goto out;
-	}
-
-	if (test_hook)
-		test_hook(ssh_fd, attempt, test_hook_arg);
-
-	r = child_unchanged(ssh_fd, cur);
-	if (r != 0) {
-		*reason = USERFS_R_STEP_READ;
-		goto out;
-	}
-	/*
-	 * XXX a writer that does not take our lock can still slip in between
-	 * this check and the rename; no system call compares and renames in
-	 * one step. The window is a few system calls wide.
-	 */
-	*reason = USERFS_R_STEP_RENAME;
-	if (cur->exists) {
-		r = renameat(ssh_fd, name, ssh_fd, AUTHKEYS_NAME);
-	} else {
-		/* The file was missing: do not replace one created since. */
-		r = renameat2(ssh_fd, name, ssh_fd, AUTHKEYS_NAME, RENAME_NOREPLACE);
-		if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
-			r = linkat(ssh_fd, name, ssh_fd, AUTHKEYS_NAME, 0);
-			if (r == 0)
-				unlinkat(ssh_fd, name, 0);
+	r = fsutil_replace(ssh_fd, AUTHKEYS_NAME, &how, &step);
+	switch (step) {
+	case FSUTIL_STEP_NONE:
+		*reason = USERFS_R_NONE;
+		break;
+	case FSUTIL_STEP_TEMP:
+		*reason = USERFS_R_STEP_TEMP;
+		if (r == -EACCES || r == -EPERM) {
+			*reason = USERFS_R_SSH_WRITE;
+			r = SL_REFUSED;
 		}
-	}
-	if (r < 0) {
-		r = errno == EEXIST ? SL_CHANGED : -errno;
-		goto out;
-	}
-	temp_exists = false;
-	if (fsync(ssh_fd) < 0) {
+		break;
+	case FSUTIL_STEP_WRITE:
+	case FSUTIL_STEP_OWNER:
+	case FSUTIL_STEP_CLOSE:
+		*reason = USERFS_R_STEP_WRITE;
+		break;
+	case FSUTIL_STEP_FSYNC:
+		*reason = USERFS_R_STEP_FSYNC;
+		break;
+	case FSUTIL_STEP_CHECK:
+		*reason = USERFS_R_STEP_READ;
+		break;
+	case FSUTIL_STEP_RENAME:
+		*reason = USERFS_R_STEP_RENAME;
+		/* Something took the name since the check: read again. */
+		if (r == SL_EXISTS || r == -EEXIST)
+			r = SL_CHANGED;
+		break;
+	case FSUTIL_STEP_DIRSYNC:
 		*reason = USERFS_R_STEP_DIRSYNC;
-		r = -errno;
-		goto out;
+		break;
 	}
-	*reason = USERFS_R_NONE;
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (temp_exists)
-		unlinkat(ssh_fd, name, 0);
 	return r;
 }
 
@@ -704,8 +573,10 @@ static int child_work(const struct account *acct, const struct userfs_op *op,
 		change->content = NULL;
 		goto out;
 	}
+	/* Temp files of ours left by a run that was killed. The account's
+	 * lock is held, so no live run of ours owns one. */
 	if (op->write)
-		child_clean_temps(ssh_fd, acct->uid);
+		fsutil_clean_temps(ssh_fd, AUTHKEYS_NAME);
 
 	for (unsigned attempt = 0;; attempt++) {
 		reason = USERFS_R_NONE;
@@ -835,13 +706,13 @@ static _Noreturn void child_main(int wfd, const struct account *acct,
 	reply.reason = change.reason;
 	reply.count = change.count;
 	reply.payload_len = r == 0 && change.payload ? change.payload_len : 0;
-	if (write_all(wfd, &reply, sizeof(reply)) < 0 ||
-	    write_all(wfd, change.payload, (size_t)reply.payload_len) < 0)
+	if (fsutil_write_all(wfd, &reply, sizeof(reply)) < 0 ||
+	    fsutil_write_all(wfd, change.payload, (size_t)reply.payload_len) < 0)
 		_exit(1);
 	/* Nothing is left to do: the parent kills us once it has the answer
 	 * (a test may stop us here to prove it never waits for us). */
-	if (test_answered)
-		test_answered(test_answered_arg);
+	if (userfs_test_hook_answered)
+		userfs_test_hook_answered();
 	/* _exit: no atexit handlers and no stdio flush of the daemon's buffers. */
 	_exit(0);
 }
@@ -878,7 +749,8 @@ static int lock_account(const struct authkeys_ctx *ctx, uid_t uid, int *out,
 		r = -errno;
 		goto out;
 	}
-	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+	/* Rule: ours (root), no group/other write: others could swap the locks. */
+	if (fsutil_trust_stat(&st, geteuid(), FSUTIL_TRUST_NO_SHARED_WRITE) != FSUTIL_TRUSTED) {
 		*why = "the lock directory must belong to root and not be group or world writable";
 		r = SL_REFUSED;
 		goto out;

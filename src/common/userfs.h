@@ -94,6 +94,21 @@ struct userfs_result {
 };
 
 /*
+ * Hook points for the tests, in the child, as the account. Only
+ * tests/lib/authkeys-hooks.c defines them; in the programs nothing does,
+ * so these weak symbols are NULL, never called, and no code to set them
+ * exists there (a test checks the built programs with nm).
+ *   before_rename: the new content is durable in its temp file, just
+ *     before the compare-and-swap check and the rename; ssh_dir_fd is
+ *     ~/.ssh, attempt counts from 0: a test plays a concurrent writer.
+ *   answered: the whole answer has been sent, the child is about to exit:
+ *     a test stops it there, as the account could, to prove the caller
+ *     never waits for it.
+ */
+void userfs_test_hook_before_rename(int ssh_dir_fd, unsigned attempt) __attribute__((weak));
+void userfs_test_hook_answered(void) __attribute__((weak));
+
+/*
  * Take the account's lock in ctx->lock_dir (not for a check, which changes
  * nothing; ctx may be NULL then), run op in a child that has become the
  * account, and wait for its answer. Returns what the child

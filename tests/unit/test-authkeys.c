@@ -30,6 +30,7 @@
 
 #include "account.h"
 #include "authkeys.h"
+#include "authkeys-hooks.h"
 #include "test.h"
 
 #define TEMP_PREFIX ".authorized_keys.sshlease-"

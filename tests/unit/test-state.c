@@ -647,9 +647,9 @@ static void test_crash_safety(void)
 	CHECK_INT(count_entries(dir), 1);
 
 	/* A temp file left by a crash is removed at load, nothing else is. */
-	snprintf(file, sizeof(file), "%s/state.json.tmp-0123456789abcdef", dir);
+	snprintf(file, sizeof(file), "%s/.state.json.sshlease-0123456789abcdef", dir);
 	spill(file, "{\"version\":1,\"gra");
-	snprintf(file, sizeof(file), "%s/state.json.tmp-other", dir);
+	snprintf(file, sizeof(file), "%s/.state.json.sshlease-other", dir);
 	spill(file, "not ours");
 	CHECK_INT(count_entries(dir), 3);
 	loaded = NULL;

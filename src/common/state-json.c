@@ -1,0 +1,371 @@
+/* A grant's and a nonce's JSON forms (state.json, --json, protocol) and what each may hold. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "key.h"
+#include "state-json.h"
+#include "timeutil.h"
+#include "validate.h"
+
+#define TIME_MAX_SANE 253402300799LL /* 9999-12-31T23:59:59Z */
+#define NAME_MAX_LEN 256
+#define NONCE_MAX_LEN 256
+#define SIGNER_MAX_LEN 128
+#define KEY_TYPE_MAX_LEN 64
+
+static bool printable(const char *s, bool allow_space)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c > 0x7e || (!allow_space && c == ' '))
+			return false;
+	}
+	return true;
+}
+
+/* A printable ASCII word of 1..max bytes without spaces. */
+static bool word_valid(const char *s, size_t max)
+{
+	size_t len = strnlen(s, max + 1);
+
+	return len >= 1 && len <= max && printable(s, false);
+}
+
+static bool base64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/* "SHA256:" and unpadded base64, as ssh-keygen -l prints it. */
+static bool fingerprint_valid(const char *s)
+{
+	static const char prefix[] = "SHA256:";
+	size_t len = strnlen(s, 64);
+
+	if (len >= 64 || strncmp(s, prefix, sizeof(prefix) - 1) != 0 ||
+	    len == sizeof(prefix) - 1)
+		return false;
+	for (s += sizeof(prefix) - 1; *s; s++) {
+		if (!base64_char(*s))
+			return false;
+	}
+	return true;
+}
+
+static bool time_sane(long long t)
+{
+	return t >= 1 && t <= TIME_MAX_SANE;
+}
+
+static bool uid_sane(long long uid)
+{
+	return uid >= 0 && uid < (long long)(uid_t)-1;
+}
+
+/*
+ * Check everything a grant carries, in memory, so that load refuses what is
+ * not a grant and save never writes a state that load would refuse. Times
+ * are only range-checked: a clock set back between creation and an extend
+ * can leave expires before created, and such a state must still load.
+ */
+int state_grant_check(const struct grant *g, const char **why)
+{
+	const char *reason = NULL;
+	char *canonical = NULL;
+	const char *from_why;
+
+	if (!grant_id_valid(g->id, strnlen(g->id, GRANT_ID_LEN + 1)))
+		reason = "a grant id is not 12 lower-case hex digits";
+	else if (!g->user || !username_valid(g->user))
+		reason = "a grant's user is not a valid account name";
+	else if (!uid_sane(g->uid))
+		reason = "a grant's uid is out of range";
+	else if (!g->key_type || !word_valid(g->key_type, KEY_TYPE_MAX_LEN))
+		reason = "a grant's key_type is malformed";
+	else if (!g->blob_base64 || !key_blob_valid(g->blob_base64, strnlen(g->blob_base64, KEY_BLOB_MAX + 1)))
+		reason = "a grant's key blob is not base64";
+	else if (!g->fingerprint || !fingerprint_valid(g->fingerprint))
+		reason = "a grant's fingerprint is not SHA256:<base64>";
+	else if (g->comment && (strnlen(g->comment, KEY_LINE_MAX + 1) > KEY_LINE_MAX ||
+				!printable(g->comment, true)))
+		reason = "a grant's comment is not printable ASCII";
+	else if (g->ticket && ticket_validate(g->ticket, &from_why) != 0)
+		reason = "a grant's ticket is malformed";
+	else if (g->mode != AUTHKEYS_MODE_SHELL && g->mode != AUTHKEYS_MODE_SFTP)
+		reason = "a grant's mode is neither shell nor sftp";
+	else if (g->signer && !word_valid(g->signer, SIGNER_MAX_LEN))
+		reason = "a grant's signer is malformed";
+	else if (!time_sane(g->created) || !time_sane(g->expires))
+		reason = "a grant's created or expires time is out of range";
+	else if (g->by_uid != -1 && !uid_sane(g->by_uid))
+		reason = "a grant's by_uid is out of range";
+	else if (g->by_user && !word_valid(g->by_user, NAME_MAX_LEN))
+		reason = "a grant's by_user is malformed";
+	if (!reason && g->from) {
+		int r = from_validate(g->from, &canonical, &from_why);
+
+		if (r < 0)
+			return r;
+		/* We only ever store the canonical form. */
+		if (r != 0 || strcmp(canonical, g->from) != 0)
+			reason = "a grant's from list is malformed";
+		free(canonical);
+	}
+	if (reason) {
+		*why = reason;
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+int state_nonce_check(const struct nonce *n, const char **why)
+{
+	if (!n->value || !word_valid(n->value, NONCE_MAX_LEN)) {
+		*why = "a nonce is malformed";
+		return SL_REFUSED;
+	}
+	if (!time_sane(n->valid_until)) {
+		*why = "a nonce's valid_until is out of range";
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *time_or_null(time_t t)
+{
+	char text[32];
+
+	if (t == 0)
+		return json_null();
+	time_format_utc(t, text, sizeof(text));
+	return json_string(text);
+}
+
+/* Build an object from (key, new value) pairs; NULL if any value is NULL. */
+static json_t *object_of(const char *const *keys, json_t **values, size_t n)
+{
+	json_t *object = json_object();
+	bool failed = !object;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (failed || !values[i] || json_object_set_new(object, keys[i], values[i]) < 0) {
+			failed = true;
+			json_decref(values[i]);
+		}
+	}
+	if (failed) {
+		json_decref(object);
+		return NULL;
+	}
+	return object;
+}
+
+json_t *grant_to_json(const struct grant *g)
+{
+	static const char *const keys[] = {
+		"id", "user", "key_type", "fingerprint", "comment", "ticket",
+		"from", "mode", "signer", "created", "expires", "expires_unix",
+		"by_uid", "by_user",
+	};
+	json_t *values[SL_ARRAY_SIZE(keys)] = {
+		json_string(g->id),
+		string_or_null(g->user),
+		string_or_null(g->key_type),
+		string_or_null(g->fingerprint),
+		string_or_null(g->comment),
+		string_or_null(g->ticket),
+		string_or_null(g->from),
+		json_string(authkeys_mode_name(g->mode)),
+		string_or_null(g->signer),
+		time_or_null(g->created),
+		time_or_null(g->expires),
+		g->expires ? json_integer(g->expires) : json_null(),
+		g->by_uid >= 0 ? json_integer(g->by_uid) : json_null(),
+		string_or_null(g->by_user),
+	};
+
+	return object_of(keys, values, SL_ARRAY_SIZE(keys));
+}
+
+/* The keys of a grant in state.json, in the order written. Load requires
+ * exactly these, optional ones as null. */
+static const char *const grant_state_keys[] = {
+	"id", "user", "uid", "key_type", "blob_base64", "fingerprint", "comment",
+	"ticket", "from", "mode", "signer", "created", "expires", "by_uid",
+	"by_user",
+};
+
+json_t *state_grant_to_json(const struct grant *g)
+{
+	json_t *values[SL_ARRAY_SIZE(grant_state_keys)] = {
+		json_string(g->id),
+		json_string(g->user),
+		json_integer(g->uid),
+		json_string(g->key_type),
+		json_string(g->blob_base64),
+		json_string(g->fingerprint),
+		string_or_null(g->comment),
+		string_or_null(g->ticket),
+		string_or_null(g->from),
+		json_string(authkeys_mode_name(g->mode)),
+		string_or_null(g->signer),
+		json_integer(g->created),
+		json_integer(g->expires),
+		g->by_uid >= 0 ? json_integer(g->by_uid) : json_null(),
+		string_or_null(g->by_user),
+	};
+
+	return object_of(grant_state_keys, values, SL_ARRAY_SIZE(grant_state_keys));
+}
+
+/* Copy a string member: required ones must be strings, optional ones may
+ * be null (NULL). 0, SL_REFUSED or -ENOMEM. */
+static int take_string(json_t *object, const char *key, bool optional, char **out)
+{
+	json_t *value = json_object_get(object, key);
+
+	*out = NULL;
+	if (optional && json_is_null(value))
+		return 0;
+	if (!json_is_string(value) || strlen(json_string_value(value)) != json_string_length(value))
+		return SL_REFUSED; /* not a string, or one with a NUL inside */
+	*out = strdup(json_string_value(value));
+	return *out ? 0 : -ENOMEM;
+}
+
+static int take_integer(json_t *object, const char *key, bool optional,
+			long long *out)
+{
+	json_t *value = json_object_get(object, key);
+
+	if (optional && json_is_null(value)) {
+		*out = -1;
+		return 0;
+	}
+	if (!json_is_integer(value))
+		return SL_REFUSED;
+	*out = json_integer_value(value);
+	return 0;
+}
+
+int state_grant_from_json(json_t *object, struct grant *g, const char **why)
+{
+	const char *mode = NULL, *id = NULL;
+	long long uid = -1, created = 0, expires = 0, by_uid = -1;
+	json_t *value;
+	size_t i;
+	int r = 0;
+
+	memset(g, 0, sizeof(*g));
+	if (!json_is_object(object) ||
+	    json_object_size(object) != SL_ARRAY_SIZE(grant_state_keys)) {
+		*why = "a grant is not an object with exactly the expected fields";
+		return SL_REFUSED;
+	}
+	for (i = 0; i < SL_ARRAY_SIZE(grant_state_keys); i++) {
+		if (!json_object_get(object, grant_state_keys[i])) {
+			*why = "a grant is not an object with exactly the expected fields";
+			return SL_REFUSED;
+		}
+	}
+	value = json_object_get(object, "id");
+	id = json_is_string(value) ? json_string_value(value) : NULL;
+	value = json_object_get(object, "mode");
+	mode = json_is_string(value) ? json_string_value(value) : NULL;
+	if (!id || strlen(id) != AUTHKEYS_ID_LEN || !mode) {
+		*why = "a grant's id or mode is not a string of the right form";
+		return SL_REFUSED;
+	}
+	memcpy(g->id, id, AUTHKEYS_ID_LEN + 1);
+	if (!authkeys_mode_parse(mode, &g->mode)) {
+		*why = "a grant's mode is neither shell nor sftp";
+		return SL_REFUSED;
+	}
+	r = take_string(object, "user", false, &g->user);
+	if (r == 0)
+		r = take_string(object, "key_type", false, &g->key_type);
+	if (r == 0)
+		r = take_string(object, "blob_base64", false, &g->blob_base64);
+	if (r == 0)
+		r = take_string(object, "fingerprint", false, &g->fingerprint);
+	if (r == 0)
+		r = take_string(object, "comment", true, &g->comment);
+	if (r == 0)
+		r = take_string(object, "ticket", true, &g->ticket);
+	if (r == 0)
+		r = take_string(object, "from", true, &g->from);
+	if (r == 0)
+		r = take_string(object, "signer", true, &g->signer);
+	if (r == 0)
+		r = take_string(object, "by_user", true, &g->by_user);
+	if (r == SL_REFUSED)
+		*why = "a grant has a field of the wrong type";
+	if (r != 0)
+		goto fail;
+	r = take_integer(object, "uid", false, &uid);
+	if (r == 0)
+		r = take_integer(object, "created", false, &created);
+	if (r == 0)
+		r = take_integer(object, "expires", false, &expires);
+	if (r == 0)
+		r = take_integer(object, "by_uid", true, &by_uid);
+	if (r != 0) {
+		*why = "a grant has a time or uid that is not an integer";
+		goto fail;
+	}
+	if (!uid_sane(uid) || !time_sane(created) || !time_sane(expires) ||
+	    (by_uid != -1 && !uid_sane(by_uid))) {
+		*why = "a grant has a time or uid out of range";
+		r = SL_REFUSED;
+		goto fail;
+	}
+	g->uid = (uid_t)uid;
+	g->created = (time_t)created;
+	g->expires = (time_t)expires;
+	g->by_uid = by_uid;
+	r = state_grant_check(g, why);
+	if (r != 0)
+		goto fail;
+	return 0;
+fail:
+	grant_finish(g);
+	return r;
+}
+
+json_t *state_nonce_to_json(const struct nonce *n)
+{
+	return json_pack("{s:s,s:I}", "value", n->value, "valid_until",
+			 (json_int_t)n->valid_until);
+}
+
+int state_nonce_from_json(json_t *value, struct nonce *n, const char **why)
+{
+	json_t *item = json_object_get(value, "valid_until");
+
+	n->value = NULL;
+	if (!json_is_object(value) || json_object_size(value) != 2 ||
+	    !json_is_string(json_object_get(value, "value")) || !json_is_integer(item)) {
+		*why = "a nonce is not {\"value\": string, \"valid_until\": integer}";
+		return SL_REFUSED;
+	}
+	if (!time_sane(json_integer_value(item)) ||
+	    !word_valid(json_string_value(json_object_get(value, "value")), NONCE_MAX_LEN)) {
+		*why = "a nonce is malformed or its valid_until out of range";
+		return SL_REFUSED;
+	}
+	n->value = strdup(json_string_value(json_object_get(value, "value")));
+	if (!n->value)
+		return -ENOMEM;
+	n->valid_until = (time_t)json_integer_value(item);
+	return 0;
+}

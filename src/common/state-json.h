@@ -1,0 +1,39 @@
+/*
+ * Private to state.c and state-json.c: the elements of state.json (a
+ * grant, a nonce) as JSON, and the checks of what each may hold, so that
+ * state_load refuses what is not a grant and state_save never writes a
+ * state that state_load would refuse. Return convention as in common.h.
+ */
+#ifndef SSHLEASE_STATE_JSON_H
+#define SSHLEASE_STATE_JSON_H
+
+#include <jansson.h>
+
+#include "state.h"
+
+/* Check everything a grant carries (see the comment in state-json.c):
+ * 0, SL_REFUSED with *why, or -ENOMEM. */
+int state_grant_check(const struct grant *grant, const char **why);
+
+/* A nonce: 1..256 printable non-space ASCII, valid_until in range.
+ * 0 or SL_REFUSED with *why. */
+int state_nonce_check(const struct nonce *nonce, const char **why);
+
+/* A grant as state.json holds it (state.h: every field, in order); NULL
+ * when out of memory. */
+json_t *state_grant_to_json(const struct grant *grant);
+
+/* Read a grant from its state.json object into *grant (zeroed first;
+ * grant_finish it on 0) and check it: exactly the expected fields, of the
+ * right types, valid. 0, SL_REFUSED with *why, or -ENOMEM. */
+int state_grant_from_json(json_t *object, struct grant *grant, const char **why);
+
+/* A nonce as state.json holds it: {"value","valid_until"}; NULL when out
+ * of memory. */
+json_t *state_nonce_to_json(const struct nonce *nonce);
+
+/* Read a nonce from its state.json object into *nonce (value is a new
+ * string, free() it) and check it. 0, SL_REFUSED with *why, or -ENOMEM. */
+int state_nonce_from_json(json_t *value, struct nonce *nonce, const char **why);
+
+#endif
