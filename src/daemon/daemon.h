@@ -223,8 +223,42 @@ int daemon_loop(struct daemon *d);
 json_t *daemon_handle(struct daemon *d, const struct connection *conn,
 		      json_t *request);
 
-/* main.c */
+/* daemon.c: the daemon's life, in the order main.c calls it. */
+
+/*
+ * Check the configuration at config_path (explicit: --config given, so the
+ * file must exist) as --check does: every problem on stderr, then the exit
+ * code (SL_EXIT_OK, SL_EXIT_REFUSED for problems, SL_EXIT_FAILURE when it
+ * cannot be read).
+ */
+int daemon_check(const char *config_path, bool config_explicit);
+
+/*
+ * Run sshleased on that configuration until SIGTERM or SIGINT: logging,
+ * the root check, the configuration, start-up in a fixed order (signals,
+ * state directory and its lock, state, audit log, timer, sshd probe,
+ * recovery, socket), the event loop, shutdown. Returns the exit code.
+ */
+int daemon_run(const char *config_path, bool config_explicit);
+
+/* Zero d: no fds (-1), no config, no state; started now. */
+void daemon_init(struct daemon *d, const char *config_path, bool config_explicit);
+
+/*
+ * With d->config set: create the state directory and lock it (one daemon
+ * per state; locks/ for the engine), load the state, open the audit log.
+ * 0 or -errno, logged.
+ */
+int daemon_open_files(struct daemon *d);
+
+/* Apply the configuration file again (SIGHUP); on problems the running
+ * one stays. Socket, socket group, state directory and audit log need a
+ * restart. */
 void daemon_reload(struct daemon *d);
+
+/* Close whatever d holds (any of it may be missing) and free its config:
+ * the audit log gets a "stop" record first. */
+void daemon_finish(struct daemon *d);
 
 /* notify.c: sd_notify(3) without libsystemd; a no-op outside systemd. */
 void notify_send(const char *text);
