@@ -739,13 +739,6 @@ static json_t *grant_check_sshd(struct grant_attempt *a, const char *user,
 static json_t *op_grant(struct daemon *d, const struct connection *conn,
 			const json_t *request)
 {
-	static const struct field fields[] = {
-		{ "key", FIELD_STRING },   { "token", FIELD_STRING },
-		{ "user", FIELD_STRING },  { "for", FIELD_STRING },
-		{ "until", FIELD_INTEGER }, { "ticket", FIELD_STRING },
-		{ "from", FIELD_STRING },  { "mode", FIELD_STRING },
-		{ "dry_run", FIELD_BOOL }, { "force", FIELD_BOOL },
-	};
 	struct grant_attempt a = { .d = d, .conn = conn };
 	struct grant_asked asked = { 0 };
 	struct redeem_terms terms = { 0 };
@@ -760,12 +753,9 @@ static json_t *op_grant(struct daemon *d, const struct connection *conn,
 	char message[512], override[1024];
 	bool dry_run, force;
 	time_t now = daemon_now(), deadline = 0;
-	json_t *reply;
+	json_t *reply = NULL;
 	int r;
 
-	reply = check_fields(request, "grant", fields, SL_ARRAY_SIZE(fields));
-	if (reply)
-		goto out;
 	a.user = get_string(request, "user");
 	a.ticket = get_string(request, "ticket");
 	key_text = get_string(request, "key");
@@ -921,9 +911,6 @@ out:
 static json_t *op_revoke(struct daemon *d, const struct connection *conn,
 			 const json_t *request)
 {
-	static const struct field fields[] = {
-		{ "ids", FIELD_ARRAY }, { "all", FIELD_BOOL }, { "user", FIELD_STRING },
-	};
 	const struct peer peer = { .uid = (long long)conn->uid, .user = conn->by_user };
 	const json_t *ids = json_object_get(request, "ids");
 	const char *user = get_string(request, "user");
@@ -935,9 +922,6 @@ static json_t *op_revoke(struct daemon *d, const struct connection *conn,
 	size_t i;
 	json_t *item;
 
-	reply = check_fields(request, "revoke", fields, SL_ARRAY_SIZE(fields));
-	if (reply)
-		goto out;
 	if (all == (json_array_size(ids) > 0)) {
 		reply = reply_error(PROTO_ERR_USAGE, "revoke needs grant ids or all, not both");
 		goto out;
@@ -1076,9 +1060,6 @@ static void extend_undo(struct daemon *d, struct grant *grant, time_t old_expire
 static json_t *op_extend(struct daemon *d, const struct connection *conn,
 			 const json_t *request)
 {
-	static const struct field fields[] = {
-		{ "id", FIELD_STRING }, { "for", FIELD_STRING }, { "until", FIELD_INTEGER },
-	};
 	const char *id = get_string(request, "id");
 	const struct peer peer = { (long long)conn->uid, conn->by_user };
 	struct account *acct = NULL;
@@ -1089,12 +1070,9 @@ static json_t *op_extend(struct daemon *d, const struct connection *conn,
 	time_t now = daemon_now(), deadline = 0, old_expires;
 	enum authkeys_expiry form = AUTHKEYS_EXPIRY_NONE;
 	size_t replaced = 0;
-	json_t *reply;
+	json_t *reply = NULL;
 	int r;
 
-	reply = check_fields(request, "extend", fields, SL_ARRAY_SIZE(fields));
-	if (reply)
-		goto out;
 	if (!id || !id_valid(id)) {
 		reply = reply_error(PROTO_ERR_USAGE, "\"%s\" is not a grant id (12 hex digits)",
 				    quote(safe, id));
@@ -1246,22 +1224,17 @@ static json_t *cursor_json(const struct grant *grant)
 	return json_string(text);
 }
 
-static json_t *op_list(struct daemon *d, const json_t *request)
+static json_t *op_list(struct daemon *d, const struct connection *conn,
+		       const json_t *request)
 {
-	static const struct field fields[] = {
-		{ "user", FIELD_STRING }, { "after", FIELD_STRING },
-	};
 	const char *user = get_string(request, "user");
 	const char *after = get_string(request, "after");
 	struct list_cursor cursor = { 0 };
 	const struct grant **sorted = NULL;
-	json_t *reply, *grants = NULL, *next = NULL;
+	json_t *reply = NULL, *grants = NULL, *next = NULL;
 	char safe[QUOTE_MAX + 1];
 	size_t n = 0, used = 0;
 
-	reply = check_fields(request, "list", fields, SL_ARRAY_SIZE(fields));
-	if (reply)
-		return reply;
 	if (after && !cursor_parse(after, &cursor))
 		return reply_error(PROTO_ERR_USAGE, "\"%s\" is not a list cursor (pass back the next of the previous answer)",
 				   quote(safe, after));
@@ -1304,17 +1277,13 @@ out:
 	return reply;
 }
 
-static json_t *op_show(struct daemon *d, const json_t *request)
+static json_t *op_show(struct daemon *d, const struct connection *conn,
+		       const json_t *request)
 {
-	static const struct field fields[] = { { "id", FIELD_STRING } };
 	const char *id = get_string(request, "id");
 	char safe[QUOTE_MAX + 1];
 	const struct grant *grant;
-	json_t *reply;
 
-	reply = check_fields(request, "show", fields, SL_ARRAY_SIZE(fields));
-	if (reply)
-		return reply;
 	if (!id || !id_valid(id))
 		return reply_error(PROTO_ERR_USAGE, "\"%s\" is not a grant id (12 hex digits)",
 				   quote(safe, id));
@@ -1334,17 +1303,14 @@ static json_t *time_or_null(time_t t)
 	return json_string(text);
 }
 
-static json_t *op_status(struct daemon *d, const json_t *request)
+static json_t *op_status(struct daemon *d, const struct connection *conn,
+			 const json_t *request)
 {
 	time_t next = schedule_earliest_deadline(d->state);
 	enum authkeys_expiry form = AUTHKEYS_EXPIRY_NONE;
 	const char *why = NULL;
 	bool form_known;
-	json_t *reply;
 
-	reply = check_fields(request, "status", NULL, 0);
-	if (reply)
-		return reply;
 	form_known = daemon_expiry_form(d, &form, &why) == 0;
 	return json_pack("{s:b, s:s, s:I, s:o, s:I, s:I, s:o, s:o, s:s, s:s, s:o, s:o}",
 			 "ok", 1,
@@ -1405,24 +1371,18 @@ static json_t *audit_fit(json_t *records, json_int_t before, size_t *omitted)
 	return kept;
 }
 
-static json_t *op_audit(struct daemon *d, const json_t *request)
+static json_t *op_audit(struct daemon *d, const struct connection *conn,
+			const json_t *request)
 {
-	static const struct field fields[] = {
-		{ "id", FIELD_STRING }, { "since", FIELD_INTEGER }, { "verify", FIELD_BOOL },
-		{ "before", FIELD_INTEGER },
-	};
 	const char *id = get_string(request, "id");
 	const json_t *since = json_object_get(request, "since");
 	const json_t *before = json_object_get(request, "before");
 	const char *path = d->config->audit_log;
-	json_t *reply, *records = NULL, *kept = NULL;
+	json_t *reply = NULL, *records = NULL, *kept = NULL;
 	char safe[QUOTE_MAX + 1];
 	size_t omitted = 0;
 	int r;
 
-	reply = check_fields(request, "audit", fields, SL_ARRAY_SIZE(fields));
-	if (reply)
-		return reply;
 	if (get_bool(request, "verify")) {
 		unsigned long lines = 0, bad_line = 0;
 		const char *why = NULL;
@@ -1470,27 +1430,63 @@ static json_t *op_audit(struct daemon *d, const json_t *request)
 			 (json_int_t)omitted);
 }
 
+/* What each op takes besides "op" (null counts as absent). */
+static const struct field grant_fields[] = {
+	{ "key", FIELD_STRING },   { "token", FIELD_STRING },
+	{ "user", FIELD_STRING },  { "for", FIELD_STRING },
+	{ "until", FIELD_INTEGER }, { "ticket", FIELD_STRING },
+	{ "from", FIELD_STRING },  { "mode", FIELD_STRING },
+	{ "dry_run", FIELD_BOOL }, { "force", FIELD_BOOL },
+};
+static const struct field revoke_fields[] = {
+	{ "ids", FIELD_ARRAY }, { "all", FIELD_BOOL }, { "user", FIELD_STRING },
+};
+static const struct field extend_fields[] = {
+	{ "id", FIELD_STRING }, { "for", FIELD_STRING }, { "until", FIELD_INTEGER },
+};
+static const struct field list_fields[] = {
+	{ "user", FIELD_STRING }, { "after", FIELD_STRING },
+};
+static const struct field show_fields[] = { { "id", FIELD_STRING } };
+static const struct field audit_fields[] = {
+	{ "id", FIELD_STRING }, { "since", FIELD_INTEGER }, { "verify", FIELD_BOOL },
+	{ "before", FIELD_INTEGER },
+};
+
+/* The operations of the protocol: a request is checked against its op's
+ * fields before its handler sees it. */
+static const struct op {
+	const char *name;
+	json_t *(*handle)(struct daemon *d, const struct connection *conn,
+			  const json_t *request);
+	const struct field *fields;
+	size_t n_fields;
+} ops[] = {
+	{ "grant", op_grant, grant_fields, SL_ARRAY_SIZE(grant_fields) },
+	{ "revoke", op_revoke, revoke_fields, SL_ARRAY_SIZE(revoke_fields) },
+	{ "extend", op_extend, extend_fields, SL_ARRAY_SIZE(extend_fields) },
+	{ "list", op_list, list_fields, SL_ARRAY_SIZE(list_fields) },
+	{ "show", op_show, show_fields, SL_ARRAY_SIZE(show_fields) },
+	{ "status", op_status, NULL, 0 },
+	{ "audit", op_audit, audit_fields, SL_ARRAY_SIZE(audit_fields) },
+};
+
 json_t *daemon_handle(struct daemon *d, const struct connection *conn,
 		      json_t *request)
 {
-	const char *op = get_string(request, "op");
+	const char *name = get_string(request, "op");
 	char safe[QUOTE_MAX + 1];
 
-	if (!op)
+	if (!name)
 		return reply_error(PROTO_ERR_USAGE, "the request has no op");
-	if (strcmp(op, "grant") == 0)
-		return op_grant(d, conn, request);
-	if (strcmp(op, "revoke") == 0)
-		return op_revoke(d, conn, request);
-	if (strcmp(op, "extend") == 0)
-		return op_extend(d, conn, request);
-	if (strcmp(op, "list") == 0)
-		return op_list(d, request);
-	if (strcmp(op, "show") == 0)
-		return op_show(d, request);
-	if (strcmp(op, "status") == 0)
-		return op_status(d, request);
-	if (strcmp(op, "audit") == 0)
-		return op_audit(d, request);
-	return reply_error(PROTO_ERR_USAGE, "unknown op \"%s\"", quote(safe, op));
+	for (size_t i = 0; i < SL_ARRAY_SIZE(ops); i++) {
+		json_t *reply;
+
+		if (strcmp(ops[i].name, name) != 0)
+			continue;
+		reply = check_fields(request, ops[i].name, ops[i].fields,
+				     ops[i].n_fields);
+		return reply ? reply : ops[i].handle(d, conn, request);
+	}
+	return reply_error(PROTO_ERR_USAGE, "unknown op \"%s\"", quote(safe, name));
 }
