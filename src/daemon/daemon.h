@@ -218,8 +218,13 @@ int daemon_socket_open(struct daemon *d);
 void daemon_socket_close(struct daemon *d);
 int daemon_loop(struct daemon *d);
 
-/* handlers.c: one request in, one response out (never NULL unless out of
- * memory). */
+/*
+ * request.c: one request in, one response out (never NULL unless out of
+ * memory). The op is looked up in the op table, the request's fields are
+ * checked against the op's (unknown field, wrong type: usage; null counts
+ * as absent), then the op's handler (request.h) answers. conn says who
+ * asks (uid, by_user); its fd is not used.
+ */
 json_t *daemon_handle(struct daemon *d, const struct connection *conn,
 		      json_t *request);
 

@@ -1,0 +1,162 @@
+/* op extend: a grant's new deadline, in the state first and then in its
+ * line, swapped in place; a line removed by hand ends the grant instead. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "account.h"
+#include "log.h"
+#include "request.h"
+#include "timeutil.h"
+
+
+/*
+ * Swap the grant's line for one that carries its (new) deadline, in one
+ * atomic edit that keeps the line's place (authkeys_replace): there is no
+ * moment without a line for the key. *replaced says how many lines carried
+ * the grant's marker and key; 0 means the line is gone and nothing was
+ * written.
+ */
+static int extend_rewrite(struct daemon *d, const struct account *acct,
+			  const struct grant *grant, enum authkeys_expiry form,
+			  size_t *replaced, const char **why)
+{
+	struct authkeys_line_spec spec = {
+		.id = grant->id,
+		.key_type = grant->key_type,
+		.blob_base64 = grant->blob_base64,
+		.deadline = grant->expires,
+		.expiry = form,
+		.mode = grant->mode,
+		.from = grant->from,
+	};
+	char *line = NULL;
+	int r;
+
+	*replaced = 0;
+	r = authkeys_format_line(&spec, &line, why);
+	if (r == 0)
+		r = daemon_keys_replace(d, acct, line, replaced, why);
+	free(line);
+	return r;
+}
+
+/* The deadline could not be moved: put the old one back in the state. */
+static void extend_undo(struct daemon *d, struct grant *grant, time_t old_expires)
+{
+	grant->expires = old_expires;
+	if (state_save(d->config->state_dir, d->state) < 0)
+		log_err("grant %s: cannot save the state after a failed extension",
+			grant->id);
+}
+
+json_t *op_extend(struct daemon *d, const struct connection *conn,
+		  const json_t *request)
+{
+	const char *id = request_string(request, "id");
+	const struct peer peer = { (long long)conn->uid, conn->by_user };
+	struct account *acct = NULL;
+	struct grant *grant;
+	struct audit_event ev;
+	char message[512], old_text[32];
+	const char *why = NULL;
+	time_t now = daemon_now(), deadline = 0, old_expires;
+	enum authkeys_expiry form = AUTHKEYS_EXPIRY_NONE;
+	size_t replaced = 0;
+	json_t *reply = NULL;
+	int r;
+
+	if (!id || !request_id_valid(id)) {
+		reply = reply_not_an_id(id);
+		goto out;
+	}
+	if (!request_has(request, "for") && !request_has(request, "until")) {
+		reply = reply_error(PROTO_ERR_USAGE, "extend needs the new deadline: for or until");
+		goto out;
+	}
+	grant = state_find_grant(d->state, id);
+	if (!grant) {
+		reply = reply_no_grant(id);
+		goto out;
+	}
+	r = request_deadline(d, request, 0, now, &deadline, message, sizeof(message));
+	if (r == 0) {
+		/* The new line must be one the local sshd reads. */
+		daemon_sshd_refresh(d);
+		r = daemon_expiry_form(d, &form, &why);
+		if (r != 0)
+			snprintf(message, sizeof(message), "%s", why);
+	}
+	if (r != 0) {
+		daemon_grant_event(grant, "refuse", &ev);
+		ev.by_uid = (long long)conn->uid;
+		ev.by_user = conn->by_user;
+		ev.reason = message;
+		daemon_audit(d, &ev);
+		reply = proto_error(PROTO_ERR_REFUSED, message);
+		goto out;
+	}
+	r = account_lookup(grant->user, &acct, &why);
+	if (r != 0) {
+		reply = reply_error(PROTO_ERR_FAILED, "cannot look up account %s: %s", grant->user,
+				    r == SL_NOT_FOUND ? "it no longer exists"
+				    : r < 0 ? strerror(-r) : why);
+		goto out;
+	}
+	old_expires = grant->expires;
+	time_format_utc(old_expires, old_text, sizeof(old_text));
+	/* State first, like a grant: a crash before the line is rewritten
+	 * leaves a line with the earlier expiry-time (sshd refuses it then,
+	 * fail closed) that the next start rewrites. */
+	grant->expires = deadline;
+	r = state_save(d->config->state_dir, d->state);
+	if (r < 0) {
+		grant->expires = old_expires;
+		reply = reply_error(PROTO_ERR_FAILED, "cannot save the daemon's state: %s; the deadline is unchanged",
+				    strerror(-r));
+		goto out;
+	}
+	r = extend_rewrite(d, acct, grant, form, &replaced, &why);
+	if (r != 0) {
+		char reason[512];
+
+		/* The file holds the old line, or (after a failure past the
+		 * rename) the new one; the old deadline in the state ends
+		 * either in time, and the next start makes them agree. */
+		snprintf(reason, sizeof(reason), "%s's authorized_keys: %s",
+			 grant->user, daemon_keys_why(r, why));
+		extend_undo(d, grant, old_expires);
+		reply = reply_error(r == SL_REFUSED ? PROTO_ERR_REFUSED : PROTO_ERR_FAILED,
+				    "cannot extend grant %s: %s", id, reason);
+		goto out;
+	}
+	if (replaced == 0) {
+		/* Someone removed the line: the access is gone, and writing
+		 * it back would override that decision (as at start-up). */
+		const char *end_why = NULL;
+
+		extend_undo(d, grant, old_expires);
+		snprintf(message, sizeof(message),
+			 "cannot extend grant %s: its line is no longer in %s's authorized_keys (removed outside sshlease), so the grant has ended; grant the key again if access is still needed",
+			 id, grant->user);
+		r = daemon_grant_end(d, id, "line-missing", &peer,
+				     "the line was removed outside sshlease; found by extend",
+				     &end_why);
+		if (r != 0 && r != SL_NOT_FOUND)
+			log_err("grant %s: its line is gone, but the grant could not be ended: %.200s; the next start ends it",
+				id, end_why ? end_why : "unknown error");
+		reply = proto_error(PROTO_ERR_NOT_FOUND, message);
+		goto out;
+	}
+	daemon_grant_event(grant, "extend", &ev);
+	ev.by_uid = (long long)conn->uid;
+	ev.by_user = conn->by_user;
+	snprintf(message, sizeof(message), "deadline moved from %s", old_text);
+	ev.reason = message;
+	daemon_audit(d, &ev);
+	reply = json_pack("{s:b, s:o}", "ok", 1, "grant", grant_to_json(grant));
+out:
+	daemon_expire_due(d);
+	account_free(acct);
+	return reply;
+}
