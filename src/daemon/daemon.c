@@ -10,11 +10,36 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "build-config.h"
 #include "daemon.h"
 #include "log.h"
+
+time_t daemon_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
+int daemon_audit(struct daemon *d, const struct audit_event *ev)
+{
+	char sentence[1024], safe[1024];
+	int r = 0;
+
+	audit_sentence(ev, sentence, sizeof(sentence));
+	log_notice("%s", log_safe(safe, sizeof(safe), sentence));
+	if (d->audit) {
+		r = audit_append(d->audit, ev, daemon_now());
+		if (r < 0)
+			log_err("cannot append the %s event to the audit log: %s",
+				ev->event, strerror(-r));
+	}
+	return r;
+}
 
 /* Load the config; report every problem through report(). 0 or an error. */
 static int load_config(const char *path, bool explicit_path,

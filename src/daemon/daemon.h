@@ -101,17 +101,12 @@ struct daemon {
 	int exit_code;
 };
 
-/* The realtime clock, in whole seconds (precise, not the coarse clock, so
- * that it agrees with the timerfd that woke us). */
+/* daemon.c: the realtime clock, in whole seconds (precise, not the coarse
+ * clock, so that it agrees with the timerfd that woke us). */
 time_t daemon_now(void);
 
-/* grants.c: the lifecycle steps shared by handlers, expiry and recovery. */
-
-/* Fill ev from grant (strings borrowed). */
-void daemon_grant_event(const struct grant *grant, const char *event,
-			struct audit_event *ev);
-
-/* Append ev to the audit log and log its sentence. 0 or -errno (logged). */
+/* daemon.c: append ev to the audit log and log its sentence. 0 or -errno
+ * (logged). grant.h has the records of grants. */
 int daemon_audit(struct daemon *d, const struct audit_event *ev);
 
 /* sshd-fit.c: the local sshd as grants need it. */
@@ -149,34 +144,7 @@ json_t *daemon_sshd_json(const struct daemon *d);
 int daemon_grant_blocker(struct daemon *d, const char *user,
 			 enum authkeys_mode mode, struct doctor_result **blocker);
 
-/*
- * End the grant with that id: remove its line (marker and blob), drop it
- * from the state and save, then audit `event` ("revoke", "expire") with
- * peer (may be NULL) and reason (may be NULL). An account that no longer
- * exists has no line to remove; the grant ends all the same.
- * Returns 0; SL_NOT_FOUND; or, when the line could not be removed or the
- * state not saved, SL_REFUSED / SL_CHANGED / -errno with *why, and the grant
- * is still in the state (retry later). -EAGAIN: the account is left alone
- * for a while (daemon_keys_*).
- */
-int daemon_grant_end(struct daemon *d, const char *id, const char *event,
-		     const struct peer *peer, const char *reason,
-		     const char **why);
-
-/*
- * The same for n grants as one round: one edit per account removes the
- * lines of all its grants (authkeys_remove_many), the state is saved once
- * after all removals, then each grant ended gets its own audit record.
- * results[i] and whys[i] (arrays of n) get each grant's outcome as
- * daemon_grant_end returns it. A crash after the edits and before the save
- * leaves grants whose lines are gone: the next start ends them again, and
- * removing a line that is not there removes nothing. Returns 0, or -ENOMEM
- * (then every result is -ENOMEM and nothing changed).
- */
-int daemon_grants_end(struct daemon *d, size_t n,
-		      const char (*ids)[AUTHKEYS_ID_LEN + 1], const char *event,
-		      const struct peer *peer, const char *reason, int *results,
-		      const char **whys);
+/* keys.c */
 
 /*
  * The authorized_keys engine as the daemon uses it: the authkeys_* call of

@@ -5,41 +5,10 @@
 #include <string.h>
 
 #include "account.h"
+#include "grant.h"
 #include "log.h"
 #include "request.h"
 #include "timeutil.h"
-
-
-/*
- * Swap the grant's line for one that carries its (new) deadline, in one
- * atomic edit that keeps the line's place (authkeys_replace): there is no
- * moment without a line for the key. *replaced says how many lines carried
- * the grant's marker and key; 0 means the line is gone and nothing was
- * written.
- */
-static int extend_rewrite(struct daemon *d, const struct account *acct,
-			  const struct grant *grant, enum authkeys_expiry form,
-			  size_t *replaced, const char **why)
-{
-	struct authkeys_line_spec spec = {
-		.id = grant->id,
-		.key_type = grant->key_type,
-		.blob_base64 = grant->blob_base64,
-		.deadline = grant->expires,
-		.expiry = form,
-		.mode = grant->mode,
-		.from = grant->from,
-	};
-	char *line = NULL;
-	int r;
-
-	*replaced = 0;
-	r = authkeys_format_line(&spec, &line, why);
-	if (r == 0)
-		r = daemon_keys_replace(d, acct, line, replaced, why);
-	free(line);
-	return r;
-}
 
 /* The deadline could not be moved: put the old one back in the state. */
 static void extend_undo(struct daemon *d, struct grant *grant, time_t old_expires)
@@ -57,7 +26,6 @@ json_t *op_extend(struct daemon *d, const struct connection *conn,
 	const struct peer peer = { (long long)conn->uid, conn->by_user };
 	struct account *acct = NULL;
 	struct grant *grant;
-	struct audit_event ev;
 	char message[512], old_text[32];
 	const char *why = NULL;
 	time_t now = daemon_now(), deadline = 0, old_expires;
@@ -66,7 +34,7 @@ json_t *op_extend(struct daemon *d, const struct connection *conn,
 	json_t *reply = NULL;
 	int r;
 
-	if (!id || !request_id_valid(id)) {
+	if (!request_id_valid(id)) {
 		reply = reply_not_an_id(id);
 		goto out;
 	}
@@ -88,11 +56,7 @@ json_t *op_extend(struct daemon *d, const struct connection *conn,
 			snprintf(message, sizeof(message), "%s", why);
 	}
 	if (r != 0) {
-		daemon_grant_event(grant, "refuse", &ev);
-		ev.by_uid = (long long)conn->uid;
-		ev.by_user = conn->by_user;
-		ev.reason = message;
-		daemon_audit(d, &ev);
+		daemon_grant_audit(d, grant, "refuse", &peer, message);
 		reply = proto_error(PROTO_ERR_REFUSED, message);
 		goto out;
 	}
@@ -116,7 +80,7 @@ json_t *op_extend(struct daemon *d, const struct connection *conn,
 				    strerror(-r));
 		goto out;
 	}
-	r = extend_rewrite(d, acct, grant, form, &replaced, &why);
+	r = daemon_grant_rewrite(d, acct, grant, form, &replaced, &why);
 	if (r != 0) {
 		char reason[512];
 
@@ -148,12 +112,8 @@ json_t *op_extend(struct daemon *d, const struct connection *conn,
 		reply = proto_error(PROTO_ERR_NOT_FOUND, message);
 		goto out;
 	}
-	daemon_grant_event(grant, "extend", &ev);
-	ev.by_uid = (long long)conn->uid;
-	ev.by_user = conn->by_user;
 	snprintf(message, sizeof(message), "deadline moved from %s", old_text);
-	ev.reason = message;
-	daemon_audit(d, &ev);
+	daemon_grant_audit(d, grant, "extend", &peer, message);
 	reply = json_pack("{s:b, s:o}", "ok", 1, "grant", grant_to_json(grant));
 out:
 	daemon_expire_due(d);

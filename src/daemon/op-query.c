@@ -123,7 +123,7 @@ json_t *op_show(struct daemon *d, const struct connection *conn,
 	const char *id = request_string(request, "id");
 	const struct grant *grant;
 
-	if (!id || !request_id_valid(id))
+	if (!request_id_valid(id))
 		return reply_not_an_id(id);
 	grant = state_find_grant(d->state, id);
 	if (!grant)

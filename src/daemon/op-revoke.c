@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grant.h"
 #include "request.h"
 
 json_t *op_revoke(struct daemon *d, const struct connection *conn,
@@ -36,7 +37,7 @@ json_t *op_revoke(struct daemon *d, const struct connection *conn,
 		const char *id = json_string_value(item);
 		bool seen = false;
 
-		if (!id || !request_id_valid(id)) {
+		if (!request_id_valid(id)) {
 			reply = reply_not_an_id(id ? id : "(not a string)");
 			goto out;
 		}
