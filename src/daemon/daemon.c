@@ -137,8 +137,7 @@ void daemon_reload(struct daemon *d)
 	notify_ready();
 }
 
-/* mkdir -p: parents 0755, the last one with mode. */
-static int make_dirs(const char *path, mode_t mode)
+int daemon_make_dirs(const char *path, mode_t mode)
 {
 	char *copy = strdup(path);
 	int r = 0;
@@ -181,7 +180,7 @@ static int open_state_dir(struct daemon *d)
 		log_err("state_dir must be an absolute path");
 		return -EINVAL;
 	}
-	r = make_dirs(dir, 0700);
+	r = daemon_make_dirs(dir, 0700);
 	if (r < 0) {
 		log_err("cannot create the state directory %.200s: %s", dir, strerror(-r));
 		return r;

@@ -105,6 +105,10 @@ struct daemon {
  * clock, so that it agrees with the timerfd that woke us). */
 time_t daemon_now(void);
 
+/* daemon.c: mkdir -p, the parents 0755 and path itself with mode (root's:
+ * the socket's directory, the state directory). 0 or -errno. */
+int daemon_make_dirs(const char *path, mode_t mode);
+
 /* daemon.c: append ev to the audit log and log its sentence. 0 or -errno
  * (logged). grant.h has the records of grants. */
 int daemon_audit(struct daemon *d, const struct audit_event *ev);

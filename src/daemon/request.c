@@ -135,7 +135,7 @@ struct field {
  * Check that request has only the fields listed (plus "op") and each of the
  * listed type (null counts as absent). NULL when fine, else a usage reply.
  */
-static json_t *check_fields(const json_t *request, const char *op,
+static json_t *fields_check(const json_t *request, const char *op,
 			    const struct field *fields, size_t n)
 {
 	const char *name;
@@ -234,7 +234,7 @@ json_t *daemon_handle(struct daemon *d, const struct connection *conn,
 
 		if (strcmp(ops[i].name, name) != 0)
 			continue;
-		reply = check_fields(request, ops[i].name, ops[i].fields,
+		reply = fields_check(request, ops[i].name, ops[i].fields,
 				     ops[i].n_fields);
 		return reply ? reply : ops[i].handle(d, conn, request);
 	}
