@@ -1,9 +1,10 @@
 /* As root, a real sshleased granting to a throwaway account: signals
  * inherited ignored or blocked are reset, extend and recovery rewrite a
- * line in place, a line removed by hand is not written back, an account's
- * planted orphans go in one edit, grants sharing a deadline end in one
- * round, list/revoke/audit work beyond one message (300 grants, through
- * the CLI too). test-daemon-faults.c has the engine failing under it. */
+ * line in place, an account's planted orphans go in one edit, grants
+ * sharing a deadline end in one round, list/revoke/audit work beyond one
+ * message (300 grants, through the CLI too). test-daemon-faults.c has the
+ * engine failing under it; test-handlers.c what needs no real process (a
+ * line removed by hand is not written back by extend). */
 #define _GNU_SOURCE /* asprintf */
 #include <signal.h>
 #include <stdbool.h>
@@ -131,52 +132,6 @@ static void test_grants_extend_in_place(struct grants_run *g)
 	free(before);
 	free(line);
 	free(expected);
-}
-
-/* Item: a line removed by hand is not written back by extend: the grant
- * ends (line-missing) and the answer says so. */
-static void test_grants_extend_line_gone(struct grants_run *g)
-{
-	char key[256], id[AUTHKEYS_ID_LEN + 1];
-	char *text;
-	json_t *reply, *records, *record;
-	const char *message;
-	size_t i, missing = 0;
-
-	fixture_write_keys(g->account, "# mine\n");
-	fixture_key_new(key, sizeof(key), "gone@vendor");
-	reply = grants_run_grant(g, key, "1h", id);
-	CHECK(json_is_true(json_object_get(reply, "ok")));
-	json_decref(reply);
-	text = fixture_read_text(g->account->ak);
-	CHECK_INT(fixture_count(text, id), 1);
-	free(text);
-
-	fixture_write_keys(g->account, "# mine\n");
-	reply = client_call_json(g->daemon.socket,
-				 json_pack("{s:s, s:s, s:s}", "op", "extend", "id", id,
-					   "for", "2h"));
-	CHECK_STR(client_error(reply), "not_found");
-	message = json_string_value(json_object_get(reply, "message"));
-	CHECK(message && strstr(message, "no longer in"));
-	json_decref(reply);
-	text = fixture_read_text(g->account->ak);
-	CHECK_STR(text, "# mine\n");
-	free(text);
-
-	reply = client_call_json(g->daemon.socket,
-				 json_pack("{s:s, s:s}", "op", "show", "id", id));
-	CHECK_STR(client_error(reply), "not_found");
-	json_decref(reply);
-	reply = client_call_json(g->daemon.socket,
-				 json_pack("{s:s, s:s}", "op", "audit", "id", id));
-	records = json_object_get(reply, "records");
-	json_array_foreach(records, i, record)
-		if (strcmp(fixture_str(json_string_value(json_object_get(record, "event"))),
-			   "line-missing") == 0)
-			missing++;
-	CHECK_INT(missing, 1);
-	json_decref(reply);
 }
 
 /* Item: list, revoke --all and audit with more than fits in one answer. */
@@ -573,7 +528,6 @@ static int grant_tests(struct grants_run *g)
 	if (g->daemon.pid > 0) {
 		TEST(test_grants_signals(g));
 		TEST(test_grants_extend_in_place(g));
-		TEST(test_grants_extend_line_gone(g));
 		TEST(test_grants_orphan_flood(g));
 		TEST(test_grants_shared_deadline(g));
 		TEST(test_grants_paging(g));
