@@ -101,17 +101,16 @@ struct daemon {
 	int exit_code;
 };
 
-/* The realtime clock, in whole seconds (precise, not the coarse clock, so
- * that it agrees with the timerfd that woke us). */
+/* daemon.c: the realtime clock, in whole seconds (precise, not the coarse
+ * clock, so that it agrees with the timerfd that woke us). */
 time_t daemon_now(void);
 
-/* grants.c: the lifecycle steps shared by handlers, expiry and recovery. */
+/* daemon.c: mkdir -p, the parents 0755 and path itself with mode (root's:
+ * the socket's directory, the state directory). 0 or -errno. */
+int daemon_make_dirs(const char *path, mode_t mode);
 
-/* Fill ev from grant (strings borrowed). */
-void daemon_grant_event(const struct grant *grant, const char *event,
-			struct audit_event *ev);
-
-/* Append ev to the audit log and log its sentence. 0 or -errno (logged). */
+/* daemon.c: append ev to the audit log and log its sentence. 0 or -errno
+ * (logged). grant.h has the records of grants. */
 int daemon_audit(struct daemon *d, const struct audit_event *ev);
 
 /* sshd-fit.c: the local sshd as grants need it. */
@@ -149,34 +148,7 @@ json_t *daemon_sshd_json(const struct daemon *d);
 int daemon_grant_blocker(struct daemon *d, const char *user,
 			 enum authkeys_mode mode, struct doctor_result **blocker);
 
-/*
- * End the grant with that id: remove its line (marker and blob), drop it
- * from the state and save, then audit `event` ("revoke", "expire") with
- * peer (may be NULL) and reason (may be NULL). An account that no longer
- * exists has no line to remove; the grant ends all the same.
- * Returns 0; SL_NOT_FOUND; or, when the line could not be removed or the
- * state not saved, SL_REFUSED / SL_CHANGED / -errno with *why, and the grant
- * is still in the state (retry later). -EAGAIN: the account is left alone
- * for a while (daemon_keys_*).
- */
-int daemon_grant_end(struct daemon *d, const char *id, const char *event,
-		     const struct peer *peer, const char *reason,
-		     const char **why);
-
-/*
- * The same for n grants as one round: one edit per account removes the
- * lines of all its grants (authkeys_remove_many), the state is saved once
- * after all removals, then each grant ended gets its own audit record.
- * results[i] and whys[i] (arrays of n) get each grant's outcome as
- * daemon_grant_end returns it. A crash after the edits and before the save
- * leaves grants whose lines are gone: the next start ends them again, and
- * removing a line that is not there removes nothing. Returns 0, or -ENOMEM
- * (then every result is -ENOMEM and nothing changed).
- */
-int daemon_grants_end(struct daemon *d, size_t n,
-		      const char (*ids)[AUTHKEYS_ID_LEN + 1], const char *event,
-		      const struct peer *peer, const char *reason, int *results,
-		      const char **whys);
+/* keys.c */
 
 /*
  * The authorized_keys engine as the daemon uses it: the authkeys_* call of
@@ -218,13 +190,52 @@ int daemon_socket_open(struct daemon *d);
 void daemon_socket_close(struct daemon *d);
 int daemon_loop(struct daemon *d);
 
-/* handlers.c: one request in, one response out (never NULL unless out of
- * memory). */
+/*
+ * request.c: one request in, one response out (never NULL unless out of
+ * memory). The op is looked up in the op table, the request's fields are
+ * checked against the op's (unknown field, wrong type: usage; null counts
+ * as absent), then the op's handler (request.h) answers. conn says who
+ * asks (uid, by_user); its fd is not used.
+ */
 json_t *daemon_handle(struct daemon *d, const struct connection *conn,
 		      json_t *request);
 
-/* main.c */
+/* daemon.c: the daemon's life, in the order main.c calls it. */
+
+/*
+ * Check the configuration at config_path (explicit: --config given, so the
+ * file must exist) as --check does: every problem on stderr, then the exit
+ * code (SL_EXIT_OK, SL_EXIT_REFUSED for problems, SL_EXIT_FAILURE when it
+ * cannot be read).
+ */
+int daemon_check(const char *config_path, bool config_explicit);
+
+/*
+ * Run sshleased on that configuration until SIGTERM or SIGINT: logging,
+ * the root check, the configuration, start-up in a fixed order (signals,
+ * state directory and its lock, state, audit log, timer, sshd probe,
+ * recovery, socket), the event loop, shutdown. Returns the exit code.
+ */
+int daemon_run(const char *config_path, bool config_explicit);
+
+/* Zero d: no fds (-1), no config, no state; started now. */
+void daemon_init(struct daemon *d, const char *config_path, bool config_explicit);
+
+/*
+ * With d->config set: create the state directory and lock it (one daemon
+ * per state; locks/ for the engine), load the state, open the audit log.
+ * 0 or -errno, logged.
+ */
+int daemon_open_files(struct daemon *d);
+
+/* Apply the configuration file again (SIGHUP); on problems the running
+ * one stays. Socket, socket group, state directory and audit log need a
+ * restart. */
 void daemon_reload(struct daemon *d);
+
+/* Close whatever d holds (any of it may be missing) and free its config:
+ * the audit log gets a "stop" record first. */
+void daemon_finish(struct daemon *d);
 
 /* notify.c: sd_notify(3) without libsystemd; a no-op outside systemd. */
 void notify_send(const char *text);

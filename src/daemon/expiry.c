@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "grant.h"
 #include "log.h"
 #include "timeutil.h"
 

@@ -56,7 +56,8 @@ void notify_reloading(void)
 	struct timespec ts;
 	char text[96];
 
-	/* MONOTONIC_USEC lets Type=notify-reload managers match the reload. */
+	/* MONOTONIC_USEC lets Type=notify-reload managers match the reload;
+	 * in microseconds, finer than time_monotonic_ms(). */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	snprintf(text, sizeof(text), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)ts.tv_sec * 1000000ULL +

@@ -29,6 +29,7 @@
 
 #include "account.h"
 #include "daemon.h"
+#include "grant.h"
 #include "log.h"
 
 struct name_list {
@@ -225,32 +226,19 @@ out:
 }
 
 /*
- * Rewrite the line of grant so its expiry-time says the grant's deadline,
- * in one atomic edit that keeps the line's place (authkeys_replace). Returns
- * true when the line turned out to be gone (removed since it was listed):
- * the caller ends the grant like any other whose line is missing.
+ * Rewrite the line of grant so its expiry-time says the grant's deadline
+ * (daemon_grant_rewrite). Returns true when the line turned out to be gone
+ * (removed since it was listed): the caller ends the grant like any other
+ * whose line is missing.
  */
 static bool rewrite_line(struct daemon *d, const struct account *acct,
 			 const struct grant *grant, enum authkeys_expiry form)
 {
-	struct authkeys_line_spec spec = {
-		.id = grant->id,
-		.key_type = grant->key_type,
-		.blob_base64 = grant->blob_base64,
-		.deadline = grant->expires,
-		.expiry = form,
-		.mode = grant->mode,
-		.from = grant->from,
-	};
 	const char *why = NULL;
-	char *line = NULL;
 	size_t replaced = 0;
 	int r;
 
-	r = authkeys_format_line(&spec, &line, &why);
-	if (r == 0)
-		r = daemon_keys_replace(d, acct, line, &replaced, &why);
-	free(line);
+	r = daemon_grant_rewrite(d, acct, grant, form, &replaced, &why);
 	if (r == 0 && replaced == 0)
 		return true;
 	if (r == 0)

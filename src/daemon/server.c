@@ -35,26 +35,6 @@ enum {
 	TAG_CONNECTION, /* + slot */
 };
 
-/* Create every missing directory above path, 0755 root. */
-static int make_parents(const char *path)
-{
-	char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	size_t len = strlen(path);
-
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return 0;
-}
-
 /*
  * Decide what to do with whatever holds the socket's name in its directory
  * (dir_fd): nothing (0), a stale socket of a dead daemon (removed, 0), or
@@ -204,11 +184,6 @@ int daemon_socket_open(struct daemon *d)
 		r = -EINVAL;
 		goto out;
 	}
-	r = make_parents(path);
-	if (r < 0) {
-		log_err("cannot create the directory of %.200s: %s", path, strerror(-r));
-		goto out;
-	}
 	/* dir is path up to its last '/'; name what follows. */
 	memcpy(dir, path, strlen(path) + 1);
 	name = strrchr(path, '/') + 1;
@@ -216,6 +191,11 @@ int daemon_socket_open(struct daemon *d)
 		dir[1] = '\0';
 	else
 		*strrchr(dir, '/') = '\0';
+	r = daemon_make_dirs(dir, 0755);
+	if (r < 0) {
+		log_err("cannot create the directory of %.200s: %s", path, strerror(-r));
+		goto out;
+	}
 	r = socket_dir_open(path, dir, &dir_fd);
 	if (r < 0)
 		goto out;

@@ -1,0 +1,267 @@
+/* The ops that change nothing: list (in pages, by cursor), show, status,
+ * audit (the newest records that fit, paging back by seq; verify). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "build-config.h"
+#include "request.h"
+#include "timeutil.h"
+
+static int grant_compare(const void *a, const void *b)
+{
+	const struct grant *x = *(const struct grant *const *)a;
+	const struct grant *y = *(const struct grant *const *)b;
+
+	if (x->expires != y->expires)
+		return x->expires < y->expires ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* A list cursor, "<expires_unix>.<id>": the last grant of a page, in the
+ * order of grant_compare. The next page starts after it. */
+struct list_cursor {
+	long long expires;
+	char id[AUTHKEYS_ID_LEN + 1];
+};
+
+static bool cursor_parse(const char *text, struct list_cursor *cursor)
+{
+	const char *dot = strchr(text, '.');
+	size_t digits = dot ? (size_t)(dot - text) : 0;
+	char *end = NULL;
+
+	if (digits == 0 || digits > 19 || !request_id_valid(dot + 1))
+		return false;
+	for (size_t i = 0; i < digits; i++)
+		if (text[i] < '0' || text[i] > '9')
+			return false;
+	errno = 0;
+	cursor->expires = strtoll(text, &end, 10);
+	if (errno != 0 || end != dot)
+		return false;
+	memcpy(cursor->id, dot + 1, sizeof(cursor->id));
+	return true;
+}
+
+static bool after_cursor(const struct grant *grant,
+			 const struct list_cursor *cursor)
+{
+	if ((long long)grant->expires != cursor->expires)
+		return (long long)grant->expires > cursor->expires;
+	return strcmp(grant->id, cursor->id) > 0;
+}
+
+static json_t *cursor_json(const struct grant *grant)
+{
+	char text[64];
+
+	snprintf(text, sizeof(text), "%lld.%s", (long long)grant->expires,
+		 grant->id);
+	return json_string(text);
+}
+
+json_t *op_list(struct daemon *d, const struct connection *conn,
+		const json_t *request)
+{
+	const char *user = request_string(request, "user");
+	const char *after = request_string(request, "after");
+	struct list_cursor cursor = { 0 };
+	const struct grant **sorted = NULL;
+	json_t *reply = NULL, *grants = NULL, *next = NULL;
+	char safe[REPLY_QUOTE_MAX + 1];
+	size_t n = 0, used = 0;
+
+	if (after && !cursor_parse(after, &cursor))
+		return reply_error(PROTO_ERR_USAGE, "\"%s\" is not a list cursor (pass back the next of the previous answer)",
+				   reply_quote(safe, after));
+	sorted = calloc(d->state->n_grants + 1, sizeof(*sorted));
+	grants = json_array();
+	if (!sorted || !grants)
+		goto out;
+	for (size_t i = 0; i < d->state->n_grants; i++)
+		if ((!user || strcmp(d->state->grants[i].user, user) == 0) &&
+		    (!after || after_cursor(&d->state->grants[i], &cursor)))
+			sorted[n++] = &d->state->grants[i];
+	qsort(sorted, n, sizeof(*sorted), grant_compare);
+	for (size_t i = 0; i < n; i++) {
+		json_t *object = grant_to_json(sorted[i]);
+		size_t size = object ? reply_item_size(object) : SIZE_MAX;
+
+		if (size == SIZE_MAX) {
+			json_decref(object);
+			goto out;
+		}
+		/* A page holds at least one grant, so every page moves on. */
+		if (i > 0 && used + size > REPLY_ANSWER_BUDGET) {
+			json_decref(object);
+			next = cursor_json(sorted[i - 1]);
+			if (!next)
+				goto out;
+			break;
+		}
+		used += size;
+		if (json_array_append_new(grants, object) < 0)
+			goto out;
+	}
+	reply = json_pack("{s:b, s:O, s:o}", "ok", 1, "grants", grants, "next",
+			  next ? next : json_null());
+	next = NULL;
+out:
+	json_decref(next);
+	json_decref(grants);
+	free(sorted);
+	return reply;
+}
+
+json_t *op_show(struct daemon *d, const struct connection *conn,
+		const json_t *request)
+{
+	const char *id = request_string(request, "id");
+	const struct grant *grant;
+
+	if (!request_id_valid(id))
+		return reply_not_an_id(id);
+	grant = state_find_grant(d->state, id);
+	if (!grant)
+		return reply_no_grant(id);
+	return json_pack("{s:b, s:o}", "ok", 1, "grant", grant_to_json(grant));
+}
+
+static json_t *time_or_null(time_t t)
+{
+	char text[32];
+
+	if (t == 0)
+		return json_null();
+	time_format_utc(t, text, sizeof(text));
+	return json_string(text);
+}
+
+json_t *op_status(struct daemon *d, const struct connection *conn,
+		  const json_t *request)
+{
+	time_t next = schedule_earliest_deadline(d->state);
+	enum authkeys_expiry form = AUTHKEYS_EXPIRY_NONE;
+	const char *why = NULL;
+	bool form_known;
+
+	form_known = daemon_expiry_form(d, &form, &why) == 0;
+	return json_pack("{s:b, s:s, s:I, s:o, s:I, s:I, s:o, s:o, s:s, s:s, s:o, s:o}",
+			 "ok", 1,
+			 "version", SSHLEASE_VERSION,
+			 "pid", (json_int_t)getpid(),
+			 "started", time_or_null(d->started),
+			 "started_unix", (json_int_t)d->started,
+			 "grants", (json_int_t)d->state->n_grants,
+			 "next_deadline", time_or_null(next),
+			 "next_deadline_unix",
+			 next ? json_integer((json_int_t)next) : json_null(),
+			 "config", d->config_path,
+			 "socket", d->socket_path ? d->socket_path : d->config->socket,
+			 "sshd", daemon_sshd_json(d),
+			 "expiry_form", form_known ? json_string(sshd_expiry_name(form))
+						   : json_null());
+}
+
+/* --- audit --- */
+
+/* Whether record comes before seq `before` (0: no bound). A record
+ * without a seq is kept only without a bound. */
+static bool audit_before(const json_t *record, json_int_t before)
+{
+	const json_t *seq = json_object_get(record, "seq");
+
+	return before == 0 || (json_is_integer(seq) && json_integer_value(seq) < before);
+}
+
+/*
+ * Keep the newest records (of those before seq `before`, 0: all) whose
+ * total size fits in one answer, at least one so that paging back always
+ * moves; *omitted gets the number of older ones left out.
+ */
+static json_t *audit_fit(json_t *records, json_int_t before, size_t *omitted)
+{
+	size_t end = json_array_size(records), start, used = 0;
+	json_t *kept;
+
+	while (end > 0 && !audit_before(json_array_get(records, end - 1), before))
+		end--;
+	for (start = end; start > 0; start--) {
+		size_t size = reply_item_size(json_array_get(records, start - 1));
+
+		if (size == SIZE_MAX)
+			return NULL;
+		if (start < end && used + size > REPLY_ANSWER_BUDGET)
+			break;
+		used += size;
+	}
+	*omitted = start;
+	kept = json_array();
+	for (size_t i = start; kept && i < end; i++)
+		if (json_array_append(kept, json_array_get(records, i)) < 0) {
+			json_decref(kept);
+			kept = NULL;
+		}
+	return kept;
+}
+
+json_t *op_audit(struct daemon *d, const struct connection *conn,
+		 const json_t *request)
+{
+	const char *id = request_string(request, "id");
+	const json_t *since = json_object_get(request, "since");
+	const json_t *before = json_object_get(request, "before");
+	const char *path = d->config->audit_log;
+	json_t *reply = NULL, *records = NULL, *kept = NULL;
+	size_t omitted = 0;
+	int r;
+
+	if (request_bool(request, "verify")) {
+		unsigned long lines = 0, bad_line = 0;
+		const char *why = NULL;
+
+		if (id || json_is_integer(since))
+			return reply_error(PROTO_ERR_USAGE, "verify checks the whole log; it takes no id or since");
+		if (json_is_integer(before))
+			return reply_error(PROTO_ERR_USAGE, "verify checks the whole log; it takes no before");
+		r = audit_verify(path, &lines, &bad_line, &why);
+		if (r < 0)
+			return reply_error(PROTO_ERR_FAILED, "cannot read the audit log: %s", strerror(-r));
+		if (r != 0) {
+			reply = reply_error(PROTO_ERR_REFUSED, "the audit log is broken at line %lu: %s",
+					    bad_line, why ? why : "chain broken");
+			if (reply)
+				json_object_set_new(reply, "bad_line",
+						    json_integer((json_int_t)bad_line));
+			return reply;
+		}
+		return json_pack("{s:b, s:b, s:I}", "ok", 1, "intact", 1, "lines",
+				 (json_int_t)lines);
+	}
+	if (id && !request_id_valid(id))
+		return reply_not_an_id(id);
+	if (json_is_integer(since) && json_integer_value(since) < 0)
+		return reply_error(PROTO_ERR_USAGE, "since must not be negative");
+	if (json_is_integer(before) && json_integer_value(before) < 1)
+		return reply_error(PROTO_ERR_USAGE, "before must be a record's seq (1 or more)");
+	r = audit_read(path, id, json_is_integer(since) ? (time_t)json_integer_value(since) : 0,
+		       &records);
+	if (r == -ENOENT)
+		records = json_array();
+	else if (r == -EBADMSG)
+		return reply_error(PROTO_ERR_FAILED, "the audit log has a damaged line; run 'sshlease audit --verify' to find it");
+	else if (r < 0)
+		return reply_error(PROTO_ERR_FAILED, "cannot read the audit log: %s", strerror(-r));
+	kept = audit_fit(records,
+			 json_is_integer(before) ? json_integer_value(before) : 0,
+			 &omitted);
+	json_decref(records);
+	if (!kept)
+		return NULL;
+	return json_pack("{s:b, s:o, s:I}", "ok", 1, "records", kept, "omitted",
+			 (json_int_t)omitted);
+}

@@ -1,0 +1,112 @@
+/* op revoke: end grants by id, or all of them (of one account), now; the
+ * answer lists those that fit in it and counts the rest. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "grant.h"
+#include "request.h"
+
+json_t *op_revoke(struct daemon *d, const struct connection *conn,
+		  const json_t *request)
+{
+	const struct peer peer = { .uid = (long long)conn->uid, .user = conn->by_user };
+	const json_t *ids = json_object_get(request, "ids");
+	const char *user = request_string(request, "user");
+	bool all = request_bool(request, "all");
+	char (*targets)[AUTHKEYS_ID_LEN + 1] = NULL;
+	size_t n_targets = 0, used = 0, omitted = 0;
+	json_t *reply = NULL, *revoked = NULL;
+	size_t i;
+	json_t *item;
+
+	if (all == (json_array_size(ids) > 0)) {
+		reply = reply_error(PROTO_ERR_USAGE, "revoke needs grant ids or all, not both");
+		goto out;
+	}
+	if (user && !all) {
+		reply = reply_error(PROTO_ERR_USAGE, "user goes with all: revoke all grants of that account");
+		goto out;
+	}
+	targets = calloc((all ? d->state->n_grants : json_array_size(ids)) + 1,
+			 sizeof(*targets));
+	revoked = json_array();
+	if (!targets || !revoked)
+		goto out;
+	/* Check every id before changing anything. */
+	json_array_foreach(ids, i, item) {
+		const char *id = json_string_value(item);
+		bool seen = false;
+
+		if (!request_id_valid(id)) {
+			reply = reply_not_an_id(id ? id : "(not a string)");
+			goto out;
+		}
+		if (!state_find_grant(d->state, id)) {
+			reply = reply_no_grant(id);
+			goto out;
+		}
+		for (size_t t = 0; t < n_targets; t++)
+			if (strcmp(targets[t], id) == 0)
+				seen = true;
+		if (!seen)
+			memcpy(targets[n_targets++], id, sizeof(targets[0]));
+	}
+	for (size_t g = 0; all && g < d->state->n_grants; g++)
+		if (!user || strcmp(d->state->grants[g].user, user) == 0)
+			memcpy(targets[n_targets++], d->state->grants[g].id,
+			       sizeof(targets[0]));
+
+	for (size_t t = 0; t < n_targets; t++) {
+		const struct grant *grant = state_find_grant(d->state, targets[t]);
+		json_t *object;
+		const char *why = NULL;
+		size_t size;
+		int r;
+
+		if (!grant)
+			continue;
+		object = grant_to_json(grant);
+		size = object ? reply_item_size(object) : SIZE_MAX;
+		if (size == SIZE_MAX) {
+			json_decref(object);
+			goto out;
+		}
+		r = daemon_grant_end(d, targets[t], "revoke", &peer, NULL, &why);
+		if (r == SL_NOT_FOUND) {
+			json_decref(object);
+			continue;
+		}
+		if (r != 0) {
+			json_decref(object);
+			reply = reply_error(r == SL_REFUSED ? PROTO_ERR_REFUSED : PROTO_ERR_FAILED,
+					    "cannot revoke grant %s: %s%s", targets[t],
+					    why ? why : "unknown error",
+					    json_array_size(revoked) + omitted ? " (the grants listed in revoked were revoked)" : "");
+			if (reply &&
+			    (json_object_set(reply, "revoked", revoked) < 0 ||
+			     json_object_set_new(reply, "omitted",
+						 json_integer((json_int_t)omitted)) < 0)) {
+				json_decref(reply);
+				reply = NULL;
+			}
+			goto out;
+		}
+		/* All of them are revoked; the answer lists the first that
+		 * fit and counts the rest (the audit log has every one). */
+		if (omitted == 0 && used + size <= REPLY_ANSWER_BUDGET) {
+			used += size;
+			if (json_array_append_new(revoked, object) < 0)
+				goto out;
+		} else {
+			json_decref(object);
+			omitted++;
+		}
+	}
+	reply = json_pack("{s:b, s:O, s:I}", "ok", 1, "revoked", revoked,
+			  "omitted", (json_int_t)omitted);
+out:
+	daemon_expire_due(d);
+	json_decref(revoked);
+	free(targets);
+	return reply;
+}

@@ -1,0 +1,414 @@
+/* As root, a real sshleased whose engine fails under it. When an add
+ * fails (strace kills the engine's child): killed before its rename, the
+ * grant is withdrawn and a token's nonce forgotten; killed after it, with
+ * the removal killed too, the grant and the nonce are kept, so revoke,
+ * expiry and recovery still reach a line that may be there and the token
+ * cannot be redeemed again. An account that stops the engine's process is
+ * left alone for a while, at once and saying why. */
+#define _GNU_SOURCE /* setresuid, setresgid, pipe2 */
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon-grants.h"
+#include "protocol.h"
+#include "test.h"
+
+/* A token from g's signer for key, bound to the account, for an hour. */
+static char *make_token(const struct grants_run *g, const char *key)
+{
+	struct token_claims claims = {
+		.key = key,
+		.duration = 3600,
+		.mode = AUTHKEYS_MODE_SHELL,
+		.user = g->account->acct->name,
+		.issued_at = time(NULL),
+	};
+	const char *why = NULL;
+	char *token = NULL;
+
+	if (token_sign(&claims, g->signer.secret_key, &token, &why) != 0) {
+		fprintf(stderr, "token_sign: %s\n", why ? why : "?");
+		exit(1);
+	}
+	return token;
+}
+
+static json_t *grant_token(const struct grants_run *g, const char *token)
+{
+	return client_call_json(g->daemon.socket,
+				json_pack("{s:s, s:s}", "op", "grant", "token", token));
+}
+
+/* Restart the daemon under strace, which sends SIGKILL to every process
+ * acting as the account (they touch its ~/.ssh) at the first call of the
+ * system calls in inject ("fsync,fdatasync", "renameat"). */
+static bool daemon_restart_injected(struct grants_run *g, const char *inject,
+				    char *asan_saved, size_t size)
+{
+	static char ssh_filter[600], trace[64], injection[96];
+	static const char *wrapper[] = {
+		"strace", "-f", "-qq", "-o", "/dev/null", "-P", ssh_filter,
+		"-e", trace, "-e", injection, NULL,
+	};
+	const char *asan = getenv("ASAN_OPTIONS");
+	char asan_options[512];
+
+	if (fixture_run_command((char *[]){ "strace", "-V", NULL }) != 0) {
+		fprintf(stderr, "strace is needed (apt-get install strace)\n");
+		test_failures++;
+		return false;
+	}
+	CHECK_INT(daemon_run_stop(&g->daemon, SIGTERM), 0);
+	snprintf(ssh_filter, sizeof(ssh_filter), "%s", g->account->ssh);
+	snprintf(trace, sizeof(trace), "trace=%s", inject);
+	snprintf(injection, sizeof(injection), "inject=%s:signal=KILL:when=1", inject);
+	snprintf(asan_saved, size, "%s", asan ? asan : "");
+	/* LeakSanitizer cannot run under ptrace. */
+	snprintf(asan_options, sizeof(asan_options), "%s%sdetect_leaks=0",
+		 asan ? asan : "", asan ? ":" : "");
+	setenv("ASAN_OPTIONS", asan_options, 1);
+	g->daemon.wrapper = wrapper;
+	CHECK_INT(daemon_run_start(&g->daemon), 0);
+	return g->daemon.pid > 0;
+}
+
+static void daemon_restart_plain(struct grants_run *g, const char *asan_saved)
+{
+	CHECK_INT(daemon_run_stop(&g->daemon, SIGTERM), 0);
+	g->daemon.wrapper = NULL;
+	if (asan_saved[0])
+		setenv("ASAN_OPTIONS", asan_saved, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	CHECK_INT(daemon_run_start(&g->daemon), 0);
+}
+
+static long long status_grants(const struct grants_run *g)
+{
+	json_t *reply = client_call(g->daemon.socket, "{\"op\":\"status\"}");
+	long long n = json_integer_value(json_object_get(reply, "grants"));
+
+	json_decref(reply);
+	return n;
+}
+
+/* The id named in a "grant ID is kept" message, or "". */
+static void kept_id(const json_t *reply, char id[AUTHKEYS_ID_LEN + 1])
+{
+	const char *message = json_string_value(json_object_get(reply, "message"));
+	const char *p = message ? strstr(message, "so grant ") : NULL;
+
+	snprintf(id, AUTHKEYS_ID_LEN + 1, "%s", p ? p + strlen("so grant ") : "");
+}
+
+/*
+ * Item: authkeys_add fails after its child renamed the new file into place
+ * (the child is killed at the fsync of ~/.ssh that follows the rename, by
+ * strace), and taking the line out again fails the same way (strace kills
+ * every such child there), so the daemon cannot know whether the file
+ * holds the line. It must not forget the grant (list, revoke and expiry
+ * would no longer reach a line that may be there) nor a token's nonce (the
+ * token could be redeemed again): the grant is kept, with an audit
+ * "grant" record saying so, and the reply names it and how to revoke it.
+ * (The file is right all the same: the removal died after its rename.)
+ */
+static void test_grants_stray_line(struct grants_run *g)
+{
+	char key[256], token_key[256], id[AUTHKEYS_ID_LEN + 1];
+	char token_id[AUTHKEYS_ID_LEN + 1], asan_saved[512], revoke[128];
+	char *text, *log, *token;
+	const char *message;
+	json_t *reply, *records, *record;
+	size_t i, kept_records = 0;
+
+	fixture_write_keys(g->account, "# mine\n");
+	if (!daemon_restart_injected(g, "fsync,fdatasync", asan_saved, sizeof(asan_saved)))
+		return;
+
+	fixture_key_new(key, sizeof(key), "stray@vendor");
+	reply = grants_run_grant(g, key, "1h", id);
+	CHECK_STR(client_error(reply), "failed");
+	CHECK_STR(id, "");
+	kept_id(reply, id);
+	CHECK_INT(strlen(id), AUTHKEYS_ID_LEN);
+	message = fixture_str(json_string_value(json_object_get(reply, "message")));
+	snprintf(revoke, sizeof(revoke), "'sshlease revoke %s'", id);
+	CHECK_MSG(strstr(message, "may have been written") && strstr(message, revoke),
+		  "message: %s", message);
+	json_decref(reply);
+	text = fixture_read_text(g->account->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+	CHECK_INT(status_grants(g), 1);
+	log = fixture_read_text(g->daemon.log);
+	CHECK(strstr(log, "writing its line failed") != NULL);
+	CHECK(strstr(log, "the grant is kept") != NULL);
+	free(log);
+
+	/* A token's grant the same way: kept, and so is its nonce. */
+	fixture_key_new(token_key, sizeof(token_key), "stray-token@vendor");
+	token = make_token(g, token_key);
+	reply = grant_token(g, token);
+	CHECK_STR(client_error(reply), "failed");
+	kept_id(reply, token_id);
+	CHECK_INT(strlen(token_id), AUTHKEYS_ID_LEN);
+	json_decref(reply);
+	CHECK_INT(status_grants(g), 2);
+
+	/* The audit trail says what is known of both. */
+	reply = client_call(g->daemon.socket, "{\"op\":\"audit\"}");
+	records = json_object_get(reply, "records");
+	json_array_foreach(records, i, record) {
+		const char *event = json_string_value(json_object_get(record, "event"));
+		const char *rid = json_string_value(json_object_get(record, "id"));
+		const char *reason = json_string_value(json_object_get(record, "reason"));
+
+		if (event && rid && reason && strcmp(event, "grant") == 0 &&
+		    (strcmp(rid, id) == 0 || strcmp(rid, token_id) == 0) &&
+		    strstr(reason, "may be in authorized_keys all the same"))
+			kept_records++;
+	}
+	CHECK_INT(kept_records, 2);
+	json_decref(reply);
+
+	/* revoke reaches the kept grant (nothing to remove: no write). */
+	reply = client_call_json(g->daemon.socket,
+				 json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "revoke of the kept grant failed");
+	json_decref(reply);
+	CHECK_INT(status_grants(g), 1);
+
+	daemon_restart_plain(g, asan_saved);
+	/* The start finds no line for the token's grant and ends it ... */
+	CHECK_INT(status_grants(g), 0);
+	/* ... but the token stays redeemed. */
+	reply = grant_token(g, token);
+	CHECK_STR(client_error(reply), "refused");
+	CHECK_MSG(strstr(fixture_str(json_string_value(json_object_get(reply, "message"))),
+			 "redeemed already") != NULL,
+		  "re-redeemed: %s", fixture_str(json_string_value(json_object_get(reply, "message"))));
+	json_decref(reply);
+	text = fixture_read_text(g->account->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+	free(token);
+}
+
+/* Leftovers of an engine child killed before its rename: temp files. */
+static void remove_temp_files(const struct grants_run *g)
+{
+	char command[700];
+
+	snprintf(command, sizeof(command),
+		 "find '%s' -mindepth 1 -maxdepth 1 ! -name authorized_keys -delete", g->account->ssh);
+	CHECK_INT(system(command), 0);
+}
+
+/*
+ * Item: authkeys_add's child is killed before its rename (strace, at
+ * renameat), so the add fails with a system error, and taking the line out
+ * again works (there is none: nothing to write). The file is known
+ * untouched, so the grant is withdrawn and a token's nonce forgotten: the
+ * same token is granted once the engine works again.
+ */
+static void test_grants_add_killed_before_rename(struct grants_run *g)
+{
+	char key[256], token_key[256], id[AUTHKEYS_ID_LEN + 1], asan_saved[512];
+	char *text, *token;
+	json_t *reply;
+
+	fixture_write_keys(g->account, "# mine\n");
+	if (!daemon_restart_injected(g, "renameat", asan_saved, sizeof(asan_saved)))
+		return;
+
+	fixture_key_new(key, sizeof(key), "early@vendor");
+	reply = grants_run_grant(g, key, "1h", id);
+	CHECK_STR(client_error(reply), "failed");
+	CHECK_STR(id, "");
+	CHECK(strstr(fixture_str(json_string_value(json_object_get(reply, "message"))),
+		     "is kept") == NULL);
+	json_decref(reply);
+	fixture_key_new(token_key, sizeof(token_key), "early-token@vendor");
+	token = make_token(g, token_key);
+	reply = grant_token(g, token);
+	CHECK_STR(client_error(reply), "failed");
+	json_decref(reply);
+	CHECK_INT(status_grants(g), 0);
+	text = fixture_read_text(g->account->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+
+	daemon_restart_plain(g, asan_saved);
+	remove_temp_files(g);
+	reply = grant_token(g, token);
+	CHECK_MSG(json_is_true(json_object_get(reply, "ok")),
+		  "the token of a grant that surely failed was not granted again: %s",
+		  fixture_str(json_string_value(json_object_get(reply, "message"))));
+	snprintf(id, sizeof(id), "%s",
+		 fixture_str(json_string_value(
+			 json_object_get(json_object_get(reply, "grant"), "id"))));
+	json_decref(reply);
+	reply = client_call_json(g->daemon.socket,
+				 json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	text = fixture_read_text(g->account->ak);
+	CHECK_STR(text, "# mine\n");
+	free(text);
+	free(token);
+}
+
+/* As the account: stop every process of the account (kill -1) each time
+ * the daemon's engine process creates its temporary file in ~/.ssh, as
+ * the account itself could. Returns once it is watching. */
+static pid_t stopper_start(const struct grants_run *g)
+{
+	int ready[2];
+	char c;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+		int fd;
+
+		close(ready[0]);
+		if (setgroups(0, NULL) < 0 || setresgid(g->account->acct->gid, g->account->acct->gid, g->account->acct->gid) < 0 ||
+		    setresuid(g->account->acct->uid, g->account->acct->uid, g->account->acct->uid) < 0)
+			_exit(2);
+		fd = inotify_init1(IN_CLOEXEC);
+		if (fd < 0 || inotify_add_watch(fd, g->account->ssh, IN_CREATE) < 0 ||
+		    write(ready[1], "r", 1) != 1)
+			_exit(3);
+		alarm(120); /* never outlives the test */
+		for (;;) {
+			ssize_t len = read(fd, buf, sizeof(buf));
+
+			if (len <= 0)
+				_exit(4);
+			for (char *p = buf; p < buf + len;) {
+				const struct inotify_event *ev = (const struct inotify_event *)p;
+
+				if (ev->len && strncmp(ev->name, ".authorized_keys.sshlease-", 26) == 0)
+					kill(-1, SIGSTOP);
+				p += sizeof(*ev) + ev->len;
+			}
+		}
+	}
+	close(ready[1]);
+	if (pid < 0 || read(ready[0], &c, 1) != 1) {
+		close(ready[0]);
+		return -1;
+	}
+	close(ready[0]);
+	return pid;
+}
+
+/*
+ * Item: the account stops the daemon's engine process before it answers.
+ * The request fails with the reason (not a hang), the file is whole, and
+ * the daemon leaves that account alone for a while: the next operation on
+ * it fails at once, saying why, and changes nothing, so the account cannot
+ * stall the daemon again and again. A restart forgets the pause.
+ */
+static void test_grants_backoff(struct grants_run *g)
+{
+	char key[256], id[AUTHKEYS_ID_LEN + 1], *before, *after;
+	const char *message;
+	bool timed_out = false;
+	json_t *reply;
+	pid_t stopper;
+
+	fixture_write_keys(g->account, "# mine\n");
+	fixture_key_new(key, sizeof(key), "stalled@vendor");
+	reply = grants_run_grant(g, key, "1h", id);
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	before = fixture_read_text(g->account->ak);
+
+	stopper = stopper_start(g);
+	CHECK(stopper > 0);
+	/* The stop races with a child that needs a millisecond: a few tries. */
+	for (int attempt = 0; attempt < 5 && stopper > 0 && !timed_out; attempt++) {
+		reply = client_call_json(g->daemon.socket,
+					 json_pack("{s:s, s:s, s:s}", "op", "extend", "id", id,
+						   "for", attempt % 2 ? "2h" : "3h"));
+		message = json_string_value(json_object_get(reply, "message"));
+		if (client_error(reply)) {
+			CHECK_STR(client_error(reply), "failed");
+			CHECK_MSG(message && strstr(message, "did not answer in time"),
+				  "extend: %s", fixture_str(message));
+			timed_out = true;
+		}
+		json_decref(reply);
+	}
+	if (stopper > 0) {
+		kill(stopper, SIGKILL);
+		waitpid(stopper, NULL, 0);
+	}
+	CHECK(timed_out);
+	/* One whole line: the old one, or (stopped after its rename) the new. */
+	after = fixture_read_text(g->account->ak);
+	CHECK_INT(fixture_count(after, id), 1);
+	CHECK(strncmp(after, "# mine\n", 7) == 0 && after[strlen(after) - 1] == '\n');
+
+	/* Left alone: refused at once, with the reason, nothing changed. */
+	reply = client_call_json(g->daemon.socket, json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK_STR(client_error(reply), "failed");
+	message = json_string_value(json_object_get(reply, "message"));
+	CHECK_MSG(message && strstr(message, "leaves the account alone"), "revoke: %s",
+		  fixture_str(message));
+	json_decref(reply);
+	reply = client_call(g->daemon.socket, "{\"op\":\"status\"}");
+	CHECK_INT(json_integer_value(json_object_get(reply, "grants")), 1);
+	json_decref(reply);
+	free(before);
+	before = fixture_read_text(g->account->ak);
+	CHECK_STR(before, after);
+
+	CHECK_INT(daemon_run_stop(&g->daemon, SIGTERM), 0);
+	CHECK_INT(daemon_run_start(&g->daemon), 0);
+	reply = client_call_json(g->daemon.socket, json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	free(before);
+	before = fixture_read_text(g->account->ak);
+	CHECK_STR(before, "# mine\n");
+	free(before);
+	free(after);
+}
+
+
+static int fault_tests(struct grants_run *g)
+{
+	CHECK_INT(daemon_run_start(&g->daemon), 0);
+	if (g->daemon.pid > 0) {
+		TEST(test_grants_backoff(g));
+		TEST(test_grants_stray_line(g));
+		TEST(test_grants_add_killed_before_rename(g));
+	}
+	if (g->daemon.pid > 0)
+		CHECK_INT(daemon_run_stop(&g->daemon, SIGTERM), 0);
+	CHECK_INT(client_failures, 0);
+	return test_done() != 0;
+}
+
+int main(void)
+{
+	test_require_root();
+	if (grants_run_main("sl-test-faults", fault_tests) != 0)
+		test_failures++;
+	return test_done();
+}
