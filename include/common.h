@@ -2,6 +2,7 @@
 #ifndef SSHLEASE_COMMON_H
 #define SSHLEASE_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -39,5 +40,12 @@ enum sl_exit {
 #define SL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define SL_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define SL_UNUSED __attribute__((unused))
+
+/* An ASCII decimal digit, whatever the locale (isdigit takes an int and is
+ * undefined for a negative char). */
+static inline bool sl_is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 #endif

@@ -16,6 +16,11 @@ enum config_expiry_format {
 	CONFIG_EXPIRY_NONE,
 };
 
+/* The expiry_format value as written in sshlease.conf ("auto", "utc",
+ * "local", "none"), and back: 0 or -EINVAL for any other text. */
+const char *config_expiry_format_name(enum config_expiry_format format);
+int config_expiry_format_parse(const char *text, enum config_expiry_format *out);
+
 struct config_signer {
 	char *name;
 	unsigned char public_key[32]; /* Ed25519 */

@@ -128,6 +128,10 @@ void grant_finish(struct grant *grant);
  * when out of memory. */
 json_t *grant_to_json(const struct grant *grant);
 
+/* A time as grant_to_json and the protocol show it: RFC 3339 UTC text, or
+ * null for 0 (never set). NULL when out of memory. */
+json_t *time_to_json(time_t t);
+
 /* Remember that a line was written for this account (no duplicates).
  * 0, -EINVAL for a name that is not an account name, or -ENOMEM. */
 int state_account_note(struct state *state, const char *user);

@@ -54,6 +54,31 @@ _Static_assert(SL_ARRAY_SIZE(config_keys) == K_COUNT,
 	       "config_keys[] has one entry per enum config_key_id");
 
 /* "KEY = VALUE: reason", or "KEY: missing value; reason" for an empty one. */
+static const char *const expiry_format_names[] = {
+	[CONFIG_EXPIRY_AUTO] = "auto",
+	[CONFIG_EXPIRY_UTC] = "utc",
+	[CONFIG_EXPIRY_LOCAL] = "local",
+	[CONFIG_EXPIRY_NONE] = "none",
+};
+
+const char *config_expiry_format_name(enum config_expiry_format format)
+{
+	if ((size_t)format >= SL_ARRAY_SIZE(expiry_format_names))
+		return "?";
+	return expiry_format_names[format];
+}
+
+int config_expiry_format_parse(const char *text, enum config_expiry_format *out)
+{
+	for (size_t i = 0; i < SL_ARRAY_SIZE(expiry_format_names); i++) {
+		if (strcmp(text, expiry_format_names[i]) == 0) {
+			*out = (enum config_expiry_format)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static void bad_value(struct load_ctx *ctx, enum config_key_id id,
 		      const char *value, const char *reason)
 {
@@ -471,15 +496,7 @@ int config_set_value(struct load_ctx *ctx, enum config_key_id id, const char *va
 			bad_value(ctx, id, value, "expected auto or a port number from 1 to 65535");
 		return 0;
 	case K_EXPIRY_FORMAT:
-		if (strcmp(value, "auto") == 0)
-			c->expiry_format = CONFIG_EXPIRY_AUTO;
-		else if (strcmp(value, "utc") == 0)
-			c->expiry_format = CONFIG_EXPIRY_UTC;
-		else if (strcmp(value, "local") == 0)
-			c->expiry_format = CONFIG_EXPIRY_LOCAL;
-		else if (strcmp(value, "none") == 0)
-			c->expiry_format = CONFIG_EXPIRY_NONE;
-		else
+		if (config_expiry_format_parse(value, &c->expiry_format) < 0)
 			bad_value(ctx, id, value, "expected auto, utc, local or none");
 		return 0;
 	case K_SSHD_CONFIG:

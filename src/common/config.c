@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config-internal.h"
+#include "fsutil.h"
 #include "timeutil.h"
 
 /* Copy text for a message: printable ASCII only, at most 64 bytes shown. */
@@ -288,51 +289,6 @@ static void check_whole(struct load_ctx *ctx)
 			"require_signed = yes, but no trusted_signer is set, so no grant could be made");
 }
 
-/* Read the whole file at fd into a new buffer; SL_REFUSED if too large. */
-static int read_all(int fd, char **out, size_t *out_len)
-{
-	size_t cap = 8192, len = 0;
-	char *data = malloc(cap), *grown;
-	ssize_t n;
-
-	if (!data)
-		return -ENOMEM;
-	for (;;) {
-		if (len == cap) {
-			if (cap > CONFIG_FILE_MAX) {
-				free(data);
-				return SL_REFUSED;
-			}
-			cap *= 2;
-			grown = realloc(data, cap);
-			if (!grown) {
-				free(data);
-				return -ENOMEM;
-			}
-			data = grown;
-		}
-		n = read(fd, data + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-
-			free(data);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > CONFIG_FILE_MAX) {
-		free(data);
-		return SL_REFUSED;
-	}
-	*out = data;
-	*out_len = len;
-	return 0;
-}
-
 /* Move ctx's problems onto the end of *problems (NULL-terminated). */
 static int hand_over_problems(struct load_ctx *ctx, char ***problems)
 {
@@ -424,25 +380,27 @@ int config_load(const char *path, bool missing_ok, struct sshlease_config **out,
 		r = -errno;
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	/* The file names who may sign tokens: anyone who can write it can
+	 * grant themselves access. Rule: a regular file of root's (or of the
+	 * reader's own, for check-config run by its owner) that neither group
+	 * nor others can write; owner and mode are both reported. */
+	if (fsutil_trust_stat(&st, geteuid(), FSUTIL_TRUST_REGULAR) == FSUTIL_DISTRUST_TYPE) {
 		config_problem(&ctx, 0, "not a regular file");
 		goto done;
 	}
-	/* The file names who may sign tokens: anyone who can write it can
-	 * grant themselves access. */
-	if (st.st_uid != 0 && st.st_uid != geteuid())
+	if (fsutil_trust_stat(&st, geteuid(), FSUTIL_TRUST_OR_ROOT) != FSUTIL_TRUSTED)
 		config_problem(&ctx, 0, "owned by uid %u; it must belong to root",
 			(unsigned)st.st_uid);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
+	if (fsutil_trust_stat(&st, st.st_uid, FSUTIL_TRUST_NO_SHARED_WRITE) != FSUTIL_TRUSTED)
 		config_problem(&ctx, 0, "writable by group or others; run chmod go-w on it");
-	r = read_all(fd, &data, &ctx.len);
-	if (r < 0)
-		goto out;
-	if (r) {
+	r = fsutil_read_fd(fd, CONFIG_FILE_MAX, &data, &ctx.len);
+	if (r == -EFBIG) {
 		config_problem(&ctx, 0, "larger than %d bytes; this is not a config file",
 			CONFIG_FILE_MAX);
 		goto done;
 	}
+	if (r < 0)
+		goto out;
 	ctx.data = data;
 
 	if (sodium_init() < 0) {

@@ -13,11 +13,6 @@
 #include "proc.h"
 #include "sshd-config.h"
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 static bool is_executable_file(const char *path)
 {
 	struct stat st;
@@ -141,7 +136,7 @@ out:
 
 static bool keyword_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || is_digit(c);
+	return (c >= 'a' && c <= 'z') || sl_is_digit(c);
 }
 
 void sshd_settings_free(struct sshd_settings *settings)
@@ -380,7 +375,7 @@ static bool listen_split(const char *value, char *host, size_t size,
 		len = (size_t)(colon - value);
 		p = value;
 	}
-	if (len == 0 || len >= size || !is_digit(colon[1]))
+	if (len == 0 || len >= size || !sl_is_digit(colon[1]))
 		return false;
 	memcpy(host, p, len);
 	host[len] = '\0';
@@ -419,7 +414,7 @@ int sshd_settings_port(const struct sshd_settings *settings, unsigned *port,
 		return SL_NOT_FOUND;
 	errno = 0;
 	n = strtoul(value, &end, 10);
-	if (errno || !is_digit(value[0]) || *end != '\0' || n == 0 || n > 65535) {
+	if (errno || !sl_is_digit(value[0]) || *end != '\0' || n == 0 || n > 65535) {
 		*why = "sshd -T printed a port that is not a number from 1 to 65535";
 		return SL_REFUSED;
 	}

@@ -11,11 +11,6 @@
 
 #include "sshd-listen.h"
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 static int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -99,7 +94,7 @@ int sshd_tcp_socket_parse(const char *line, struct sshd_tcp_socket *out,
 		return SL_REFUSED;
 	}
 	for (size_t i = 0; i + 1 < len[SLOT]; i++)
-		if (!is_digit(field[SLOT][i])) {
+		if (!sl_is_digit(field[SLOT][i])) {
 			*why = "the line does not start with a slot number";
 			return SL_REFUSED;
 		}
@@ -121,7 +116,7 @@ int sshd_tcp_socket_parse(const char *line, struct sshd_tcp_socket *out,
 		return SL_REFUSED;
 	}
 	for (size_t i = 0; i < len[UID]; i++) {
-		if (!is_digit(field[UID][i])) {
+		if (!sl_is_digit(field[UID][i])) {
 			*why = "the uid is not a decimal number";
 			return SL_REFUSED;
 		}

@@ -4,17 +4,12 @@
 
 #include "sshd-version.h"
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 /* 1-3 decimal digits at *p; advances *p. */
 static bool parse_small_number(const char **p, unsigned *out)
 {
 	unsigned value = 0, digits = 0;
 
-	while (is_digit(**p)) {
+	while (sl_is_digit(**p)) {
 		if (++digits > 3)
 			return false;
 		value = value * 10 + (unsigned)(**p - '0');
@@ -42,7 +37,7 @@ static int parse_openssh_software(const char *p, struct sshd_version *out,
 		return SL_REFUSED;
 	}
 	p++;
-	if (!parse_small_number(&p, &v.minor) || *p == '.' || is_digit(*p)) {
+	if (!parse_small_number(&p, &v.minor) || *p == '.' || sl_is_digit(*p)) {
 		*why = "the OpenSSH version has no MAJOR.MINOR number";
 		return SL_REFUSED;
 	}

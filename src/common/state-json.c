@@ -140,7 +140,7 @@ static json_t *string_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static json_t *time_or_null(time_t t)
+json_t *time_to_json(time_t t)
 {
 	char text[32];
 
@@ -187,8 +187,8 @@ json_t *grant_to_json(const struct grant *g)
 		string_or_null(g->from),
 		json_string(authkeys_mode_name(g->mode)),
 		string_or_null(g->signer),
-		time_or_null(g->created),
-		time_or_null(g->expires),
+		time_to_json(g->created),
+		time_to_json(g->expires),
 		g->expires ? json_integer(g->expires) : json_null(),
 		g->by_uid >= 0 ? json_integer(g->by_uid) : json_null(),
 		string_or_null(g->by_user),

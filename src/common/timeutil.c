@@ -6,11 +6,6 @@
 
 #include "timeutil.h"
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
 static bool is_letter(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -68,7 +63,7 @@ int duration_parse(const char *text, int64_t *out, const char **why)
 		int64_t number = 0;
 		int unit;
 
-		if (!is_digit(*p)) {
+		if (!sl_is_digit(*p)) {
 			if (unit_index(*p) >= 0)
 				*why = "missing number before unit";
 			else if (p > text && is_letter(*p)) /* "2days", "48hrs" */
@@ -77,7 +72,7 @@ int duration_parse(const char *text, int64_t *out, const char **why)
 				*why = "unexpected character in duration (use digits and s, m, h, d, w)";
 			return SL_REFUSED;
 		}
-		for (; is_digit(*p); p++) {
+		for (; sl_is_digit(*p); p++) {
 			number = number * 10 + (*p - '0');
 			/* Anything beyond the cap is refused anyway, so
 			 * stopping here also keeps the arithmetic in range. */
@@ -167,7 +162,7 @@ static bool read_digits(const char **p, int n, int *value)
 	int v = 0;
 
 	for (int i = 0; i < n; i++) {
-		if (!is_digit((*p)[i]))
+		if (!sl_is_digit((*p)[i]))
 			return false;
 		v = v * 10 + ((*p)[i] - '0');
 	}

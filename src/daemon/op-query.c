@@ -131,16 +131,6 @@ json_t *op_show(struct daemon *d, const struct connection *conn,
 	return json_pack("{s:b, s:o}", "ok", 1, "grant", grant_to_json(grant));
 }
 
-static json_t *time_or_null(time_t t)
-{
-	char text[32];
-
-	if (t == 0)
-		return json_null();
-	time_format_utc(t, text, sizeof(text));
-	return json_string(text);
-}
-
 json_t *op_status(struct daemon *d, const struct connection *conn,
 		  const json_t *request)
 {
@@ -154,10 +144,10 @@ json_t *op_status(struct daemon *d, const struct connection *conn,
 			 "ok", 1,
 			 "version", SSHLEASE_VERSION,
 			 "pid", (json_int_t)getpid(),
-			 "started", time_or_null(d->started),
+			 "started", time_to_json(d->started),
 			 "started_unix", (json_int_t)d->started,
 			 "grants", (json_int_t)d->state->n_grants,
-			 "next_deadline", time_or_null(next),
+			 "next_deadline", time_to_json(next),
 			 "next_deadline_unix",
 			 next ? json_integer((json_int_t)next) : json_null(),
 			 "config", d->config_path,

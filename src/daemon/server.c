@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fsutil.h"
 #include "log.h"
 #include "protocol.h"
 #include "timeutil.h"
@@ -96,8 +97,9 @@ static int clear_socket_path(int dir_fd, const char *name, const char *path,
  */
 static int socket_dir_open(const char *path, const char *dir, int *out)
 {
+	enum fsutil_distrust broken = FSUTIL_TRUSTED;
 	struct stat st;
-	int fd;
+	int fd, r;
 
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -111,21 +113,22 @@ static int socket_dir_open(const char *path, const char *dir, int *out)
 				path, strerror(e));
 		return -e;
 	}
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-
+	/* Rule: root's own directory that neither group nor others can
+	 * write, so nobody else can swap the socket for a link. */
+	r = fsutil_trust_fd(fd, 0, FSUTIL_TRUST_NO_SHARED_WRITE, &st, &broken);
+	if (r < 0) {
 		log_err("cannot check the directory of the socket %.200s: %s", path,
-			strerror(e));
+			strerror(-r));
 		close(fd);
-		return -e;
+		return r;
 	}
-	if (st.st_uid != 0) {
+	if (broken == FSUTIL_DISTRUST_OWNER) {
 		log_err("refusing the socket %.200s: its directory %.200s belongs to uid %lu, not root; whoever owns it could swap the socket for a link to another file. Put the socket in a directory of root's (the default is /run/sshlease)",
 			path, dir, (unsigned long)st.st_uid);
 		close(fd);
 		return -EPERM;
 	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+	if (broken == FSUTIL_DISTRUST_MODE) {
 		log_err("refusing the socket %.200s: its directory %.200s is writable by %s (mode %04o); others could swap the socket for a link to another file. chmod go-w it, or put the socket in a directory of root's (the default is /run/sshlease)",
 			path, dir, (st.st_mode & S_IWOTH) ? "everyone" : "its group",
 			(unsigned)(st.st_mode & 07777));

@@ -76,10 +76,7 @@ void daemon_sshd_probe(struct daemon *d)
 	if (daemon_expiry_form(d, &form, &why) == 0)
 		log_info("expiry-time is written in the %s form (expiry_format = %s)",
 			 sshd_expiry_name(form),
-			 d->config->expiry_format == CONFIG_EXPIRY_AUTO ? "auto" :
-			 d->config->expiry_format == CONFIG_EXPIRY_UTC ? "utc" :
-			 d->config->expiry_format == CONFIG_EXPIRY_LOCAL ? "local" :
-			 "none");
+			 config_expiry_format_name(d->config->expiry_format));
 	else
 		log_warn("grants are refused until this is fixed: %s", why);
 }
