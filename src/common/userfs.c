@@ -8,8 +8,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -17,16 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "become.h"
 #include "fsutil.h"
 #include "userfs.h"
 #include "timeutil.h"
@@ -34,9 +30,6 @@
 #define AUTHKEYS_NAME "authorized_keys"
 /* Re-reads when someone else changed the file between our read and rename. */
 #define CAS_ATTEMPTS 5
-/* Highest capability number probed for ambient capabilities; the kernel
- * answers EINVAL past its last one. */
-#define CAP_PROBE_MAX 63
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
 
@@ -125,163 +118,54 @@ static bool is_symlink(int dir_fd, const char *name)
 	       S_ISLNK(st.st_mode);
 }
 
-/* Keep only the answer pipe (moved to fd >= 3) and /dev/null as stdio, so
- * nothing the daemon had open is reachable and a stray write to stdout
- * cannot land in a file we opened. Returns the new pipe fd or -1. */
-static int child_isolate(int wfd)
-{
-	int fd = fcntl(wfd, F_DUPFD_CLOEXEC, 3);
-	int null_fd;
+/* The reasons one directory of the walk can give; missing is
+ * USERFS_R_NONE where a missing directory is not an error. */
+struct walk_step {
+	enum userfs_reason missing, symlink, notdir, access, failed, owner, mode;
+};
 
-	if (fd < 0)
-		return -1;
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd >= 0) {
-		dup2(null_fd, STDIN_FILENO);
-		dup2(null_fd, STDOUT_FILENO);
-		dup2(null_fd, STDERR_FILENO);
-	}
-	if ((fd > 3 && close_range(3, (unsigned)fd - 1, 0) < 0) ||
-	    close_range((unsigned)fd + 1, ~0U, 0) < 0) {
-		long max = sysconf(_SC_OPEN_MAX);
+static const struct walk_step step_home = {
+	USERFS_R_HOME_MISSING, USERFS_R_HOME_SYMLINK, USERFS_R_HOME_NOTDIR,
+	USERFS_R_HOME_ACCESS, USERFS_R_STEP_HOME, USERFS_R_HOME_OWNER,
+	USERFS_R_HOME_MODE,
+};
 
-		if (max < 0 || max > 65536)
-			max = 65536;
-		for (int i = 3; i < max; i++)
-			if (i != fd)
-				close(i);
-	}
-	signal(SIGPIPE, SIG_DFL);
-	return fd;
-}
+static const struct walk_step step_ssh = {
+	USERFS_R_NONE, USERFS_R_SSH_SYMLINK, USERFS_R_SSH_NOTDIR,
+	USERFS_R_SSH_ACCESS, USERFS_R_STEP_SSH, USERFS_R_SSH_OWNER,
+	USERFS_R_SSH_MODE,
+};
 
-/* The daemon blocks HUP/TERM/INT for its signalfd and ignores SIGPIPE;
- * a fork inherits both. The child starts from the defaults, so that no
- * signal the account sends it is held back or dropped. */
-static void child_reset_signals(void)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigset_t none;
-
-	sigemptyset(&dfl.sa_mask);
-	/* EINVAL for SIGKILL, SIGSTOP and the C library's own signals. */
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* Drop every capability the process still has: the permitted, effective
- * and inheritable sets and the ambient set. Dropping is always allowed;
- * whatever the kernel did on setresuid (a keep-caps flag inherited from
- * whoever started the daemon keeps the permitted set), nothing is left. */
-static int caps_drop_all(void)
-{
-	struct __user_cap_header_struct header = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
-	memset(data, 0, sizeof(data));
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
-	    errno != EINVAL)
-		return -errno;
-	if (syscall(SYS_capset, &header, data) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Whether every capability set of this process is empty, as the kernel
- * reports it (capget, and the ambient set cap by cap). */
-static bool caps_all_empty(void)
-{
-	struct __user_cap_header_struct header = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capget, &header, data) < 0)
-		return false;
-	for (size_t i = 0; i < SL_ARRAY_SIZE(data); i++)
-		if (data[i].effective || data[i].permitted || data[i].inheritable)
-			return false;
-	for (int cap = 0; cap <= CAP_PROBE_MAX; cap++) {
-		int set = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
-
-		if (set < 0)
-			break; /* past the last capability, or no ambient set */
-		if (set > 0)
-			return false;
-	}
-	return true;
-}
-
-/* Become the account for good: groups, gid, uid, no capabilities; then
- * prove there is no way back. */
-static int child_become(const struct account *acct, const gid_t *groups,
-			size_t ngroups)
-{
-	uid_t ruid, euid, suid;
-	gid_t rgid, egid, sgid;
-	const struct rlimit no_core = { 0, 0 };
-	int r;
-
-	/* Fails only when locked; the drop below does not rely on it. */
-	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-	if (setgroups(ngroups, groups) < 0 ||
-	    setresgid(acct->gid, acct->gid, acct->gid) < 0 ||
-	    setresuid(acct->uid, acct->uid, acct->uid) < 0)
-		return -errno;
-	/* An account with uid 0 (allow_root) keeps uid 0 but no capability:
-	 * it reaches its own files as their owner, nothing more. */
-	r = caps_drop_all();
-	if (r < 0)
-		return r;
-	if (!caps_all_empty())
-		return -EPERM;
-	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
-		return -errno;
-	if (ruid != acct->uid || euid != acct->uid || suid != acct->uid ||
-	    rgid != acct->gid || egid != acct->gid || sgid != acct->gid)
-		return -EPERM;
-	if (acct->uid != 0 && setuid(0) != -1)
-		return -EPERM;
-	if (acct->gid != 0 && acct->uid != 0 && setgid(0) != -1)
-		return -EPERM;
-	/* The kernel already made us undumpable when the ids changed; say it
-	 * again so the account cannot ptrace or read the daemon's memory. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0)
-		return -errno;
-	umask(077);
-	return 0;
-}
-
-static int child_open_home(const struct account *acct, int *out,
-			   enum userfs_reason *reason)
+/* Judge fd, what openat(dir_fd, name, DIR_FLAGS) gave (-1 with errno
+ * set), as the walk's directory step: into *out when it is there and
+ * keeps StrictModes for uid; 0 with *out still -1 when it is missing and
+ * may be; else SL_REFUSED or -errno with *reason. */
+static int walk_judge(int fd, int dir_fd, const char *name, uid_t uid,
+		      const struct walk_step *step, int *out,
+		      enum userfs_reason *reason)
 {
 	struct stat st;
-	int fd = open(acct->home, DIR_FLAGS);
 	int r;
 
 	if (fd < 0) {
 		switch (errno) {
-		case ENOENT: *reason = USERFS_R_HOME_MISSING; return SL_REFUSED;
-		case ELOOP: *reason = USERFS_R_HOME_SYMLINK; return SL_REFUSED;
+		case ENOENT:
+			*reason = step->missing;
+			return step->missing == USERFS_R_NONE ? 0 : SL_REFUSED;
+		case ELOOP: *reason = step->symlink; return SL_REFUSED;
 		case ENOTDIR:
-			*reason = is_symlink(AT_FDCWD, acct->home) ?
-				USERFS_R_HOME_SYMLINK : USERFS_R_HOME_NOTDIR;
+			*reason = is_symlink(dir_fd, name) ? step->symlink : step->notdir;
 			return SL_REFUSED;
-		case EACCES: *reason = USERFS_R_HOME_ACCESS; return SL_REFUSED;
-		default: *reason = USERFS_R_STEP_HOME; return -errno;
+		case EACCES: *reason = step->access; return SL_REFUSED;
+		default: *reason = step->failed; return -errno;
 		}
 	}
 	if (fstat(fd, &st) < 0) {
-		*reason = USERFS_R_STEP_HOME;
+		*reason = step->failed;
 		r = -errno;
 		goto out;
 	}
-	*reason = strict_modes(&st, acct->uid, USERFS_R_HOME_OWNER, USERFS_R_HOME_MODE);
+	*reason = strict_modes(&st, uid, step->owner, step->mode);
 	if (*reason != USERFS_R_NONE) {
 		r = SL_REFUSED;
 		goto out;
@@ -295,14 +179,21 @@ out:
 	return r;
 }
 
+static int child_open_home(const struct account *acct, int *out,
+			   enum userfs_reason *reason)
+{
+	int fd = open(acct->home, DIR_FLAGS);
+
+	return walk_judge(fd, AT_FDCWD, acct->home, acct->uid, &step_home, out,
+			  reason);
+}
+
 /* Open ~/.ssh, creating it (0700) when create is set; *out stays -1 when it
  * is missing and create is not set. */
 static int child_open_ssh(int home_fd, uid_t uid, bool create, int *out,
 			  enum userfs_reason *reason)
 {
-	struct stat st;
 	int fd = openat(home_fd, ".ssh", DIR_FLAGS);
-	int r;
 
 	if (fd < 0 && errno == ENOENT && create) {
 		if (mkdirat(home_fd, ".ssh", 0700) == 0) {
@@ -320,35 +211,7 @@ static int child_open_ssh(int home_fd, uid_t uid, bool create, int *out,
 		}
 		fd = openat(home_fd, ".ssh", DIR_FLAGS);
 	}
-	if (fd < 0) {
-		switch (errno) {
-		case ENOENT: return 0;
-		case ELOOP: *reason = USERFS_R_SSH_SYMLINK; return SL_REFUSED;
-		case ENOTDIR:
-			*reason = is_symlink(home_fd, ".ssh") ?
-				USERFS_R_SSH_SYMLINK : USERFS_R_SSH_NOTDIR;
-			return SL_REFUSED;
-		case EACCES: *reason = USERFS_R_SSH_ACCESS; return SL_REFUSED;
-		default: *reason = USERFS_R_STEP_SSH; return -errno;
-		}
-	}
-	if (fstat(fd, &st) < 0) {
-		*reason = USERFS_R_STEP_SSH;
-		r = -errno;
-		goto out;
-	}
-	*reason = strict_modes(&st, uid, USERFS_R_SSH_OWNER, USERFS_R_SSH_MODE);
-	if (*reason != USERFS_R_NONE) {
-		r = SL_REFUSED;
-		goto out;
-	}
-	*out = fd;
-	fd = -1;
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	return r;
+	return walk_judge(fd, home_fd, ".ssh", uid, &step_ssh, out, reason);
 }
 
 static void current_finish(struct current *cur)
@@ -690,11 +553,11 @@ static _Noreturn void child_main(int wfd, const struct account *acct,
 	struct reply reply = { 0 };
 	int r;
 
-	child_reset_signals();
-	wfd = child_isolate(wfd);
+	become_reset_signals();
+	wfd = become_isolate(wfd);
 	if (wfd < 0)
 		_exit(1);
-	r = child_become(acct, groups, ngroups);
+	r = become_account(acct, groups, ngroups);
 	if (r < 0)
 		change.reason = USERFS_R_STEP_DROP;
 	else if (op->check)

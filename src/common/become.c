@@ -1,0 +1,147 @@
+/*
+ * Becoming the account in a forked child of the root daemon, for good: the
+ * inherited descriptors and signal state cleared, then groups, gid, uid,
+ * no capability left, and a check that there is no way back.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "become.h"
+
+/* Highest capability number probed for ambient capabilities; the kernel
+ * answers EINVAL past its last one. */
+#define CAP_PROBE_MAX 63
+
+int become_isolate(int wfd)
+{
+	int fd = fcntl(wfd, F_DUPFD_CLOEXEC, 3);
+	int null_fd;
+
+	if (fd < 0)
+		return -1;
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd >= 0) {
+		dup2(null_fd, STDIN_FILENO);
+		dup2(null_fd, STDOUT_FILENO);
+		dup2(null_fd, STDERR_FILENO);
+	}
+	if ((fd > 3 && close_range(3, (unsigned)fd - 1, 0) < 0) ||
+	    close_range((unsigned)fd + 1, ~0U, 0) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		if (max < 0 || max > 65536)
+			max = 65536;
+		for (int i = 3; i < max; i++)
+			if (i != fd)
+				close(i);
+	}
+	signal(SIGPIPE, SIG_DFL);
+	return fd;
+}
+
+void become_reset_signals(void)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+
+	sigemptyset(&dfl.sa_mask);
+	/* EINVAL for SIGKILL, SIGSTOP and the C library's own signals. */
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Drop every capability the process still has: the permitted, effective
+ * and inheritable sets and the ambient set. Dropping is always allowed;
+ * whatever the kernel did on setresuid (a keep-caps flag inherited from
+ * whoever started the daemon keeps the permitted set), nothing is left. */
+static int caps_drop_all(void)
+{
+	struct __user_cap_header_struct header = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		return -errno;
+	if (syscall(SYS_capset, &header, data) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Whether every capability set of this process is empty, as the kernel
+ * reports it (capget, and the ambient set cap by cap). */
+static bool caps_all_empty(void)
+{
+	struct __user_cap_header_struct header = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &header, data) < 0)
+		return false;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(data); i++)
+		if (data[i].effective || data[i].permitted || data[i].inheritable)
+			return false;
+	for (int cap = 0; cap <= CAP_PROBE_MAX; cap++) {
+		int set = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+
+		if (set < 0)
+			break; /* past the last capability, or no ambient set */
+		if (set > 0)
+			return false;
+	}
+	return true;
+}
+
+int become_account(const struct account *acct, const gid_t *groups,
+		   size_t ngroups)
+{
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
+	const struct rlimit no_core = { 0, 0 };
+	int r;
+
+	/* Fails only when locked; the drop below does not rely on it. */
+	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	if (setgroups(ngroups, groups) < 0 ||
+	    setresgid(acct->gid, acct->gid, acct->gid) < 0 ||
+	    setresuid(acct->uid, acct->uid, acct->uid) < 0)
+		return -errno;
+	/* An account with uid 0 (allow_root) keeps uid 0 but no capability:
+	 * it reaches its own files as their owner, nothing more. */
+	r = caps_drop_all();
+	if (r < 0)
+		return r;
+	if (!caps_all_empty())
+		return -EPERM;
+	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
+		return -errno;
+	if (ruid != acct->uid || euid != acct->uid || suid != acct->uid ||
+	    rgid != acct->gid || egid != acct->gid || sgid != acct->gid)
+		return -EPERM;
+	if (acct->uid != 0 && setuid(0) != -1)
+		return -EPERM;
+	if (acct->gid != 0 && acct->uid != 0 && setgid(0) != -1)
+		return -EPERM;
+	/* The kernel already made us undumpable when the ids changed; say it
+	 * again so the account cannot ptrace or read the daemon's memory. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0)
+		return -errno;
+	umask(077);
+	return 0;
+}
