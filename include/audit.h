@@ -121,9 +121,15 @@ int audit_read(const char *path, const char *id, time_t since, json_t **out);
  * The one-sentence syslog form of an event (for the journal), e.g.
  *   granted alice access for key SHA256:... until 2026-12-01T17:00:00Z
  *   (ticket 123456, grant k7f3a9c2e4d1, by root)
- * Every string is capped at 200 bytes and sanitised with log_safe; the
- * result is cut to size (always NUL-terminated when size > 0).
+ * Every string is sanitised with log_safe and capped (200 bytes, a reason
+ * 512), a cut one marked as log_safe marks it; the result is cut to size
+ * (always NUL-terminated when size > 0).
  */
 void audit_sentence(const struct audit_event *event, char *buf, size_t size);
+
+/* The syslog priority of an event's sentence: LOG_WARNING for a refusal
+ * and for a line someone else removed (journalctl -p warning shows
+ * them), LOG_NOTICE for every other event. */
+int audit_event_priority(const char *event);
 
 #endif

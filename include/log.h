@@ -27,9 +27,15 @@ void log_msg(int priority, const char *file, int line, const char *fmt, ...)
 #define log_info(...) log_msg(LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)
 
+/* Ends a cut text, so that nobody reads it as whole. */
+#define LOG_CUT_MARK "..."
+
 /* Copy src into dst (size > 0), replacing every byte that is not printable
- * ASCII with '?', so text from outside cannot carry terminal escapes.
- * Returns dst. */
+ * ASCII with '?', so text from outside cannot carry terminal escapes. When
+ * src does not fit, the copy ends at a word's end close to the limit (the
+ * space dropped) followed by LOG_CUT_MARK, never mid-word unless a word is
+ * longer than 40 bytes (a size under 5 cuts without the mark). Returns
+ * dst. */
 char *log_safe(char *dst, size_t size, const char *src);
 
 #endif

@@ -6,6 +6,9 @@
 
 #include "log.h"
 
+/* How far back a cut looks for a space to end at. */
+#define LOG_CUT_BACKTRACK 40
+
 static const char *log_ident = "sshlease";
 static enum log_target log_to = LOG_TARGET_STDERR;
 static int log_max = LOG_INFO;
@@ -45,7 +48,7 @@ out:
 
 char *log_safe(char *dst, size_t size, const char *src)
 {
-	size_t i;
+	size_t i, keep;
 
 	for (i = 0; i + 1 < size && src[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)src[i];
@@ -53,5 +56,16 @@ char *log_safe(char *dst, size_t size, const char *src)
 		dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
 	}
 	dst[i] = '\0';
+	if (src[i] == '\0' || size < sizeof(LOG_CUT_MARK) + 1)
+		return dst;
+	/* Cut: end at a word's end when one is near, and say so. */
+	keep = size - sizeof(LOG_CUT_MARK);
+	for (size_t j = keep; j > 0 && keep - j < LOG_CUT_BACKTRACK; j--) {
+		if (dst[j] == ' ') {
+			keep = j;
+			break;
+		}
+	}
+	memcpy(dst + keep, LOG_CUT_MARK, sizeof(LOG_CUT_MARK));
 	return dst;
 }

@@ -27,11 +27,12 @@ time_t daemon_now(void)
 
 int daemon_audit(struct daemon *d, const struct audit_event *ev)
 {
-	char sentence[1024], safe[1024];
+	char sentence[4096], safe[4096];
 	int r = 0;
 
 	audit_sentence(ev, sentence, sizeof(sentence));
-	log_notice("%s", log_safe(safe, sizeof(safe), sentence));
+	log_msg(audit_event_priority(ev->event), __FILE__, __LINE__, "%s",
+		log_safe(safe, sizeof(safe), sentence));
 	if (d->audit) {
 		r = audit_append(d->audit, ev, daemon_now());
 		if (r < 0)
@@ -335,9 +336,13 @@ static int start(struct daemon *d)
 void daemon_finish(struct daemon *d)
 {
 	daemon_socket_close(d);
+	/* One line says it stopped: the stop event's sentence, or this one
+	 * when there was no audit log to record it in. */
 	if (d->audit) {
 		audit_simple(d, "stop", d->exit_code == 0 ? NULL : "failure");
 		audit_close(d->audit);
+	} else {
+		log_info("sshleased stopped");
 	}
 	state_free(d->state);
 	config_free(d->config);
@@ -384,6 +389,5 @@ int daemon_run(const char *config_path, bool config_explicit)
 	}
 	d.exit_code = r == 0 ? SL_EXIT_OK : SL_EXIT_FAILURE;
 	daemon_finish(&d);
-	log_info("stopped");
 	return d.exit_code;
 }

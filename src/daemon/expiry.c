@@ -51,7 +51,7 @@ static void hold_failed(struct daemon *d, const struct schedule_plan *plan,
 	for (size_t i = 0; i < plan->n_due; i++) {
 		if (results[i] == 0 || results[i] == SL_NOT_FOUND)
 			continue;
-		log_err("grant %s has expired but its line could not be removed: %.200s; retrying in %d s",
+		log_err("grant %s has expired but its line could not be removed: %.512s; retrying in %d s",
 			plan->due[i], whys[i] ? whys[i] : "unknown error",
 			SCHEDULE_RETRY_SECONDS);
 		if (schedule_hold_set(&d->holds, &d->n_holds, plan->due[i],

@@ -199,16 +199,16 @@ static int remove_stray_line(struct daemon *d, const struct account *acct,
 
 	r = daemon_keys_remove(d, acct, id, blob, &removed, &why);
 	if (r != 0)
-		log_err("grant %s: writing its line failed (%.200s: %s) and removing what may have been written failed too (%.200s%s%s); the grant is kept so that its deadline or a revoke removes the line",
+		log_err("grant %s: writing its line failed (%.512s: %s) and removing what may have been written failed too (%.512s%s%s); the grant is kept so that its deadline or a revoke removes the line",
 			id, add_why ? add_why : "unknown step", strerror(-add_error),
 			why ? why : "unknown error", r < 0 ? ": " : "",
 			r < 0 ? strerror(-r) : "");
 	else if (removed > 0)
-		log_warn("grant %s: writing its line failed (%.200s: %s) after the line reached %.64s's authorized_keys; removed it again",
+		log_warn("grant %s: writing its line failed (%.512s: %s) after the line reached %.64s's authorized_keys; removed it again",
 			 id, add_why ? add_why : "unknown step", strerror(-add_error),
 			 acct->name);
 	else
-		log_info("grant %s: writing its line failed (%.200s: %s); %.64s's authorized_keys does not hold it",
+		log_warn("grant %s: writing its line failed (%.512s: %s); %.64s's authorized_keys does not hold it",
 			 id, add_why ? add_why : "unknown step", strerror(-add_error),
 			 acct->name);
 	return r;
@@ -325,7 +325,7 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 		if (r != 0) {
 			/* The line stays reachable: keep the grant (and a
 			 * token's nonce) for expiry and revoke. */
-			log_err("grant %s: cannot remove its line after the audit failure: %.200s; the grant is kept until its deadline or a revoke",
+			log_err("grant %s: cannot remove its line after the audit failure: %.512s; the grant is kept until its deadline or a revoke",
 				id, daemon_keys_why(r, why));
 			daemon_expire_due(d);
 			return reply_error(PROTO_ERR_FAILED,

@@ -107,7 +107,7 @@ json_t *op_extend(struct daemon *d, const struct connection *conn,
 				     "the line was removed outside sshlease; found by extend",
 				     &end_why);
 		if (r != 0 && r != SL_NOT_FOUND)
-			log_err("grant %s: its line is gone, but the grant could not be ended: %.200s; the next start ends it",
+			log_err("grant %s: its line is gone, but the grant could not be ended: %.512s; the next start ends it",
 				id, end_why ? end_why : "unknown error");
 		reply = proto_error(PROTO_ERR_NOT_FOUND, message);
 		goto out;

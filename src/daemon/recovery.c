@@ -72,7 +72,7 @@ static void end_round(struct daemon *d, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		if (results[i] == 0 || results[i] == SL_NOT_FOUND)
 			continue;
-		log_err("grant %s: %s, but it could not be ended: %.200s; retrying in %d s",
+		log_err("grant %s: %s, but it could not be ended: %.512s; retrying in %d s",
 			ids[i], what, whys[i] ? whys[i] : "unknown error",
 			SCHEDULE_RETRY_SECONDS);
 		schedule_hold_set(&d->holds, &d->n_holds, ids[i],
@@ -193,7 +193,7 @@ static void remove_orphans(struct daemon *d, const struct account *acct,
 		goto out;
 	r = daemon_keys_remove_many(d, acct, orphans, n_orphans, &removed, NULL, &why);
 	if (r != 0) {
-		log_err("cannot remove %zu orphaned line%s from %.64s's authorized_keys: %.200s",
+		log_err("cannot remove %zu orphaned line%s from %.64s's authorized_keys: %.512s",
 			n_orphans, n_orphans == 1 ? "" : "s", acct->name,
 			daemon_keys_why(r, why));
 		goto out;
@@ -248,7 +248,7 @@ static bool rewrite_line(struct daemon *d, const struct account *acct,
 		/* The old line stays (or, after a failure past the rename,
 		 * the new one); the timer still ends the grant at the
 		 * recorded deadline, and the next start tries again. */
-		log_err("grant %s: cannot rewrite its line: %.200s", grant->id,
+		log_err("grant %s: cannot rewrite its line: %.512s", grant->id,
 			daemon_keys_why(r, why));
 	return false;
 }
@@ -276,13 +276,13 @@ static void recover_account(struct daemon *d, const char *name)
 		goto out;
 	}
 	if (r != 0) {
-		log_warn("recovery: cannot look up account %.64s: %.200s", name,
+		log_warn("recovery: cannot look up account %.64s: %.512s", name,
 			 r < 0 ? strerror(-r) : why);
 		goto out;
 	}
 	r = daemon_keys_list(d, acct, &entries, &n_entries, &why);
 	if (r != 0) {
-		log_warn("recovery: cannot read %.64s's authorized_keys: %.200s; its lines are left as they are",
+		log_warn("recovery: cannot read %.64s's authorized_keys: %.512s; its lines are left as they are",
 			 name, daemon_keys_why(r, why));
 		goto out;
 	}

@@ -112,7 +112,7 @@ int daemon_expiry_form(struct daemon *d, enum authkeys_expiry *out,
 	else
 		version_text(&d->sshd, found, sizeof(found));
 	snprintf(d->expiry_why, sizeof(d->expiry_why),
-		 "cannot choose how to write expiry-time for the local sshd (port %u: %.200s): %s",
+		 "cannot choose how to write expiry-time for the local sshd (port %u: %.512s): %s",
 		 d->sshd.port, found, reason);
 	*why = d->expiry_why;
 	return SL_REFUSED;

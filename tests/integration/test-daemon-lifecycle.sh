@@ -231,6 +231,10 @@ id=$G_ID
 expires=$G_EXPIRES
 expect_line "$id" "$expires" "before stopping the daemon"
 daemon_stop
+# One line says it stopped (the stop event's sentence), not two.
+stops=$(grep -c 'stopped' "$DAEMON_LOG")
+[ "$stops" -eq 1 ] ||
+	fixture_fail "stopping logged $stops lines saying stopped, not 1: $(grep 'stopped' "$DAEMON_LOG")"
 # sshd refuses an entry once expiry-time < now, i.e. from deadline + 1 s.
 while [ "$(date +%s)" -le "$expires" ]; do sleep 0.1; done
 expect_line "$id" "$expires" "daemon stopped, after the deadline"

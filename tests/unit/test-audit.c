@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "log.h"
 #include "test.h"
 
 #define DEADLINE 1796144400 /* 2026-12-01T17:00:00Z */
@@ -614,6 +615,47 @@ static void test_sentence(void)
 	CHECK(strncmp(small, "granted alice access for", sizeof(small) - 1) == 0);
 }
 
+/* A sentence is never cut mid-word: a long reason (the daemon's own, some
+ * over 200 bytes) stays whole, a long outside string ends at a word with
+ * the cut mark; refusals are warnings. */
+static void test_sentence_cuts(void)
+{
+	char reason[301], user[251], buf[2048], cut[32];
+	struct audit_event refuse = { .event = "refuse", .by_uid = -1 };
+	const char *tail;
+
+	for (size_t i = 0; i < sizeof(reason) - 1; i++)
+		reason[i] = i % 10 == 9 ? ' ' : (char)('a' + i % 10);
+	reason[sizeof(reason) - 1] = '\0';
+	refuse.reason = reason;
+	audit_sentence(&refuse, buf, sizeof(buf));
+	CHECK(strstr(buf, reason) != NULL);
+	CHECK(strstr(buf, LOG_CUT_MARK) == NULL);
+
+	for (size_t i = 0; i < sizeof(user) - 1; i++)
+		user[i] = i % 8 == 7 ? ' ' : 'u';
+	user[sizeof(user) - 1] = '\0';
+	refuse.user = user;
+	refuse.reason = "no";
+	audit_sentence(&refuse, buf, sizeof(buf));
+	tail = strstr(buf, LOG_CUT_MARK ": no");
+	CHECK_MSG(tail != NULL, "no cut mark before the reason: %s", buf);
+	/* The word before the mark is whole: 7 letters after a space. */
+	CHECK(tail && tail - buf > 8 && tail[-8] == ' ' && tail[-1] == 'u');
+	CHECK(strlen(buf) < strlen("refused access for ") + 200 + strlen(": no"));
+
+	/* log_safe itself: whole when it fits, else a word's end and the mark. */
+	CHECK_STR(log_safe(cut, sizeof(cut), "short text"), "short text");
+	CHECK_STR(log_safe(cut, sizeof(cut), "one two three four five six seven"),
+		  "one two three four five six...");
+	CHECK_STR(log_safe(cut, 8, "abcdefghijkl"), "abcd...");
+
+	CHECK_INT(audit_event_priority("refuse"), LOG_WARNING);
+	CHECK_INT(audit_event_priority("line-missing"), LOG_WARNING);
+	CHECK_INT(audit_event_priority("grant"), LOG_NOTICE);
+	CHECK_INT(audit_event_priority("stop"), LOG_NOTICE);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int type,
 			struct FTW *ftw)
 {
@@ -640,6 +682,7 @@ int main(void)
 	TEST(test_short_write());
 	TEST(test_read());
 	TEST(test_sentence());
+	TEST(test_sentence_cuts());
 
 	if (test_failures == 0)
 		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
