@@ -1,5 +1,5 @@
-/* Logging for both programs: stderr for the CLI and tests, syslog/journald
- * for the daemon. Every macro keeps errno intact. */
+/* Logging for both programs: stderr for the CLI and tests, the journal (or
+ * syslog) for the daemon. Every macro keeps errno intact. */
 #ifndef SSHLEASE_LOG_H
 #define SSHLEASE_LOG_H
 
@@ -10,7 +10,8 @@
 
 enum log_target {
 	LOG_TARGET_STDERR, /* "ident: message" on stderr */
-	LOG_TARGET_SYSLOG, /* syslog(3); journald picks it up */
+	LOG_TARGET_SYSLOG, /* the journal (sd_journal_send) when built with
+			      libsystemd, else syslog(3) */
 };
 
 /* ident is kept by pointer and must outlive logging. */
@@ -20,6 +21,25 @@ void log_init(const char *ident, enum log_target target, int max_priority);
  * and passed through log_safe() or key comment sanitising first. */
 void log_msg(int priority, const char *file, int line, const char *fmt, ...)
 	SL_PRINTF(4, 5);
+
+/* What a journal reader can match an event by (journalctl
+ * SSHLEASE_GRANT=ID); any may be NULL. Outside text must be made safe as
+ * for a message. */
+struct log_fields {
+	const char *event; /* SSHLEASE_EVENT: the audit event's name */
+	const char *grant; /* SSHLEASE_GRANT: the grant id */
+	const char *user;  /* SSHLEASE_USER: the account */
+};
+
+/* A message longer than this is cut (more than any sentence
+ * of the daemon's, with every outside string capped). */
+#define LOG_MESSAGE_MAX 4096
+
+/* log_msg with the event's fields: in the journal (built with libsystemd,
+ * target LOG_TARGET_SYSLOG) as SSHLEASE_EVENT=, SSHLEASE_GRANT= and
+ * SSHLEASE_USER= (empty when NULL); elsewhere the message alone. */
+void log_event(int priority, const struct log_fields *fields, const char *file,
+	       int line, const char *fmt, ...) SL_PRINTF(5, 6);
 
 #define log_err(...) log_msg(LOG_ERR, __FILE__, __LINE__, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, __FILE__, __LINE__, __VA_ARGS__)

@@ -27,12 +27,19 @@ time_t daemon_now(void)
 
 int daemon_audit(struct daemon *d, const struct audit_event *ev)
 {
-	char sentence[4096], safe[4096];
+	char sentence[LOG_MESSAGE_MAX], safe[LOG_MESSAGE_MAX];
+	struct {
+		char event[32], grant[32], user[72];
+	} fields;
 	int r = 0;
 
 	audit_sentence(ev, sentence, sizeof(sentence));
-	log_msg(audit_event_priority(ev->event), __FILE__, __LINE__, "%s",
-		log_safe(safe, sizeof(safe), sentence));
+	log_safe(fields.event, sizeof(fields.event), ev->event ? ev->event : "");
+	log_safe(fields.grant, sizeof(fields.grant), ev->id ? ev->id : "");
+	log_safe(fields.user, sizeof(fields.user), ev->user ? ev->user : "");
+	log_event(audit_event_priority(ev->event),
+		  &(struct log_fields){ fields.event, fields.grant, fields.user },
+		  __FILE__, __LINE__, "%s", log_safe(safe, sizeof(safe), sentence));
 	if (d->audit) {
 		r = audit_append(d->audit, ev, daemon_now());
 		if (r < 0)
