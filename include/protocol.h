@@ -32,10 +32,17 @@
  *                                                    expiry_form
  * audit       [id], [since], [before],               records [..], omitted |
  *             [verify: true]                         intact, lines
+ * check       user                                   user, found ("file" |
+ *                                                    "ssh_dir" | "home"),
+ *                                                    problem, fix
  * A broken audit chain answers {"ok": false, "error": "refused",
  * "bad_line": N, "message": ...}.
  *
  * Details of sshleased's side:
+ * - check: authkeys_check for the account, run by the daemon in its own
+ *   view of the file system; problem is the reason a grant would be
+ *   refused (null when none), fix the drop-in that allows a home on a
+ *   file system read-only for the daemon (null otherwise). doctor asks it.
  * - A request field not listed for its op, or of the wrong JSON type, is a
  *   "usage" error; null counts as absent. Ids are 12 lower-case hex digits.
  * - grant: exactly one of key and token. With a key, user is required

@@ -37,6 +37,7 @@ static const char doctor_help[] =
 
 /* The check this command adds to doctor_run's. */
 #define DOCTOR_DAEMON "daemon-answers"
+#define DOCTOR_DAEMON_HOME "daemon-writes-home"
 /* And the one for a config file that cannot be used. */
 #define DOCTOR_CONFIG "config"
 
@@ -199,6 +200,51 @@ static int check_daemon(struct doctor_report *report, const struct cli *cli,
 	return r;
 }
 
+/*
+ * "daemon writes home": the engine's walk for a grant, run by sshleased in
+ * its own view of the file system (the "check" op). It differs from
+ * home-permissions when the unit's sandbox makes the home read-only for
+ * the daemon; then the daemon's answer carries the drop-in that allows it.
+ * Only asked when the daemon answered.
+ */
+static int check_daemon_home(struct doctor_report *report, const struct cli *cli,
+			     const struct sshlease_config *config, const char *user)
+{
+	struct cli asked = *cli;
+	json_t *request = cli_request_new("check"), *reply = NULL;
+	char name[65], problem[CLI_TEXT_CAP + 1], fix[CLI_TEXT_CAP + 1];
+	const char *why;
+	int r;
+
+	asked.socket_path = doctor_socket(cli, config);
+	cli_json_set_string(request, "user", user);
+	cli_safe(name, sizeof(name), user, "");
+	r = cli_call_quiet(&asked, request, &reply);
+	json_decref(request);
+	if (r != 0 || !json_is_true(json_object_get(reply, "ok"))) {
+		/* An older daemon, or the account unknown to it: say what it
+		 * said, as a warning (account and daemon-answers judge those). */
+		why = r != 0 ? strerror(-r) : cli_json_string(reply, "message");
+		r = doctor_report_add(report, DOCTOR_DAEMON_HOME, DOCTOR_WARN, false,
+				      NULL, "sshleased could not check the files of %s: %.200s",
+				      name, cli_safe(problem, sizeof(problem), why,
+						     "no reason given"));
+	} else if (!cli_json_string(reply, "problem")) {
+		r = doctor_report_add(report, DOCTOR_DAEMON_HOME, DOCTOR_OK, true,
+				      NULL, "sshleased can write the authorized_keys of %s",
+				      name);
+	} else {
+		why = cli_json_string(reply, "fix");
+		r = doctor_report_add(report, DOCTOR_DAEMON_HOME, DOCTOR_FAIL, true,
+				      why ? cli_safe(fix, sizeof(fix), why, "") : NULL,
+				      "sshleased cannot write the authorized_keys of %s: %s",
+				      name, cli_safe(problem, sizeof(problem),
+						     cli_json_string(reply, "problem"), ""));
+	}
+	json_decref(reply);
+	return r;
+}
+
 static const char *status_colour(const struct cli *cli, enum doctor_status s)
 {
 	switch (s) {
@@ -308,6 +354,9 @@ int cmd_doctor(struct cli *cli, int argc, char **argv)
 	r = doctor_run(&options, &report);
 	if (r == 0)
 		r = check_daemon(report, cli, config);
+	if (r == 0 && o.user &&
+	    doctor_report_find(report, DOCTOR_DAEMON)->status == DOCTOR_OK)
+		r = check_daemon_home(report, cli, config, o.user);
 	/* The config's own finding goes last, beside the daemon's. */
 	for (size_t i = 0; r == 0 && i < extra->n; i++)
 		r = doctor_report_add(report, extra->results[i].name,

@@ -60,6 +60,7 @@ static const char *const reasons[USERFS_R_COUNT] = {
 	[USERFS_R_EXISTS_KEY] = "the key is already in authorized_keys",
 	[USERFS_R_EXISTS_ID] = "a line with this grant id is already in authorized_keys",
 	[USERFS_R_CHANGED] = "authorized_keys kept changing while being edited; try again",
+	[USERFS_R_READONLY] = "the home directory is on a file system that is read-only for sshleased; if it runs as sshleased.service, add the home directory to ReadWritePaths= with a drop-in (systemctl edit sshleased) and restart it",
 	[USERFS_R_STEP_SETUP] = "could not start the process that acts as the account",
 	[USERFS_R_STEP_DROP] = "could not become the account",
 	[USERFS_R_STEP_HOME] = "opening the home directory failed",
@@ -204,6 +205,9 @@ static int child_open_ssh(int home_fd, uid_t uid, bool create, int *out,
 			}
 		} else if (errno == EACCES || errno == EPERM) {
 			*reason = USERFS_R_SSH_CREATE;
+			return SL_REFUSED;
+		} else if (errno == EROFS) {
+			*reason = USERFS_R_READONLY;
 			return SL_REFUSED;
 		} else if (errno != EEXIST) {
 			*reason = USERFS_R_STEP_SSH;
@@ -415,6 +419,32 @@ static enum userfs_reason child_owner_kept(const struct current *cur, uid_t uid)
 						      USERFS_R_NONE;
 }
 
+/* Whether the account may create an entry in dir_fd, as a write does
+ * (mkdirat of ~/.ssh, the temporary file in ~/.ssh), asked of the kernel
+ * without creating anything: SL_REFUSED with refusal where the write would
+ * be refused (USERFS_R_READONLY on a read-only file system, which is what
+ * ProtectSystem=strict makes of a path outside ReadWritePaths=), -errno
+ * with step where it would fail. */
+static int child_may_create(int dir_fd, enum userfs_reason refusal,
+			    enum userfs_reason step, enum userfs_reason *reason)
+{
+	int e;
+
+	if (faccessat(dir_fd, ".", W_OK | X_OK, 0) == 0)
+		return 0;
+	e = errno;
+	if (e == EACCES || e == EPERM) {
+		*reason = refusal;
+		return SL_REFUSED;
+	}
+	if (e == EROFS) {
+		*reason = USERFS_R_READONLY;
+		return SL_REFUSED;
+	}
+	*reason = step;
+	return -e;
+}
+
 static int child_work(const struct account *acct, const struct userfs_op *op,
 		      struct userfs_change *change)
 {
@@ -461,6 +491,13 @@ static int child_work(const struct account *acct, const struct userfs_op *op,
 			r = SL_REFUSED;
 			goto out;
 		}
+		/* Refused before anything is written, as authkeys_check
+		 * refuses it (a read-only ~/.ssh would otherwise fail at the
+		 * temp file, as an error). */
+		r = child_may_create(ssh_fd, USERFS_R_SSH_WRITE, USERFS_R_STEP_TEMP,
+				     &reason);
+		if (r != 0)
+			goto out;
 		r = child_replace(ssh_fd, &cur, change->content, change->len,
 				  attempt, &reason);
 		if (r != SL_CHANGED)
@@ -479,26 +516,6 @@ out:
 	if (home_fd >= 0)
 		close(home_fd);
 	return r;
-}
-
-/* Whether the account may create an entry in dir_fd, as a write does
- * (mkdirat of ~/.ssh, the temporary file in ~/.ssh), asked of the kernel
- * without creating anything: SL_REFUSED with refusal where the write would
- * be refused, -errno with step where it would fail (EROFS among them). */
-static int child_may_create(int dir_fd, enum userfs_reason refusal,
-			    enum userfs_reason step, enum userfs_reason *reason)
-{
-	int e;
-
-	if (faccessat(dir_fd, ".", W_OK | X_OK, 0) == 0)
-		return 0;
-	e = errno;
-	if (e == EACCES || e == EPERM) {
-		*reason = refusal;
-		return SL_REFUSED;
-	}
-	*reason = step;
-	return -e;
 }
 
 /*

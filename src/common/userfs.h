@@ -44,6 +44,7 @@ enum userfs_reason {
 	USERFS_R_EXISTS_KEY,
 	USERFS_R_EXISTS_ID,
 	USERFS_R_CHANGED,
+	USERFS_R_READONLY,
 	/* Steps named when a system call fails (negative returns). */
 	USERFS_R_STEP_SETUP,
 	USERFS_R_STEP_DROP,

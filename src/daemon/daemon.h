@@ -170,6 +170,8 @@ int daemon_keys_replace(struct daemon *d, const struct account *acct,
 			const char *line, size_t *replaced, const char **why);
 int daemon_keys_list(struct daemon *d, const struct account *acct,
 		     struct authkeys_entry **out, size_t *n, const char **why);
+int daemon_keys_check(struct daemon *d, const struct account *acct,
+		      enum authkeys_found *found, const char **why);
 
 /* The text of a failed engine call for a message: its reason, or the
  * system error when it gave none. */

@@ -145,3 +145,13 @@ const char *daemon_keys_why(int r, const char *why)
 		return strerror(-r);
 	return why ? why : "unknown error";
 }
+
+int daemon_keys_check(struct daemon *d, const struct account *acct,
+		      enum authkeys_found *found, const char **why)
+{
+	int r = backoff_check(d, acct->uid, why);
+
+	if (r == 0)
+		r = backoff_note(d, acct, authkeys_check(acct, found, why));
+	return r;
+}

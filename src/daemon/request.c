@@ -198,6 +198,7 @@ static const struct field list_fields[] = {
 	{ "user", FIELD_STRING }, { "after", FIELD_STRING },
 };
 static const struct field show_fields[] = { { "id", FIELD_STRING } };
+static const struct field check_fields[] = { { "user", FIELD_STRING } };
 static const struct field audit_fields[] = {
 	{ "id", FIELD_STRING }, { "since", FIELD_INTEGER }, { "verify", FIELD_BOOL },
 	{ "before", FIELD_INTEGER },
@@ -219,6 +220,7 @@ static const struct op {
 	{ "show", op_show, show_fields, SL_ARRAY_SIZE(show_fields) },
 	{ "status", op_status, NULL, 0 },
 	{ "audit", op_audit, audit_fields, SL_ARRAY_SIZE(audit_fields) },
+	{ "check", op_check, check_fields, SL_ARRAY_SIZE(check_fields) },
 };
 
 json_t *daemon_handle(struct daemon *d, const struct connection *conn,

@@ -79,5 +79,7 @@ json_t *op_status(struct daemon *d, const struct connection *conn,
 		  const json_t *request);
 json_t *op_audit(struct daemon *d, const struct connection *conn,
 		 const json_t *request);
+json_t *op_check(struct daemon *d, const struct connection *conn,
+		 const json_t *request);
 
 #endif

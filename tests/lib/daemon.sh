@@ -19,6 +19,9 @@
 #   DAEMON_LOG      stderr of the running (or last) sshleased
 #   DAEMON_PID      pid of the running sshleased, empty when stopped
 #   SSHLEASED SSHLEASE  the binaries given to daemon_init
+#   DAEMON_WRAP     (array, set by the test) a command that runs sshleased
+#                   and must exec it, so that $DAEMON_PID is the daemon's:
+#                   DAEMON_WRAP=(unshare -m sh -c '...; exec "$0" "$@"')
 #
 # A daemon started here is stopped by the fixture's EXIT trap, and its log is
 # printed when the test fails.
@@ -31,6 +34,7 @@ DAEMON_LOG=
 DAEMON_PID=
 SSHLEASED=
 SSHLEASE=
+DAEMON_WRAP=()
 _daemon_runs=0
 
 daemon_init() { # sshleased sshlease
@@ -80,7 +84,7 @@ daemon_start() {
 	DAEMON_LOG=$FIXTURE_DIR/sshleased-$_daemon_runs.log
 	# fixture.sh prints the logs in this list when the test fails.
 	_fixture_logs+=("$DAEMON_LOG")
-	"$SSHLEASED" --config "$DAEMON_CONFIG" </dev/null >"$DAEMON_LOG" 2>&1 &
+	"${DAEMON_WRAP[@]}" "$SSHLEASED" --config "$DAEMON_CONFIG" </dev/null >"$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
 	for ((i = 0; i < 400; i++)); do
 		if sl status >/dev/null 2>&1; then
