@@ -122,11 +122,14 @@ if ! systemd-analyze security --offline=yes --threshold=29 "$unit" >"$tmp/securi
 fi
 
 # --- sysusers.d creates the socket group ---
+# The host's account files, without the group (the host may have it from an
+# installed package): sysusers refuses a name that is in gshadow but not in
+# group, so it goes from both.
 mkdir -p "$tmp/root/etc"
 for f in passwd group shadow gshadow; do
-	[ -f "/etc/$f" ] && cp "/etc/$f" "$tmp/root/etc/$f"
+	[ -f "/etc/$f" ] || continue
+	grep -v '^sshlease:' "/etc/$f" >"$tmp/root/etc/$f"
 done
-sed -i '/^sshlease:/d' "$tmp/root/etc/group"
 systemd-sysusers --root="$tmp/root" "$sysusers" >/dev/null 2>&1 ||
 	fail "systemd-sysusers refused the snippet"
 grep -q '^sshlease:x:[0-9]*:$' "$tmp/root/etc/group" ||
