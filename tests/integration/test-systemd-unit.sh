@@ -50,9 +50,33 @@ if grep -q '@[a-z_]*@' "$unit_in"; then
 	fail "unsubstituted @variable@ left in the unit"
 fi
 
-# --- systemd-analyze verify, with ExecStart pointed at the build ---
+# --- reload checks the config before signalling ---
+# systemd runs the ExecReload= lines in order and stops at the first that
+# fails, so the check must come first and fail on a bad file.
+mapfile -t reload < <(sed -n 's/^ExecReload=//p' "$unit_in")
+start=$(sed -n 's/^ExecStart=//p' "$unit_in")
+[ "${#reload[@]}" = 2 ] || fail "${#reload[@]} ExecReload lines, expected 2"
+[ "${reload[0]:-}" = "$start --check" ] ||
+	fail "the first ExecReload is '${reload[0]:-}', expected '$start --check'"
+[ "${reload[1]:-}" = '/bin/kill -HUP $MAINPID' ] ||
+	fail "the second ExecReload is '${reload[1]:-}', expected the SIGHUP"
+printf '[daemon]\nno_such_key = 1\n' >"$tmp/bad.conf"
+"$daemon" --check --config "$tmp/bad.conf" >/dev/null 2>&1
+rc=$?
+[ "$rc" = 3 ] || fail "sshleased --check on a bad config exited $rc, expected 3"
+printf '[daemon]\n' >"$tmp/good.conf"
+"$daemon" --check --config "$tmp/good.conf" >/dev/null 2>&1
+rc=$?
+[ "$rc" = 0 ] || fail "sshleased --check on a good config exited $rc, expected 0"
+
+# --- the writable paths: one line, the one place that names them ---
+n=$(directives "$unit_in" | grep -c '^ReadWritePaths=')
+[ "$n" = 1 ] || fail "$n ReadWritePaths lines, expected 1"
+
+# --- systemd-analyze verify, with the daemon pointed at the build ---
 unit="$tmp/sshleased.service"
-sed "s#^ExecStart=.*#ExecStart=$daemon#" "$unit_in" >"$unit"
+sed -e "s#^ExecStart=.*#ExecStart=$daemon#" \
+	-e "s#^ExecReload=.*/sshleased #ExecReload=$daemon #" "$unit_in" >"$unit"
 out=$(systemd-analyze verify --man=no "$unit" 2>&1)
 rc=$?
 [ "$rc" = 0 ] || fail "systemd-analyze verify exited $rc"
@@ -64,7 +88,7 @@ required=(
 	ExecReload='/bin/kill -HUP $MAINPID'
 	Restart=on-failure
 	ProtectSystem=strict
-	ReadWritePaths=/home
+	'ReadWritePaths=/home -/var/www -/srv'
 	StateDirectory=sshlease
 	StateDirectoryMode=0700
 	LogsDirectory=sshlease
@@ -122,11 +146,14 @@ if ! systemd-analyze security --offline=yes --threshold=29 "$unit" >"$tmp/securi
 fi
 
 # --- sysusers.d creates the socket group ---
+# The host's account files, without the group (the host may have it from an
+# installed package): sysusers refuses a name that is in gshadow but not in
+# group, so it goes from both.
 mkdir -p "$tmp/root/etc"
 for f in passwd group shadow gshadow; do
-	[ -f "/etc/$f" ] && cp "/etc/$f" "$tmp/root/etc/$f"
+	[ -f "/etc/$f" ] || continue
+	grep -v '^sshlease:' "/etc/$f" >"$tmp/root/etc/$f"
 done
-sed -i '/^sshlease:/d' "$tmp/root/etc/group"
 systemd-sysusers --root="$tmp/root" "$sysusers" >/dev/null 2>&1 ||
 	fail "systemd-sysusers refused the snippet"
 grep -q '^sshlease:x:[0-9]*:$' "$tmp/root/etc/group" ||
