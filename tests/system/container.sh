@@ -145,6 +145,8 @@ container_boot() {
 	local hier cg i child state
 	[ -n "$CONTAINER_ROOT" ] || fixture_fail "container_boot: call container_rootfs first"
 	CONTAINER_NAME=sltest-$(_fixture_random_hex 4)
+	# mmdebstrap copied the host's name; the journal should say which.
+	echo "$CONTAINER_NAME" >"$CONTAINER_ROOT/etc/hostname"
 	CONTAINER_CONSOLE=$FIXTURE_DIR/console.log
 	_fixture_logs+=("$CONTAINER_CONSOLE")
 	[ -d /run/systemd ] && _container_run_systemd_existed=yes

@@ -157,11 +157,13 @@ write_conf() { # line...
 	printf '%s\n' "$@" >"$CONTAINER_ROOT$conf"
 }
 
-# Every managed line in the container's authorized_keys files.
+# Every managed line in the container's authorized_keys files, as
+# "FILE:LINE" with FILE as seen inside.
 all_managed_lines() {
 	find "$CONTAINER_ROOT/home" "$CONTAINER_ROOT/var/www" "$CONTAINER_ROOT/srv" \
 		"$CONTAINER_ROOT/opt" "$CONTAINER_ROOT/root" -name authorized_keys \
-		-exec grep -H ' sshlease:[0-9a-f]\{12\}$' {} + 2>/dev/null
+		-exec grep -H ' sshlease:[0-9a-f]\{12\}$' {} + 2>/dev/null |
+		sed "s|^$CONTAINER_ROOT||"
 }
 
 # --- checks ---------------------------------------------------------------
@@ -349,7 +351,7 @@ check_var_www_home() {
 }
 
 check_remove_takes_back() {
-	local user ak own rc=0 out
+	local user ak own id1 id2 live rc=0 out
 	user=$(ct_add_user slo) || fail "useradd failed"
 	ct_keygen own && ct_keygen visit1 && ct_keygen visit2 || fail "ssh-keygen failed"
 	ak=$(ak_path "$user")
@@ -361,14 +363,18 @@ check_remove_takes_back() {
 	} >"$own"
 	mkdir -p "${ak%/*}" && cp "$own" "$ak" && in_ct chown -R "$user:" "$(ct_home "$user")/.ssh" &&
 		chmod 700 "${ak%/*}" && chmod 600 "$ak" || fail "cannot write $ak"
-	ct_grant "$user" visit1 --for 1h >/dev/null && ct_grant "$user" visit2 --for 2h >/dev/null ||
-		fail "grants for $user failed"
-	[ "$(all_managed_lines | wc -l)" -ge 3 ] ||
-		fail "expected at least 3 live managed lines before remove, found $(all_managed_lines | wc -l)"
+	id1=$(ct_grant "$user" visit1 --for 1h) && id2=$(ct_grant "$user" visit2 --for 2h) ||
+		fail "grants for $user failed: $(head -c 300 "$FIXTURE_DIR/grant.err")"
+	[ -n "$(managed_line "$ak" "$id1")" ] && [ -n "$(managed_line "$ak" "$id2")" ] ||
+		fail "the lines of $id1 and $id2 are not both in $ak"
+	# Grants the checks before left live go as well.
+	live=$(all_managed_lines | wc -l)
 	out=$(CONTAINER_TIMEOUT=180 in_ct apt-get remove -y sshlease 2>&1) || rc=$?
 	printf '%s\n' "$out" >"$FIXTURE_DIR/apt-remove.out"
 	[ "$rc" -eq 0 ] || fail "apt-get remove exited $rc: $(tail -c 400 "$FIXTURE_DIR/apt-remove.out")"
 	[ -z "$(all_managed_lines)" ] || fail "managed lines left after apt remove: $(all_managed_lines | head -n 3)"
+	grep -Eq "took back $live grants? before removal" "$FIXTURE_DIR/apt-remove.out" ||
+		fail "apt remove did not say it took back the $live grants: $(grep -i sshlease "$FIXTURE_DIR/apt-remove.out" | head -n 5)"
 	cmp -s "$own" "$ak" || fail "the account's own lines changed: $(fixture_hexdump "$ak")"
 	[ "$(in_ct systemctl is-active sshleased)" != active ] || fail "sshleased still runs after apt remove"
 	ct_login own "$user" || fail "the account's own key no longer logs in"
