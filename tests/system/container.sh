@@ -16,14 +16,17 @@
 # system goes with $FIXTURE_DIR. Only the rootfs tarball in the cache
 # directory stays, so that the next run skips mmdebstrap.
 #
+# Settings:
+#   SSHLEASE_DEB       a .deb to install instead of building one (.ci/run
+#                      builds the package once for all its builds)
+#   CONTAINER_TIMEOUT  seconds one in_ct command may take (default 60)
+#
 # Variables (read-only for tests):
 #   CONTAINER_DEB    the built sshlease_*_ARCH.deb, next to the source copy
 #   CONTAINER_ROOT   the root directory of the container (host path)
 #   CONTAINER_NAME   its machine name (also its host name)
 #   CONTAINER_PID    host pid of its PID 1 (systemd)
 #   CONTAINER_CONSOLE  file with what the container printed on its console
-# Settings:
-#   CONTAINER_TIMEOUT  seconds one in_ct command may take (default 60)
 #
 # Package needs on Debian 12 (host): mmdebstrap, systemd-container (install
 # it with --no-install-recommends: libnss-mymachines would rewrite the
@@ -45,8 +48,15 @@ _container_run_systemd_existed=
 # they are on disk; without git, the whole tree but .git and the build
 # directory) into $FIXTURE_DIR/deb/sshlease, and build the binary package
 # there with dpkg-buildpackage. The debian/ directory comes from the tree.
+# With $SSHLEASE_DEB set, that package is used instead.
 container_build_deb() { # source_root [build_root, left out of a plain copy]
 	local src=$1 build=${2:-} dir=$FIXTURE_DIR/deb copy log arch debs rel
+	if [ -n "${SSHLEASE_DEB:-}" ]; then
+		[ -f "$SSHLEASE_DEB" ] || fixture_fail "SSHLEASE_DEB=$SSHLEASE_DEB is not a file"
+		fixture_log "installing SSHLEASE_DEB=$SSHLEASE_DEB, not a package built from $src"
+		CONTAINER_DEB=$(realpath "$SSHLEASE_DEB")
+		return 0
+	fi
 	copy=$dir/sshlease
 	log=$dir/dpkg-buildpackage.log
 	mkdir -p "$copy"
