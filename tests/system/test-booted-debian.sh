@@ -28,6 +28,8 @@
 # shellcheck disable=SC2015
 # shellcheck source=../lib/fixture.sh
 . "$(dirname "$0")/../lib/fixture.sh"
+# shellcheck source=../lib/daemon.sh
+. "$(dirname "$0")/../lib/daemon.sh" # json_field
 # shellcheck source=container.sh
 . "$(dirname "$0")/container.sh"
 
@@ -61,8 +63,6 @@ deb=/var/cache/sshlease-test/$(basename "$CONTAINER_DEB")
 install -d -m 0755 "$CONTAINER_ROOT/var/cache/sshlease-test"
 cp "$CONTAINER_DEB" "$CONTAINER_ROOT$deb"
 container_boot
-
-# --- helpers -------------------------------------------------------------
 
 sl() { # sshlease inside the container
 	in_ct sshlease "$@"
@@ -115,9 +115,10 @@ ct_grant() { # user key [option...]
 	printf '%s\n' "$out" | grep -o '"id":"[0-9a-f]\{12\}"' | head -n 1 | cut -d'"' -f4
 }
 
-# One top-level field of the JSON object a command printed.
-json_field() { # field json
-	printf '%s\n' "$2" | sed -n 's/.*"'"$1"'":\("[^"]*"\|[^,}]*\).*/\1/p' | head -n 1 | tr -d '"'
+# The deadline of grant ID, in seconds since the epoch.
+ct_deadline() { # id
+	sl show --json "$1" >"$FIXTURE_DIR/show.json" &&
+		json_field "$FIXTURE_DIR/show.json" expires_unix
 }
 
 # The host path of USER's authorized_keys.
@@ -166,8 +167,6 @@ all_managed_lines() {
 		sed "s|^$CONTAINER_ROOT||"
 }
 
-# --- checks ---------------------------------------------------------------
-
 check_installed_unit_active() {
 	local state
 	state=$(in_ct systemctl is-active sshleased)
@@ -193,10 +192,9 @@ check_home_grant_login() {
 	[ -n "$line1" ] || fail "no line sshlease:$id in $ak"
 	ct_login home "$user" || fail "ssh login with the granted key failed: $(head -c 300 "$FIXTURE_DIR/ssh.err")"
 	sl list --user "$user" | grep -q "$id" || fail "list does not show grant $id"
-	out=$(sl show --json "$id") || fail "show $id failed"
-	e1=$(json_field expires_unix "$out")
+	e1=$(ct_deadline "$id") || fail "show $id failed"
 	sl extend "$id" --for 2h >/dev/null || fail "extend $id --for 2h failed"
-	e2=$(json_field expires_unix "$(sl show --json "$id")")
+	e2=$(ct_deadline "$id")
 	[ "$e2" -gt "$((e1 + 1800))" ] || fail "extend moved the deadline from $e1 to $e2, not by about an hour"
 	line2=$(managed_line "$ak" "$id")
 	[ -n "$line2" ] && [ "$line2" != "$line1" ] ||
@@ -264,7 +262,7 @@ check_expiry_while_stopped() {
 	ct_keygen stopped || fail "ssh-keygen failed"
 	id=$(ct_grant "$user" stopped --for 10s) && [ -n "$id" ] ||
 		fail "grant --for 10s failed: $(head -c 300 "$FIXTURE_DIR/grant.err")"
-	deadline=$(json_field expires_unix "$(sl show --json "$id")")
+	deadline=$(ct_deadline "$id")
 	in_ct systemctl stop sshleased || fail "systemctl stop failed"
 	ak=$(ak_path "$user")
 	[ -n "$(managed_line "$ak" "$id")" ] ||
@@ -399,6 +397,7 @@ check_reinstall_keeps_grants() {
 	sl audit --verify >/dev/null || fail "audit --verify failed after the reinstall"
 }
 
+# In this order: the last two remove and reinstall the package.
 checks=(
 	check_installed_unit_active
 	check_home_grant_login
@@ -411,8 +410,9 @@ checks=(
 	check_reinstall_keeps_grants
 )
 
-# --- pending: enabled once the daemon side lands ----------------------------
-
+# Pending checks, enabled once the daemon side lands (append them to
+# checks, after the reinstall): a home outside the unit's writable paths,
+# journal priorities and whole sentences, structured journal fields.
 check_home_outside_writable() {
 	local user ak own rc=0 out
 	install -d -m 0755 "$CONTAINER_ROOT/opt"
@@ -504,8 +504,6 @@ pending_checks=(
 	check_journal_priorities
 	check_journal_grant_fields
 )
-
-# --- run --------------------------------------------------------------------
 
 # Each check runs in a subshell: its first failed step (fail) ends it, and
 # the next check runs all the same.
