@@ -35,8 +35,9 @@ static const char *or_empty(const char *s)
 #endif
 
 /* Send one formatted message with the event's fields (any may be NULL). */
-static void log_send(int priority, const struct log_fields *fields,
-		     const char *file, int line, const char *fmt, va_list ap)
+static void SL_PRINTF(5, 0) log_send(int priority, const struct log_fields *fields,
+				      const char *file, int line, const char *fmt,
+				      va_list ap)
 {
 	char buf[LOG_MESSAGE_MAX];
 
