@@ -34,69 +34,65 @@ static const char *or_empty(const char *s)
 }
 #endif
 
-/* Send one formatted message with the event's fields (any may be NULL). */
+/* Send one formatted message with the event's fields (NULL for a message
+ * that is no event), keeping errno. */
 static void SL_PRINTF(5, 0) log_send(int priority, const struct log_fields *fields,
 				      const char *file, int line, const char *fmt,
 				      va_list ap)
 {
+	int saved_errno = errno;
 	char buf[LOG_MESSAGE_MAX];
 
+	if (priority > log_max)
+		goto out;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (log_to == LOG_TARGET_SYSLOG) {
 #if SSHLEASE_JOURNAL
+		static const struct log_fields none;
+		const struct log_fields *f = fields ? fields : &none;
+
 		/* LOG_AUTHPRIV, as openlog below: the facility of sshd's own
 		 * lines. An event carries all three fields, empty when it has
-		 * no grant or account, so that every event can be matched. */
-		if (fields)
-			sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%d", priority,
-					"SYSLOG_FACILITY=%d", LOG_AUTHPRIV >> 3,
-					"SYSLOG_IDENTIFIER=%s", log_ident,
-					"CODE_FILE=%s", file, "CODE_LINE=%d", line,
-					"SSHLEASE_EVENT=%s", or_empty(fields->event),
-					"SSHLEASE_GRANT=%s", or_empty(fields->grant),
-					"SSHLEASE_USER=%s", or_empty(fields->user),
-					NULL);
-		else
-			sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%d", priority,
-					"SYSLOG_FACILITY=%d", LOG_AUTHPRIV >> 3,
-					"SYSLOG_IDENTIFIER=%s", log_ident,
-					"CODE_FILE=%s", file, "CODE_LINE=%d", line,
-					NULL);
-#else
-		syslog(priority, "%s", buf);
+		 * no grant or account, so that every event can be matched; a
+		 * message that is no event ends the list before them. */
+		if (sd_journal_send("MESSAGE=%s", buf, "PRIORITY=%d", priority,
+				    "SYSLOG_FACILITY=%d", LOG_AUTHPRIV >> 3,
+				    "SYSLOG_IDENTIFIER=%s", log_ident,
+				    "CODE_FILE=%s", file, "CODE_LINE=%d", line,
+				    fields ? "SSHLEASE_EVENT=%s" : NULL, or_empty(f->event),
+				    "SSHLEASE_GRANT=%s", or_empty(f->grant),
+				    "SSHLEASE_USER=%s", or_empty(f->user),
+				    NULL) >= 0)
+			goto out;
+		/* No journal to reach: syslog still may be. */
 #endif
+		syslog(priority, "%s", buf);
 	} else if (log_max >= LOG_DEBUG) {
 		fprintf(stderr, "%s: %s (%s:%d)\n", log_ident, buf, file, line);
 	} else {
 		fprintf(stderr, "%s: %s\n", log_ident, buf);
 	}
+out:
+	errno = saved_errno;
 }
 
 void log_msg(int priority, const char *file, int line, const char *fmt, ...)
 {
-	int saved_errno = errno;
 	va_list ap;
 
-	if (priority <= log_max) {
-		va_start(ap, fmt);
-		log_send(priority, NULL, file, line, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved_errno;
+	va_start(ap, fmt);
+	log_send(priority, NULL, file, line, fmt, ap);
+	va_end(ap);
 }
 
 void log_event(int priority, const struct log_fields *fields, const char *file,
 	       int line, const char *fmt, ...)
 {
-	int saved_errno = errno;
 	va_list ap;
 
-	if (priority <= log_max) {
-		va_start(ap, fmt);
-		log_send(priority, fields, file, line, fmt, ap);
-		va_end(ap);
-	}
-	errno = saved_errno;
+	va_start(ap, fmt);
+	log_send(priority, fields, file, line, fmt, ap);
+	va_end(ap);
 }
 
 char *log_safe(char *dst, size_t size, const char *src)
