@@ -8,7 +8,7 @@
  *                  follows PATH until killed; prints one line per event,
  *                  flushed; with --find, each "accepted" line also names
  *                  the monitor found right then: "monitor=PID" or
- *                  "monitor=none"
+ *                  "monitor=none (R: WHY)"
  *   session-tool find ADDRESS PORT [--user U] [--local-port N]
  *                  prints the monitor's pid
  *   session-tool end ADDRESS PORT [--user U] [--local-port N]
@@ -124,7 +124,7 @@ static void handle_line(const struct log_line *line, bool find)
 		if (r == 0)
 			printf(" monitor=%d", (int)pid);
 		else
-			printf(" monitor=none");
+			printf(" monitor=none (%d: %s)", r, why);
 	}
 	putchar('\n');
 	fflush(stdout);
