@@ -59,10 +59,13 @@ bool sshd_conn_is_monitor(const struct sshd_conn_process *p, const char *user);
  * The pid of the monitor holding the TCP connection with peer: a socket
  * in /proc/net/tcp or tcp6 in any state but LISTEN whose remote end is
  * peer's address and port (and local port, when given), held open by a
- * process that sshd_conn_is_monitor of peer->user. Returns 0 with *pid;
+ * process that sshd_conn_is_monitor of peer->user. Right after a login
+ * the monitor's newly forked session process is still such a copy of it
+ * for a moment: of a parent and its child both holding the socket, the
+ * parent is the monitor. Returns 0 with *pid;
  * SL_NOT_FOUND when there is no such socket or no monitor holds it (the
  * connection ended, or it is not sshd's); SL_REFUSED with *why when two
- * monitors hold it (never seen: it is not guessed which); -EACCES with
+ * unrelated monitors hold it (it is not guessed which); -EACCES with
  * *why when a monitor's fds cannot be read (CAP_SYS_PTRACE, above);
  * -EPROTO when a line of /proc/net/tcp does not parse; -errno.
  * A snapshot: by the time it returns the process may have gone (use

@@ -196,11 +196,12 @@ static ssize_t proc_read(int dirfd, const char *name, char *buf, size_t size)
 	return total;
 }
 
-/* The identity of the process whose /proc directory is dirfd; false when
- * it cannot be read (gone, or not a process). */
-static bool process_read(int dirfd, struct sshd_conn_process *p)
+/* The identity of the process whose /proc directory is dirfd, and its
+ * parent's pid; false when it cannot be read (gone, or not a process). */
+static bool process_read(int dirfd, struct sshd_conn_process *p, pid_t *ppid)
 {
-	char status[4096], *uid;
+	char status[4096], *uid, *parent, *end;
+	long parent_pid;
 	ssize_t n;
 
 	memset(p, 0, sizeof(*p));
@@ -213,6 +214,14 @@ static bool process_read(int dirfd, struct sshd_conn_process *p)
 		return false;
 	if (proc_read(dirfd, "status", status, sizeof(status)) <= 0)
 		return false;
+	parent = strstr(status, "\nPPid:");
+	if (!parent)
+		return false;
+	errno = 0;
+	parent_pid = strtol(parent + 6, &end, 10);
+	if (errno || end == parent + 6 || parent_pid < 0 || parent_pid > INT32_MAX)
+		return false;
+	*ppid = (pid_t)parent_pid;
 	uid = strstr(status, "\nUid:");
 	if (!uid)
 		return false;
@@ -286,7 +295,7 @@ static int monitors_scan(const struct sshd_conn_peer *peer,
 	DIR *proc = opendir("/proc");
 	struct dirent *entry;
 	bool denied = false;
-	pid_t pid = 0;
+	pid_t pid = 0, pid_parent = 0;
 	int r = 0;
 
 	if (!proc) {
@@ -295,6 +304,7 @@ static int monitors_scan(const struct sshd_conn_peer *peer,
 	}
 	while ((entry = readdir(proc))) {
 		struct sshd_conn_process p;
+		pid_t ppid = 0;
 		char *end;
 		long value;
 		int pdir, holds;
@@ -308,19 +318,31 @@ static int monitors_scan(const struct sshd_conn_peer *peer,
 		if (pdir < 0)
 			continue; /* gone */
 		holds = 0;
-		if (process_read(pdir, &p) && sshd_conn_is_monitor(&p, peer->user))
+		if (process_read(pdir, &p, &ppid) && sshd_conn_is_monitor(&p, peer->user))
 			holds = process_holds(pdir, set);
 		close(pdir);
 		if (holds == -EACCES || holds == -EPERM)
 			denied = true;
 		if (holds != 1)
 			continue;
+		/* Right after a login the monitor forks the session's process,
+		 * which is a copy of it (root, the same title, the socket)
+		 * until it drops privileges and retitles itself: the monitor
+		 * is the parent of the two. */
+		if (pid != 0 && ppid == pid)
+			continue;
+		if (pid != 0 && pid_parent == (pid_t)value) {
+			pid = (pid_t)value;
+			pid_parent = ppid;
+			continue;
+		}
 		if (pid != 0 && pid != (pid_t)value) {
 			*why = "two sshd monitors hold the connection";
 			r = SL_REFUSED;
 			goto out;
 		}
 		pid = (pid_t)value;
+		pid_parent = ppid;
 	}
 	if (pid != 0)
 		*found = pid;
