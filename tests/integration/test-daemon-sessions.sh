@@ -11,7 +11,8 @@
 # daemon answers; a stored session whose pid is now another process's is
 # not signalled.
 #
-# usage: test-daemon-sessions.sh SSHLEASED SSHLEASE PYTHON3
+# usage: test-daemon-sessions.sh SSHLEASED SSHLEASE PYTHON3 [USEPAM]
+# USEPAM: sshd's UsePAM, no (the default) or yes.
 # Needs root, openssh-server, openssh-client (ssh, sftp, ssh-keygen), passwd.
 
 # shellcheck source=../lib/fixture.sh
@@ -22,7 +23,9 @@
 fixture_require_root
 fixture_require_cmd ssh sftp ssh-keygen useradd usermod userdel
 python=${3:-}
-[ -x "$python" ] || fixture_fail "usage: $0 SSHLEASED SSHLEASE PYTHON3"
+pam=${4:-no}
+[ -x "$python" ] && { [ "$pam" = no ] || [ "$pam" = yes ]; } ||
+	fixture_fail "usage: $0 SSHLEASED SSHLEASE PYTHON3 [no|yes]"
 fixture_init
 daemon_init "${1:-}" "${2:-}"
 
@@ -41,9 +44,11 @@ work=$FIXTURE_DIR/work
 mkdir -p "$work"
 
 # sshd as it runs by default (LogLevel INFO), its log in a file of root's.
+fixture_log "UsePAM $pam"
 log=$FIXTURE_DIR/sshd-info.log
 wrapper=$FIXTURE_DIR/sshd-info
-printf '#!/bin/sh\nexec /usr/sbin/sshd -o LogLevel=INFO -E %s "$@"\n' "$log" >"$wrapper"
+printf '#!/bin/sh\nexec /usr/sbin/sshd -o LogLevel=INFO -o UsePAM=%s -E %s "$@"\n' \
+	"$pam" "$log" >"$wrapper"
 chmod 0700 "$wrapper"
 FIXTURE_SSHD=$wrapper fixture_sshd_start
 : >>"$log"
