@@ -9,7 +9,9 @@
  * this order, absent fields left out:
  *   {"seq":1,"time":"2026-12-01T17:00:00Z","event":"grant","id":...,
  *    "user","key_type","fingerprint","ticket","expires" (RFC 3339 UTC),
- *    "from","mode","by_uid","by_user","reason","signer","prev":"<64 hex>"}
+ *    "from","mode","by_uid","by_user","reason","signer",
+ *    "address","port","pid","since" (RFC 3339 UTC),"duration" (seconds),
+ *    "prev":"<64 hex>"}
  * seq starts at 1 and grows by one; the first line's prev is 64 zeros.
  * XXX: rotating the log starts a new chain from seq 1; there is no record
  * yet that ties a new log to the hash of the old one.
@@ -30,10 +32,22 @@
  * every string field is cut to 1 KiB). */
 #define AUDIT_LINE_MAX (128 * 1024)
 
+/* A login with a grant's key, for session_start and session_end. */
+struct audit_session {
+	const char *who;     /* the key's comment, for the sentence only; may
+				be NULL */
+	const char *address; /* the client's */
+	unsigned port;
+	long long pid;       /* the connection's monitor; 0: none found */
+	time_t since;        /* the login */
+	long long duration;  /* seconds, at session_end; < 0: omitted */
+};
+
 /* Fields of one event; NULL strings / 0 times / by_uid < 0 are omitted. */
 struct audit_event {
 	const char *event; /* grant, extend, revoke, expire, refuse, start, stop,
-			      remove-orphan, line-missing */
+			      remove-orphan, line-missing, session_start,
+			      session_end */
 	const char *id;
 	const char *user;
 	const char *key_type;
@@ -46,6 +60,7 @@ struct audit_event {
 	const char *by_user;
 	const char *reason;
 	const char *signer;
+	const struct audit_session *session; /* NULL: not about a login */
 };
 
 struct audit_log;

@@ -49,6 +49,7 @@ struct sshlease_config {
 	unsigned sshd_port; /* 0 = auto */
 	enum config_expiry_format expiry_format;
 	char *sshd_config; /* sshd's config file, for sshd -T -f */
+	char *sshd_log;    /* the file sshd logs to; NULL: the journal */
 };
 
 /* One entry per key: the single table that check-config, conf/sshlease.conf

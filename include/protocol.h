@@ -13,8 +13,12 @@
  *
  * A grant object (state.h grant_to_json) has: id, user, key_type,
  * fingerprint, comment, ticket, from, mode ("shell"|"sftp"), signer,
- * created, expires (RFC 3339 UTC), expires_unix, by_uid, by_user; absent
- * optional values are JSON null.
+ * created, expires (RFC 3339 UTC), expires_unix, by_uid, by_user,
+ * last_login (RFC 3339 UTC: the latest login seen with its key); absent
+ * optional values are JSON null. In list and show answers a grant also has
+ * open_sessions (how many logins with its key are still connected), and in
+ * show sessions: [{address, port, since (RFC 3339 UTC), since_unix, pid
+ * (the connection's sshd monitor)}].
  *
  * op          request fields                         success fields
  * grant       key (line) | token; user, for          grant, dry_run,

@@ -7,11 +7,14 @@
  *   {"version":1,
  *    "grants":[{"id","user","uid","key_type","blob_base64","fingerprint",
  *               "comment","ticket","from","mode","signer","created",
- *               "expires","by_uid","by_user"}, ...],
+ *               "expires","by_uid","by_user","last_login"}, ...],
  *    "nonces":[{"value","valid_until"}, ...],
- *    "accounts":["alice", ...]}
- * Every grant field is present; comment, ticket, from, signer, by_uid and
- * by_user may be null; times are Unix seconds; mode is "shell" or "sftp".
+ *    "accounts":["alice", ...],
+ *    "sessions":[{"grant","user","address","port","since","pid"}, ...]}
+ * (version 2; a version 1 file, written before sessions were kept, has no
+ * "sessions" and no grant "last_login", and loads with none). Every grant
+ * field is present; comment, ticket, from, signer, by_uid,
+ * by_user and last_login may be null; times are Unix seconds; mode is "shell" or "sftp".
  * Grants keep the order they were added in.
  */
 #ifndef SSHLEASE_STATE_H
@@ -43,6 +46,19 @@ struct grant {
 	time_t expires;
 	long long by_uid;
 	char *by_user;
+	time_t last_login; /* the latest login with its key; 0: none yet */
+};
+
+/* A login with a grant's key whose connection is open (DESIGN.md §13):
+ * sshd's connection monitor pid holds the TCP connection with the client
+ * at address, port. */
+struct session {
+	char grant_id[AUTHKEYS_ID_LEN + 1]; /* a grant in the same state */
+	char user[33];                      /* the grant's account */
+	char address[64];                   /* the client's, numeric */
+	unsigned port;                      /* the client's, 1..65535 */
+	time_t since;                       /* the login */
+	pid_t pid;                          /* the monitor's */
 };
 
 struct nonce {
@@ -59,11 +75,14 @@ struct state {
 	 * managed lines can be found at start without scanning every home. */
 	char **accounts;
 	size_t n_accounts;
+	struct session *sessions;
+	size_t n_sessions;
 	/* Allocated slots of the arrays above; kept by state.c (0 is fine for
 	 * a state built by hand). */
 	size_t grants_alloc;
 	size_t nonces_alloc;
 	size_t accounts_alloc;
+	size_t sessions_alloc;
 };
 
 /*
@@ -82,7 +101,11 @@ struct state {
  *       end, or any value that is not valid (grant id not 12 lower-case
  *       hex, user not an account name, uid or time out of range, key
  *       fields malformed, ticket or from invalid or not canonical,
- *       duplicate grant ids, nonces or accounts). A JSON syntax error is
+ *       duplicate grant ids, nonces or accounts; a session of no grant
+ *       in the file or of another account than its grant's, an address
+ *       that is not numeric IPv4 or IPv6, a port, time or pid out of
+ *       range, two sessions with the same address and port). A JSON
+ *       syntax error is
  *       also logged with its line in state.json;
  *   -errno      (*out NULL), -EIO when state.json changed while read.
  * Before reading, temp files left by a save that crashed before its rename
@@ -131,6 +154,14 @@ json_t *grant_to_json(const struct grant *grant);
 /* A time as grant_to_json and the protocol show it: RFC 3339 UTC text, or
  * null for 0 (never set). NULL when out of memory. */
 json_t *time_to_json(time_t t);
+
+/* Add a copy of *session (last): 0 or -ENOMEM. No checks: state_save
+ * refuses a state that state_load would. */
+int state_add_session(struct state *state, const struct session *session);
+
+/* Remove the session at index i (< n_sessions), keeping the others in
+ * order. */
+void state_remove_session(struct state *state, size_t i);
 
 /* Remember that a line was written for this account (no duplicates).
  * 0, -EINVAL for a name that is not an account name, or -ENOMEM. */

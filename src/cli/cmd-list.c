@@ -8,17 +8,19 @@
 static const char list_help[] =
 	"Usage: sshlease list [--user USER] [--json]\n\n"
 	"List the active grants: ID, USER, EXPIRES (local time), REMAINING,\n"
-	"TICKET, FINGERPRINT.\n\n"
+	"SESSIONS (logins with the grant's key still connected; they are closed\n"
+	"when it ends), LAST LOGIN (local time), TICKET, FINGERPRINT.\n\n"
 	"Options:\n"
 	"  -u, --user USER  only the grants of this account\n"
 	"  --json           print the grants as one JSON array\n"
 	"  -h, --help       show this help\n";
 
-enum { COL_ID, COL_USER, COL_EXPIRES, COL_REMAINING, COL_TICKET,
-       COL_FINGERPRINT, N_COLUMNS };
+enum { COL_ID, COL_USER, COL_EXPIRES, COL_REMAINING, COL_SESSIONS,
+       COL_LAST_LOGIN, COL_TICKET, COL_FINGERPRINT, N_COLUMNS };
 
 static const char *const column_titles[N_COLUMNS] = {
-	"ID", "USER", "EXPIRES", "REMAINING", "TICKET", "FINGERPRINT",
+	"ID", "USER", "EXPIRES", "REMAINING", "SESSIONS", "LAST LOGIN", "TICKET",
+	"FINGERPRINT",
 };
 
 struct list_row {
@@ -32,12 +34,23 @@ static void list_row_fill(struct list_row *row, const json_t *grant,
 		[COL_ID] = "id", [COL_USER] = "user", [COL_TICKET] = "ticket",
 		[COL_FINGERPRINT] = "fingerprint",
 	};
-	time_t expires;
+	const json_t *sessions = json_object_get(grant, "open_sessions");
+	time_t expires, last_login;
 
 	for (int c = 0; c < N_COLUMNS; c++)
 		if (fields[c])
 			cli_safe(row->cell[c], sizeof(row->cell[c]),
 				 cli_json_string(grant, fields[c]), "-");
+	if (json_is_integer(sessions))
+		snprintf(row->cell[COL_SESSIONS], sizeof(row->cell[COL_SESSIONS]), "%lld",
+			 (long long)json_integer_value(sessions));
+	else
+		snprintf(row->cell[COL_SESSIONS], sizeof(row->cell[COL_SESSIONS]), "-");
+	if (cli_json_time(grant, "last_login", &last_login))
+		time_format_local(last_login, row->cell[COL_LAST_LOGIN],
+				  sizeof(row->cell[COL_LAST_LOGIN]));
+	else
+		snprintf(row->cell[COL_LAST_LOGIN], sizeof(row->cell[COL_LAST_LOGIN]), "never");
 	snprintf(row->cell[COL_EXPIRES], sizeof(row->cell[COL_EXPIRES]), "?");
 	snprintf(row->cell[COL_REMAINING], sizeof(row->cell[COL_REMAINING]), "?");
 	if (!cli_grant_expires(grant, &expires))

@@ -68,7 +68,10 @@ struct safe_event {
 	char reason[SENTENCE_REASON_MAX + 1];
 	char signer[SENTENCE_FIELD_MAX + 1];
 	char event[SENTENCE_FIELD_MAX + 1];
+	char who[SENTENCE_FIELD_MAX + 8]; /* "key " and a fingerprint */
+	char address[SENTENCE_FIELD_MAX + 1];
 	char expires[32];
+	char duration[32];
 };
 
 static const char *safe(char *dst, const char *src, const char *fallback)
@@ -76,6 +79,16 @@ static const char *safe(char *dst, const char *src, const char *fallback)
 	if (!src)
 		return fallback;
 	return log_safe(dst, SENTENCE_FIELD_MAX + 1, src);
+}
+
+/* Who logged in: the key's comment, else its fingerprint. */
+static const char *session_who(struct safe_event *e, const struct audit_event *event,
+				const char *fp)
+{
+	if (event->session->who && *event->session->who)
+		return safe(e->who, event->session->who, "");
+	snprintf(e->who, sizeof(e->who), "key %s", fp);
+	return e->who;
 }
 
 void audit_sentence(const struct audit_event *event, char *buf, size_t size)
@@ -128,6 +141,21 @@ void audit_sentence(const struct audit_event *event, char *buf, size_t size)
 		say(&s, "removed the orphaned line of grant %s from the authorized_keys of %s",
 		    id, user);
 		used_id = used_user = true;
+	} else if (strcmp(ev, "session_start") == 0 && event->session) {
+		const struct audit_session *ss = event->session;
+
+		say(&s, "%s logged in to %s from %s port %u", session_who(&e, event, fp),
+		    user, safe(e.address, ss->address, "(unknown)"), ss->port);
+		used_user = used_fp = true;
+	} else if (strcmp(ev, "session_end") == 0 && event->session) {
+		const struct audit_session *ss = event->session;
+
+		duration_format(ss->duration > 0 ? ss->duration : 0, e.duration,
+				sizeof(e.duration));
+		say(&s, "the login of %s to %s from %s port %u ended after %s",
+		    session_who(&e, event, fp), user,
+		    safe(e.address, ss->address, "(unknown)"), ss->port, e.duration);
+		used_user = used_fp = true;
 	} else if (strcmp(ev, "line-missing") == 0) {
 		say(&s, "the line of grant %s for %s was removed from authorized_keys "
 			"by someone else", id, user);

@@ -486,6 +486,17 @@ static int record_build(const struct audit_event *ev, unsigned long long seq,
 		r = put_string(record, "reason", ev->reason);
 	if (r == 0)
 		r = put_string(record, "signer", ev->signer);
+	if (r == 0 && ev->session) {
+		r = put_string(record, "address", ev->session->address);
+		if (r == 0)
+			r = put_integer(record, "port", ev->session->port);
+		if (r == 0 && ev->session->pid > 0)
+			r = put_integer(record, "pid", ev->session->pid);
+		if (r == 0 && ev->session->since != 0)
+			r = put_time(record, "since", ev->session->since);
+		if (r == 0 && ev->session->duration >= 0)
+			r = put_integer(record, "duration", ev->session->duration);
+	}
 	if (r == 0)
 		r = put_string(record, "prev", prev);
 	if (r < 0) {

@@ -27,6 +27,7 @@ enum config_key_id {
 	K_PORT,
 	K_EXPIRY_FORMAT,
 	K_SSHD_CONFIG,
+	K_SSHD_LOG,
 	K_COUNT,
 };
 

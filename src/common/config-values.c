@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build-config.h"
 #include "config-internal.h"
 #include "key.h"
 #include "timeutil.h"
@@ -46,6 +47,8 @@ const struct config_key_info config_keys[] = {
 			      "how expiry-time is written for sshd: auto (by its version), utc, local or none" },
 	[K_SSHD_CONFIG] = { "sshd", "config", "/etc/ssh/sshd_config",
 			    "sshd's configuration file, read with sshd -T to check that a grant would let the key in" },
+	[K_SSHD_LOG] = { "sshd", "log", "journal",
+			 "where sshd logs its logins, followed to record and end the sessions of grants: journal or a file's path" },
 };
 
 const size_t config_keys_count = SL_ARRAY_SIZE(config_keys);
@@ -188,6 +191,29 @@ static int set_path(struct load_ctx *ctx, enum config_key_id id, char **field,
 		return 0;
 	}
 	return replace_string(field, value);
+}
+
+/* [sshd] log: the journal (NULL) or a file. The compiled-in default is
+ * taken even without the journal (the daemon then says that logins are not
+ * followed); a file that asks for it is refused. */
+static int set_sshd_log(struct load_ctx *ctx, enum config_key_id id,
+			const char *value)
+{
+	if (strcmp(value, "journal") == 0) {
+		if (!SSHLEASE_JOURNAL && ctx->lineno > 0) {
+			bad_value(ctx, id, value,
+				  "sshlease was built without the journal (libsystemd); name the file sshd logs to instead, such as /var/log/auth.log");
+			return 0;
+		}
+		free(ctx->config->sshd_log);
+		ctx->config->sshd_log = NULL;
+		return 0;
+	}
+	if (value[0] != '/') {
+		bad_value(ctx, id, value, "expected journal or an absolute path (starting with /)");
+		return 0;
+	}
+	return set_path(ctx, id, &ctx->config->sshd_log, value);
 }
 
 static void set_bool(struct load_ctx *ctx, enum config_key_id id, bool *field,
@@ -501,6 +527,8 @@ int config_set_value(struct load_ctx *ctx, enum config_key_id id, const char *va
 		return 0;
 	case K_SSHD_CONFIG:
 		return set_path(ctx, id, &c->sshd_config, value);
+	case K_SSHD_LOG:
+		return set_sshd_log(ctx, id, value);
 	case K_COUNT:
 		break;
 	}

@@ -456,6 +456,7 @@ void config_free(struct sshlease_config *config)
 	config_strings_free(config->users);
 	free(config->from);
 	free(config->sshd_config);
+	free(config->sshd_log);
 	for (size_t i = 0; i < config->n_signers; i++)
 		free(config->signers[i].name);
 	free(config->signers);

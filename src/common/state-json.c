@@ -1,4 +1,5 @@
-/* A grant's and a nonce's JSON forms (state.json, --json, protocol) and what each may hold. */
+/* A grant's, a nonce's and a session's JSON forms (state.json, --json, protocol) and what each may hold. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -175,7 +176,7 @@ json_t *grant_to_json(const struct grant *g)
 	static const char *const keys[] = {
 		"id", "user", "key_type", "fingerprint", "comment", "ticket",
 		"from", "mode", "signer", "created", "expires", "expires_unix",
-		"by_uid", "by_user",
+		"by_uid", "by_user", "last_login",
 	};
 	json_t *values[SL_ARRAY_SIZE(keys)] = {
 		json_string(g->id),
@@ -192,6 +193,7 @@ json_t *grant_to_json(const struct grant *g)
 		g->expires ? json_integer(g->expires) : json_null(),
 		g->by_uid >= 0 ? json_integer(g->by_uid) : json_null(),
 		string_or_null(g->by_user),
+		time_to_json(g->last_login),
 	};
 
 	return object_of(keys, values, SL_ARRAY_SIZE(keys));
@@ -202,7 +204,7 @@ json_t *grant_to_json(const struct grant *g)
 static const char *const grant_state_keys[] = {
 	"id", "user", "uid", "key_type", "blob_base64", "fingerprint", "comment",
 	"ticket", "from", "mode", "signer", "created", "expires", "by_uid",
-	"by_user",
+	"by_user", "last_login",
 };
 
 json_t *state_grant_to_json(const struct grant *g)
@@ -223,6 +225,7 @@ json_t *state_grant_to_json(const struct grant *g)
 		json_integer(g->expires),
 		g->by_uid >= 0 ? json_integer(g->by_uid) : json_null(),
 		string_or_null(g->by_user),
+		g->last_login ? json_integer(g->last_login) : json_null(),
 	};
 
 	return object_of(grant_state_keys, values, SL_ARRAY_SIZE(grant_state_keys));
@@ -258,21 +261,23 @@ static int take_integer(json_t *object, const char *key, bool optional,
 	return 0;
 }
 
-int state_grant_from_json(json_t *object, struct grant *g, const char **why)
+int state_grant_from_json(json_t *object, bool with_last_login, struct grant *g,
+			  const char **why)
 {
+	/* Version 1 grants end before last_login. */
+	size_t n_keys = SL_ARRAY_SIZE(grant_state_keys) - !with_last_login;
 	const char *mode = NULL, *id = NULL;
-	long long uid = -1, created = 0, expires = 0, by_uid = -1;
+	long long uid = -1, created = 0, expires = 0, by_uid = -1, last_login = -1;
 	json_t *value;
 	size_t i;
 	int r = 0;
 
 	memset(g, 0, sizeof(*g));
-	if (!json_is_object(object) ||
-	    json_object_size(object) != SL_ARRAY_SIZE(grant_state_keys)) {
+	if (!json_is_object(object) || json_object_size(object) != n_keys) {
 		*why = "a grant is not an object with exactly the expected fields";
 		return SL_REFUSED;
 	}
-	for (i = 0; i < SL_ARRAY_SIZE(grant_state_keys); i++) {
+	for (i = 0; i < n_keys; i++) {
 		if (!json_object_get(object, grant_state_keys[i])) {
 			*why = "a grant is not an object with exactly the expected fields";
 			return SL_REFUSED;
@@ -319,12 +324,15 @@ int state_grant_from_json(json_t *object, struct grant *g, const char **why)
 		r = take_integer(object, "expires", false, &expires);
 	if (r == 0)
 		r = take_integer(object, "by_uid", true, &by_uid);
+	if (r == 0 && with_last_login)
+		r = take_integer(object, "last_login", true, &last_login);
 	if (r != 0) {
 		*why = "a grant has a time or uid that is not an integer";
 		goto fail;
 	}
 	if (!uid_sane(uid) || !time_sane(created) || !time_sane(expires) ||
-	    (by_uid != -1 && !uid_sane(by_uid))) {
+	    (by_uid != -1 && !uid_sane(by_uid)) ||
+	    (last_login != -1 && !time_sane(last_login))) {
 		*why = "a grant has a time or uid out of range";
 		r = SL_REFUSED;
 		goto fail;
@@ -333,6 +341,7 @@ int state_grant_from_json(json_t *object, struct grant *g, const char **why)
 	g->created = (time_t)created;
 	g->expires = (time_t)expires;
 	g->by_uid = by_uid;
+	g->last_login = last_login == -1 ? 0 : (time_t)last_login;
 	r = state_grant_check(g, why);
 	if (r != 0)
 		goto fail;
@@ -368,4 +377,93 @@ int state_nonce_from_json(json_t *value, struct nonce *n, const char **why)
 		return -ENOMEM;
 	n->valid_until = (time_t)json_integer_value(item);
 	return 0;
+}
+
+/* The keys of a session in state.json, in the order written. */
+static const char *const session_state_keys[] = {
+	"grant", "user", "address", "port", "since", "pid",
+};
+
+int state_session_check(const struct session *s, const char **why)
+{
+	unsigned char bytes[16];
+	size_t id_len = strnlen(s->grant_id, sizeof(s->grant_id));
+
+	if (id_len != AUTHKEYS_ID_LEN ||
+	    strspn(s->grant_id, "0123456789abcdef") != AUTHKEYS_ID_LEN) {
+		*why = "a session's grant is not a grant id";
+		return SL_REFUSED;
+	}
+	if (strnlen(s->user, sizeof(s->user)) == sizeof(s->user) ||
+	    !username_valid(s->user)) {
+		*why = "a session's user is not an account name";
+		return SL_REFUSED;
+	}
+	if (strnlen(s->address, sizeof(s->address)) == sizeof(s->address) ||
+	    (inet_pton(AF_INET, s->address, bytes) != 1 &&
+	     inet_pton(AF_INET6, s->address, bytes) != 1)) {
+		*why = "a session's address is not a numeric IPv4 or IPv6 address";
+		return SL_REFUSED;
+	}
+	if (s->port < 1 || s->port > 65535 || !time_sane(s->since) || s->pid < 1) {
+		*why = "a session's port, time or pid is out of range";
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+json_t *state_session_to_json(const struct session *s)
+{
+	json_t *values[SL_ARRAY_SIZE(session_state_keys)] = {
+		json_string(s->grant_id),
+		json_string(s->user),
+		json_string(s->address),
+		json_integer(s->port),
+		json_integer(s->since),
+		json_integer(s->pid),
+	};
+
+	return object_of(session_state_keys, values, SL_ARRAY_SIZE(session_state_keys));
+}
+
+/* Copy a string member into a fixed buffer: false when it is not a string
+ * or does not fit. */
+static bool take_text(json_t *object, const char *key, char *buf, size_t size)
+{
+	json_t *value = json_object_get(object, key);
+
+	if (!json_is_string(value) || json_string_length(value) >= size ||
+	    strlen(json_string_value(value)) != json_string_length(value))
+		return false;
+	memcpy(buf, json_string_value(value), json_string_length(value) + 1);
+	return true;
+}
+
+int state_session_from_json(json_t *object, struct session *s, const char **why)
+{
+	long long port = 0, since = 0, pid = 0;
+
+	memset(s, 0, sizeof(*s));
+	if (!json_is_object(object) ||
+	    json_object_size(object) != SL_ARRAY_SIZE(session_state_keys)) {
+		*why = "a session is not an object with exactly the expected fields";
+		return SL_REFUSED;
+	}
+	if (!take_text(object, "grant", s->grant_id, sizeof(s->grant_id)) ||
+	    !take_text(object, "user", s->user, sizeof(s->user)) ||
+	    !take_text(object, "address", s->address, sizeof(s->address)) ||
+	    take_integer(object, "port", false, &port) != 0 ||
+	    take_integer(object, "since", false, &since) != 0 ||
+	    take_integer(object, "pid", false, &pid) != 0) {
+		*why = "a session lacks a field or has one of the wrong type";
+		return SL_REFUSED;
+	}
+	if (port < 1 || port > 65535 || pid < 1 || pid > 0x3fffffff || !time_sane(since)) {
+		*why = "a session's port, time or pid is out of range";
+		return SL_REFUSED;
+	}
+	s->port = (unsigned)port;
+	s->since = (time_t)since;
+	s->pid = (pid_t)pid;
+	return state_session_check(s, why);
 }

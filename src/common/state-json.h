@@ -7,6 +7,8 @@
 #ifndef SSHLEASE_STATE_JSON_H
 #define SSHLEASE_STATE_JSON_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "state.h"
@@ -24,9 +26,11 @@ int state_nonce_check(const struct nonce *nonce, const char **why);
 json_t *state_grant_to_json(const struct grant *grant);
 
 /* Read a grant from its state.json object into *grant (zeroed first;
- * grant_finish it on 0) and check it: exactly the expected fields, of the
- * right types, valid. 0, SL_REFUSED with *why, or -ENOMEM. */
-int state_grant_from_json(json_t *object, struct grant *grant, const char **why);
+ * grant_finish it on 0) and check it: exactly the expected fields (those
+ * of version 1, without last_login, unless with_last_login), of the right
+ * types, valid. 0, SL_REFUSED with *why, or -ENOMEM. */
+int state_grant_from_json(json_t *object, bool with_last_login,
+			  struct grant *grant, const char **why);
 
 /* A nonce as state.json holds it: {"value","valid_until"}; NULL when out
  * of memory. */
@@ -35,5 +39,17 @@ json_t *state_nonce_to_json(const struct nonce *nonce);
 /* Read a nonce from its state.json object into *nonce (value is a new
  * string, free() it) and check it. 0, SL_REFUSED with *why, or -ENOMEM. */
 int state_nonce_from_json(json_t *value, struct nonce *nonce, const char **why);
+
+/* A session's own fields (state.h; that its grant exists is checked with
+ * the whole state): 0 or SL_REFUSED with *why. */
+int state_session_check(const struct session *session, const char **why);
+
+/* A session as state.json holds it; NULL when out of memory. */
+json_t *state_session_to_json(const struct session *session);
+
+/* Read a session from its state.json object and check it (exactly its
+ * fields). 0 or SL_REFUSED with *why. */
+int state_session_from_json(json_t *object, struct session *session,
+			    const char **why);
 
 #endif

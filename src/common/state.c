@@ -1,4 +1,4 @@
-/* The daemon's durable state: grants, redeemed nonces and accounts in state.json. */
+/* The daemon's durable state: grants, redeemed nonces, accounts and open sessions in state.json. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,7 +16,9 @@
 #include "validate.h"
 
 #define STATE_FILE "state.json"
-#define STATE_VERSION 1
+#define STATE_VERSION 2
+/* Before sessions were kept: read, never written. */
+#define STATE_VERSION_NO_SESSIONS 1
 #define STATE_FILE_MAX (256 * 1024 * 1024)
 
 /* ---- arrays ---- */
@@ -110,7 +112,28 @@ void state_free(struct state *state)
 	free(state->grants);
 	free(state->nonces);
 	free(state->accounts);
+	free(state->sessions);
 	free(state);
+}
+
+int state_add_session(struct state *state, const struct session *session)
+{
+	int r = grow((void **)&state->sessions, state->n_sessions,
+		     &state->sessions_alloc, sizeof(*state->sessions));
+
+	if (r < 0)
+		return r;
+	state->sessions[state->n_sessions++] = *session;
+	return 0;
+}
+
+void state_remove_session(struct state *state, size_t i)
+{
+	if (i >= state->n_sessions)
+		return;
+	memmove(&state->sessions[i], &state->sessions[i + 1],
+		(state->n_sessions - i - 1) * sizeof(*state->sessions));
+	state->n_sessions--;
 }
 
 int state_add_grant(struct state *state, struct grant *grant)
@@ -293,19 +316,25 @@ static json_t *take_value(struct reader *rd)
 	return value;
 }
 
-enum section { SECTION_GRANTS, SECTION_NONCES, SECTION_ACCOUNTS };
+enum section { SECTION_GRANTS, SECTION_NONCES, SECTION_ACCOUNTS, SECTION_SESSIONS };
 
 static int load_element(struct state *state, enum section section, json_t *value,
-			const char **why)
+			long long version, const char **why)
 {
 	struct grant g;
 	struct nonce n;
+	struct session session;
 	char *copy;
 	int r;
 
 	switch (section) {
+	case SECTION_SESSIONS:
+		r = state_session_from_json(value, &session, why);
+		if (r == 0)
+			r = state_add_session(state, &session);
+		return r;
 	case SECTION_GRANTS:
-		r = state_grant_from_json(value, &g, why);
+		r = state_grant_from_json(value, version != STATE_VERSION_NO_SESSIONS, &g, why);
 		if (r == 0) {
 			r = state_add_grant(state, &g);
 			grant_finish(&g);
@@ -341,13 +370,13 @@ static int load_element(struct state *state, enum section section, json_t *value
 }
 
 static int load_array(struct reader *rd, struct state *state, enum section section,
-		      const char **why)
+		      long long version, const char **why)
 {
 	json_t *value;
 	int r;
 
 	if (!take_char(rd, '[')) {
-		*why = "grants, nonces and accounts must be arrays";
+		*why = "grants, nonces, accounts and sessions must be arrays";
 		return SL_REFUSED;
 	}
 	if (take_char(rd, ']'))
@@ -358,7 +387,7 @@ static int load_array(struct reader *rd, struct state *state, enum section secti
 			*why = "state.json is not valid JSON";
 			return SL_REFUSED;
 		}
-		r = load_element(state, section, value, why);
+		r = load_element(state, section, value, version, why);
 		json_decref(value);
 		if (r != 0)
 			return r;
@@ -391,8 +420,10 @@ static int parse_state(const char *text, size_t len, struct state *state,
 		       const char **why)
 {
 	struct reader rd = { .text = text, .len = len };
-	static const char *const names[] = { "grants", "nonces", "accounts" };
+	static const char *const names[] = { "grants", "nonces", "accounts", "sessions" };
 	bool seen[SL_ARRAY_SIZE(names)] = { false };
+	size_t n_names = SL_ARRAY_SIZE(names);
+	long long version_number;
 	char key[16];
 	json_t *version;
 	size_t i;
@@ -410,11 +441,16 @@ static int parse_state(const char *text, size_t len, struct state *state,
 		return SL_REFUSED;
 	}
 	version = take_value(&rd);
-	if (!json_is_integer(version) || json_integer_value(version) != STATE_VERSION) {
+	if (!json_is_integer(version) || (json_integer_value(version) != STATE_VERSION &&
+					  json_integer_value(version) != STATE_VERSION_NO_SESSIONS)) {
 		json_decref(version);
 		*why = "state.json has an unknown version (written by another sshleased?)";
 		return SL_REFUSED;
 	}
+	/* Version 1 has no sessions: the last name is not one of its fields. */
+	version_number = json_integer_value(version);
+	if (version_number == STATE_VERSION_NO_SESSIONS)
+		n_names--;
 	json_decref(version);
 	while (!take_char(&rd, '}')) {
 		if (!take_char(&rd, ',')) {
@@ -424,11 +460,11 @@ static int parse_state(const char *text, size_t len, struct state *state,
 		r = take_key(&rd, key, sizeof(key), why);
 		if (r != 0)
 			return r;
-		for (i = 0; i < SL_ARRAY_SIZE(names); i++) {
+		for (i = 0; i < n_names; i++) {
 			if (strcmp(key, names[i]) == 0)
 				break;
 		}
-		if (i == SL_ARRAY_SIZE(names)) {
+		if (i == n_names) {
 			*why = "state.json has an unknown field";
 			return SL_REFUSED;
 		}
@@ -437,7 +473,7 @@ static int parse_state(const char *text, size_t len, struct state *state,
 			return SL_REFUSED;
 		}
 		seen[i] = true;
-		r = load_array(&rd, state, (enum section)i, why);
+		r = load_array(&rd, state, (enum section)i, version_number, why);
 		if (r != 0)
 			return r;
 	}
@@ -446,10 +482,37 @@ static int parse_state(const char *text, size_t len, struct state *state,
 		*why = "state.json has data after its end";
 		return SL_REFUSED;
 	}
-	for (i = 0; i < SL_ARRAY_SIZE(names); i++) {
+	for (i = 0; i < n_names; i++) {
 		if (!seen[i]) {
-			*why = "state.json lacks grants, nonces or accounts";
+			*why = "state.json lacks grants, nonces, accounts or sessions";
 			return SL_REFUSED;
+		}
+	}
+	return 0;
+}
+
+/* Each session belongs to a grant of the state, of the same account, and
+ * no two name the same connection. O(sessions * (grants + sessions)):
+ * sessions are few. */
+static int check_sessions(const struct state *state, const char **why)
+{
+	for (size_t i = 0; i < state->n_sessions; i++) {
+		const struct session *s = &state->sessions[i];
+		const struct grant *g = NULL;
+
+		for (size_t k = 0; k < state->n_grants && !g; k++)
+			if (strcmp(state->grants[k].id, s->grant_id) == 0)
+				g = &state->grants[k];
+		if (!g || strcmp(g->user, s->user) != 0) {
+			*why = "state.json has a session of no grant, or of another account than its grant's";
+			return SL_REFUSED;
+		}
+		for (size_t k = 0; k < i; k++) {
+			if (state->sessions[k].port == s->port &&
+			    strcmp(state->sessions[k].address, s->address) == 0) {
+				*why = "state.json has two sessions of the same connection";
+				return SL_REFUSED;
+			}
 		}
 	}
 	return 0;
@@ -480,7 +543,7 @@ static int check_unique(const struct state *state, const char **why)
 		*why = "state.json has the same account twice";
 		return SL_REFUSED;
 	}
-	return r;
+	return r == 0 ? check_sessions(state, why) : r;
 }
 
 int state_load(const char *state_dir, struct state **out, const char **why)
@@ -618,7 +681,7 @@ static int write_state(struct writer *w, const struct state *state)
 	size_t i;
 	int r;
 
-	r = writer_text(w, "{\"version\":1,\n\"grants\":[");
+	r = writer_text(w, "{\"version\":2,\n\"grants\":[");
 	for (i = 0; r == 0 && i < state->n_grants; i++) {
 		r = writer_text(w, i ? ",\n" : "\n");
 		if (r == 0)
@@ -637,6 +700,13 @@ static int write_state(struct writer *w, const struct state *state)
 		r = writer_text(w, i ? ",\n" : "\n");
 		if (r == 0)
 			r = writer_value(w, json_string(state->accounts[i]));
+	}
+	if (r == 0)
+		r = writer_text(w, "],\n\"sessions\":[");
+	for (i = 0; r == 0 && i < state->n_sessions; i++) {
+		r = writer_text(w, i ? ",\n" : "\n");
+		if (r == 0)
+			r = writer_value(w, state_session_to_json(&state->sessions[i]));
 	}
 	if (r == 0)
 		r = writer_text(w, "]}\n");
@@ -664,6 +734,8 @@ static int state_check(const struct state *state)
 			r = SL_REFUSED;
 		}
 	}
+	for (i = 0; r == 0 && i < state->n_sessions; i++)
+		r = state_session_check(&state->sessions[i], &why);
 	if (r == 0)
 		r = check_unique(state, &why);
 	if (r == SL_REFUSED) {

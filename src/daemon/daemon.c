@@ -118,7 +118,8 @@ void daemon_reload(struct daemon *d)
 		notify_ready();
 		return;
 	}
-	/* Where the socket, state and audit log live is fixed while running:
+	/* Where the socket, state, audit log and sshd's log live is fixed
+	 * while running (the log is followed from where it was):
 	 * keep the running values, and say that a restart applies them. */
 #define KEEP(field)                                                            \
 	do {                                                                   \
@@ -133,6 +134,7 @@ void daemon_reload(struct daemon *d)
 	KEEP(socket_group);
 	KEEP(state_dir);
 	KEEP(audit_log);
+	KEEP(sshd_log);
 #undef KEEP
 	d->config = config;
 	config_free(old);
@@ -326,6 +328,11 @@ static int start(struct daemon *d)
 	r = daemon_timer_open(d);
 	if (r < 0)
 		return r;
+	/* Sessions from before are watched again before recovery ends
+	 * grants, so that those grants' connections end too. */
+	r = daemon_sessions_open(d);
+	if (r < 0)
+		return r;
 	/* The expiry-time form recovery may rewrite lines in, and the first
 	 * grant's reply, come from the local sshd. */
 	daemon_sshd_probe(d);
@@ -351,6 +358,7 @@ void daemon_finish(struct daemon *d)
 	} else {
 		log_info("sshleased stopped");
 	}
+	daemon_sessions_close(d);
 	state_free(d->state);
 	config_free(d->config);
 	free(d->holds);

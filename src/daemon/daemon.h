@@ -11,6 +11,8 @@
 
 #include "admission.h"
 #include "audit.h"
+#include "log-follow.h"
+#include "log-journal.h"
 #include "authkeys.h"
 #include "config.h"
 #include "doctor.h"
@@ -30,6 +32,28 @@
 /* A probe of the local sshd that reached no server is tried again when a
  * grant needs it, at most once in this many seconds. */
 #define DAEMON_SSHD_REPROBE_SECONDS 60
+
+/* What an epoll event is about (its data.u32). */
+enum daemon_tag {
+	DAEMON_TAG_LISTEN = 1,
+	DAEMON_TAG_TIMER,
+	DAEMON_TAG_SIGNAL,
+	DAEMON_TAG_SSHD_LOG,
+	DAEMON_TAG_CONNECTION, /* + slot */
+};
+/* A session's monitor exited: this bit and its pid (pids are < 2^22). */
+#define DAEMON_TAG_SESSION 0x80000000u
+
+/* How long a monitor sent SIGTERM has before SIGKILL. */
+#define DAEMON_SESSION_KILL_MS 1000
+
+/* A connection monitor the daemon holds a pidfd of (sessions.c): for an
+ * open session, or for one ended and not yet gone. */
+struct session_watch {
+	pid_t pid;
+	int pidfd;
+	long long kill_at_ms; /* CLOCK_MONOTONIC: SIGKILL then; 0: not ending */
+};
 
 struct connection {
 	int fd;           /* -1: slot free */
@@ -90,6 +114,13 @@ struct daemon {
 	bool sshd_answered;        /* a server answered that probe */
 	long long sshd_probed_ms;  /* CLOCK_MONOTONIC of that probe; 0: none */
 	char expiry_why[512];      /* why no expiry-time form fits, last asked */
+
+	/* Logins with a grant's key (sessions.c); the sessions themselves are
+	 * in the state */
+	struct log_follow *sshd_follow;   /* [sshd] log = PATH */
+	struct log_journal *sshd_journal; /* [sshd] log = journal */
+	struct session_watch *watches;
+	size_t n_watches;
 
 	/* Expiry */
 	struct schedule_hold *holds;
@@ -184,6 +215,50 @@ void daemon_expire_due(struct daemon *d);
 /* The timerfd became readable: expired or cancelled by a clock change. */
 void daemon_timer_event(struct daemon *d);
 
+/* sessions.c: logins with a grant's key, from sshd's log to their end. */
+
+/*
+ * Follow sshd's log ([sshd] log) from its end, its fd in the epoll set
+ * (DAEMON_TAG_SSHD_LOG); a log that cannot be followed is logged and
+ * logins go unrecorded. Then the sessions the state holds from before: a
+ * session whose connection is still held by the same monitor (sshd-conn.h
+ * checks the process is a root sshd monitor holding that peer, so a pid
+ * used again by another process is never taken) is watched again; the
+ * others are recorded as ended (session_end). Before recovery, so that the
+ * grants it ends take their sessions with them. 0 or -errno (epoll).
+ */
+int daemon_sessions_open(struct daemon *d);
+
+/* The log polled readable: every new line read; each login with a
+ * grant's key (its fingerprint and account) becomes a session, saved and
+ * recorded (session_start). */
+void daemon_sshd_log_event(struct daemon *d);
+
+/* A watched monitor exited (DAEMON_TAG_SESSION): its session, if still
+ * open, is over (session_end, "connection closed"). */
+void daemon_session_exited(struct daemon *d, pid_t pid);
+
+/*
+ * End every open session of grant (its line is gone; it may be out of the
+ * state already): SIGTERM to its
+ * monitor (the whole connection closes, ControlMaster channels included;
+ * SIGKILL after DAEMON_SESSION_KILL_MS if it is still there, from the
+ * loop), a session_end record with reason, and the session out of the
+ * state. The caller saves the state. Sessions of the account that did not
+ * log in with the grant's key are not sessions of the grant: untouched.
+ */
+void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
+			       const char *reason);
+
+/* Milliseconds until a SIGKILL is due (0: now), or -1: none. */
+int daemon_sessions_timeout_ms(const struct daemon *d);
+
+/* Send the SIGKILLs that are due. */
+void daemon_sessions_tick(struct daemon *d);
+
+/* Close the log and the pidfds. */
+void daemon_sessions_close(struct daemon *d);
+
 /* recovery.c: make files and state agree before serving anything. */
 int daemon_recover(struct daemon *d);
 
@@ -231,8 +306,8 @@ void daemon_init(struct daemon *d, const char *config_path, bool config_explicit
 int daemon_open_files(struct daemon *d);
 
 /* Apply the configuration file again (SIGHUP); on problems the running
- * one stays. Socket, socket group, state directory and audit log need a
- * restart. */
+ * one stays. Socket, socket group, state directory, audit log and [sshd]
+ * log need a restart. */
 void daemon_reload(struct daemon *d);
 
 /* Close whatever d holds (any of it may be missing) and free its config:

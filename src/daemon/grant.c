@@ -497,6 +497,10 @@ int daemon_grants_end(struct daemon *d, size_t n,
 	}
 	if (n_ended == 0)
 		goto out;
+	/* Their lines are gone: so are the connections made with them. Their
+	 * sessions leave the state with them, in the same save. */
+	for (size_t k = 0; k < n_ended; k++)
+		daemon_sessions_end_grant(d, &ended[k], "grant ended");
 	r = state_save(d->config->state_dir, d->state);
 	if (r < 0) {
 		log_err("%zu grant%s: lines removed but the state could not be saved: %s",

@@ -64,6 +64,57 @@ static json_t *cursor_json(const struct grant *grant)
 	return json_string(text);
 }
 
+/* How many sessions of grant are open. */
+static size_t open_sessions(const struct daemon *d, const struct grant *grant)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->state->n_sessions; i++)
+		n += strcmp(d->state->sessions[i].grant_id, grant->id) == 0;
+	return n;
+}
+
+/* A grant as list and show give it: grant_to_json and "open_sessions";
+ * with sessions, also "sessions" [{address, port, since, since_unix,
+ * pid}]. NULL when out of memory. */
+static json_t *grant_reply_json(const struct daemon *d, const struct grant *grant,
+				bool sessions)
+{
+	json_t *object = grant_to_json(grant), *list = NULL;
+
+	if (!object ||
+	    json_object_set_new(object, "open_sessions",
+				json_integer((json_int_t)open_sessions(d, grant))) < 0)
+		goto fail;
+	if (!sessions)
+		return object;
+	list = json_array();
+	if (!list)
+		goto fail;
+	for (size_t i = 0; i < d->state->n_sessions; i++) {
+		const struct session *s = &d->state->sessions[i];
+
+		if (strcmp(s->grant_id, grant->id) != 0)
+			continue;
+		if (json_array_append_new(list, json_pack("{s:s, s:i, s:o, s:I, s:I}",
+							  "address", s->address,
+							  "port", (int)s->port,
+							  "since", time_to_json(s->since),
+							  "since_unix", (json_int_t)s->since,
+							  "pid", (json_int_t)s->pid)) < 0)
+			goto fail;
+	}
+	if (json_object_set_new(object, "sessions", list) < 0) {
+		list = NULL;
+		goto fail;
+	}
+	return object;
+fail:
+	json_decref(list);
+	json_decref(object);
+	return NULL;
+}
+
 json_t *op_list(struct daemon *d, const struct connection *conn,
 		const json_t *request)
 {
@@ -88,7 +139,7 @@ json_t *op_list(struct daemon *d, const struct connection *conn,
 			sorted[n++] = &d->state->grants[i];
 	qsort(sorted, n, sizeof(*sorted), grant_compare);
 	for (size_t i = 0; i < n; i++) {
-		json_t *object = grant_to_json(sorted[i]);
+		json_t *object = grant_reply_json(d, sorted[i], false);
 		size_t size = object ? reply_item_size(object) : SIZE_MAX;
 
 		if (size == SIZE_MAX) {
@@ -128,7 +179,7 @@ json_t *op_show(struct daemon *d, const struct connection *conn,
 	grant = state_find_grant(d->state, id);
 	if (!grant)
 		return reply_no_grant(id);
-	return json_pack("{s:b, s:o}", "ok", 1, "grant", grant_to_json(grant));
+	return json_pack("{s:b, s:o}", "ok", 1, "grant", grant_reply_json(d, grant, true));
 }
 
 json_t *op_status(struct daemon *d, const struct connection *conn,

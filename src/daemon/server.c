@@ -29,13 +29,6 @@
 #define SO_PEERGROUPS 59
 #endif
 
-enum {
-	TAG_LISTEN = 1,
-	TAG_TIMER,
-	TAG_SIGNAL,
-	TAG_CONNECTION, /* + slot */
-};
-
 /*
  * Decide what to do with whatever holds the socket's name in its directory
  * (dir_fd): nothing (0), a stale socket of a dead daemon (removed, 0), or
@@ -267,7 +260,7 @@ int daemon_socket_open(struct daemon *d)
 	}
 	d->socket_dev = st.st_dev;
 	d->socket_ino = st.st_ino;
-	r = epoll_watch(d, fd, TAG_LISTEN);
+	r = epoll_watch(d, fd, DAEMON_TAG_LISTEN);
 	if (r < 0)
 		goto out;
 	d->listen_fd = fd;
@@ -450,7 +443,7 @@ static void accept_connections(struct daemon *d)
 			.allowed = peer_allowed(fd, &cred),
 		};
 		peer_name(cred.uid, conn->by_user, sizeof(conn->by_user));
-		if (epoll_watch(d, fd, TAG_CONNECTION + (uint32_t)(conn - d->connections)) < 0) {
+		if (epoll_watch(d, fd, DAEMON_TAG_CONNECTION + (uint32_t)(conn - d->connections)) < 0) {
 			log_warn("epoll: %s", strerror(errno));
 			close(fd);
 			conn->fd = -1;
@@ -575,11 +568,14 @@ static void expire_connections(struct daemon *d)
 
 static int next_timeout_ms(const struct daemon *d)
 {
+	int sessions = daemon_sessions_timeout_ms(d);
 	long long earliest = -1, now;
+	int timeout;
 
-	/* No connection: sleep until an event, however long that is. */
+	/* No connection and no monitor to kill: sleep until an event,
+	 * however long that is. */
 	if (d->n_connections == 0)
-		return -1;
+		return sessions;
 	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++) {
 		const struct connection *conn = &d->connections[i];
 
@@ -587,11 +583,12 @@ static int next_timeout_ms(const struct daemon *d)
 			earliest = conn->deadline_ms;
 	}
 	if (earliest < 0)
-		return -1;
+		return sessions;
 	now = time_monotonic_ms();
 	if (earliest <= now)
 		return 0;
-	return earliest - now > INT_MAX ? INT_MAX : (int)(earliest - now);
+	timeout = earliest - now > INT_MAX ? INT_MAX : (int)(earliest - now);
+	return sessions >= 0 && sessions < timeout ? sessions : timeout;
 }
 
 static void signal_event(struct daemon *d)
@@ -622,9 +619,9 @@ int daemon_loop(struct daemon *d)
 
 	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++)
 		d->connections[i].fd = -1;
-	r = epoll_watch(d, d->timer_fd, TAG_TIMER);
+	r = epoll_watch(d, d->timer_fd, DAEMON_TAG_TIMER);
 	if (r == 0)
-		r = epoll_watch(d, d->signal_fd, TAG_SIGNAL);
+		r = epoll_watch(d, d->signal_fd, DAEMON_TAG_SIGNAL);
 	if (r < 0) {
 		log_err("epoll: %s", strerror(-r));
 		return r;
@@ -642,22 +639,27 @@ int daemon_loop(struct daemon *d)
 		for (int i = 0; i < n && !d->quit; i++) {
 			uint32_t tag = events[i].data.u32;
 
-			if (tag == TAG_LISTEN) {
+			if (tag & DAEMON_TAG_SESSION) {
+				daemon_session_exited(d, (pid_t)(tag & ~DAEMON_TAG_SESSION));
+			} else if (tag == DAEMON_TAG_SSHD_LOG) {
+				daemon_sshd_log_event(d);
+			} else if (tag == DAEMON_TAG_LISTEN) {
 				accept_connections(d);
-			} else if (tag == TAG_TIMER) {
+			} else if (tag == DAEMON_TAG_TIMER) {
 				daemon_timer_event(d);
-			} else if (tag == TAG_SIGNAL) {
+			} else if (tag == DAEMON_TAG_SIGNAL) {
 				signal_event(d);
-			} else if (tag >= TAG_CONNECTION &&
-				   tag - TAG_CONNECTION < DAEMON_MAX_CONNECTIONS) {
+			} else if (tag >= DAEMON_TAG_CONNECTION &&
+				   tag - DAEMON_TAG_CONNECTION < DAEMON_MAX_CONNECTIONS) {
 				struct connection *conn =
-					&d->connections[tag - TAG_CONNECTION];
+					&d->connections[tag - DAEMON_TAG_CONNECTION];
 
 				if (conn->fd >= 0)
 					connection_event(d, conn);
 			}
 		}
 		expire_connections(d);
+		daemon_sessions_tick(d);
 	}
 	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++)
 		connection_close(d, &d->connections[i]);

@@ -192,6 +192,33 @@ static void test_format(void)
 	CHECK_INT(audit_append(log, &(struct audit_event){ .by_uid = -1 }, NOW), -EINVAL);
 	CHECK_INT(audit_last_seq(log), 3);
 	audit_close(log);
+	{
+		/* A session's members, after signer, before prev. */
+		const char *spath = path_in("format-session.jsonl");
+		struct audit_log *slog = NULL;
+		struct blob sb;
+
+		CHECK_INT(audit_open(spath, &slog, &why), 0);
+		if (slog) {
+			CHECK_INT(audit_append(slog, &(struct audit_event){
+				.event = "session_end", .id = "4cae1e8412a5", .user = "shop",
+				.by_uid = -1, .reason = "grant ended",
+				.session = &(struct audit_session){
+					.who = "not recorded", .address = "203.0.113.7",
+					.port = 50000, .pid = 4242, .since = NOW,
+					.duration = 60 } }, NOW + 60), 0);
+			audit_close(slog);
+		}
+		sb = slurp(spath);
+		snprintf(expect, sizeof(expect),
+			 "{\"seq\":1,\"time\":\"2026-11-30T00:54:20Z\",\"event\":\"session_end\","
+			 "\"id\":\"4cae1e8412a5\",\"user\":\"shop\",\"reason\":\"grant ended\","
+			 "\"address\":\"203.0.113.7\",\"port\":50000,\"pid\":4242,"
+			 "\"since\":\"2026-11-30T00:53:20Z\",\"duration\":60,"
+			 "\"prev\":\"%064d\"}\n", 0);
+		CHECK(sb.data && strcmp(sb.data, expect) == 0);
+		free(sb.data);
+	}
 
 	b = slurp(path);
 	/* Line 1, byte for byte: fixed key order, absent fields left out. */
@@ -610,6 +637,21 @@ static void test_sentence(void)
 					      .user = "bob", .expires = DEADLINE, .by_uid = -1 },
 		       buf, sizeof(buf));
 	CHECK_STR(buf, "grant k7f3a9c2e4d1 for bob expired at 2026-12-01T17:00:00Z");
+	audit_sentence(&(struct audit_event){
+		.event = "session_start", .id = "4cae1e8412a5", .user = "shop",
+		.fingerprint = "SHA256:abc", .by_uid = -1,
+		.session = &(struct audit_session){ .who = "support", .address = "203.0.113.7",
+						    .port = 50000, .pid = 4242, .since = NOW,
+						    .duration = -1 } }, buf, sizeof(buf));
+	CHECK_STR(buf, "support logged in to shop from 203.0.113.7 port 50000 (grant 4cae1e8412a5)");
+	audit_sentence(&(struct audit_event){
+		.event = "session_end", .id = "4cae1e8412a5", .user = "shop",
+		.fingerprint = "SHA256:abc", .by_uid = -1, .reason = "grant ended",
+		.session = &(struct audit_session){ .address = "2001:db8::7", .port = 1,
+						    .since = NOW, .duration = 312 } },
+		       buf, sizeof(buf));
+	CHECK_STR(buf, "the login of key SHA256:abc to shop from 2001:db8::7 port 1 ended after 5m 12s "
+		       "(grant 4cae1e8412a5, reason: grant ended)");
 	audit_sentence(&grant, small, sizeof(small));
 	CHECK_INT(strlen(small), sizeof(small) - 1);
 	CHECK(strncmp(small, "granted alice access for", sizeof(small) - 1) == 0);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "build-config.h"
 #include "config.h"
 #include "key.h"
 #include "test.h"
@@ -117,7 +118,8 @@ static bool configs_equal(const struct sshlease_config *a,
 	       a->require_signed == b->require_signed &&
 	       a->sshd_port == b->sshd_port &&
 	       a->expiry_format == b->expiry_format &&
-	       strings_equal(a->sshd_config, b->sshd_config);
+	       strings_equal(a->sshd_config, b->sshd_config) &&
+	       strings_equal(a->sshd_log, b->sshd_log);
 }
 
 /* The compiled-in defaults are exactly DESIGN.md §11. */
@@ -146,6 +148,7 @@ static void check_is_default(const char *name, const struct sshlease_config *c)
 	CHECK_INT(c->sshd_port, 0);
 	CHECK_INT(c->expiry_format, CONFIG_EXPIRY_AUTO);
 	CHECK_STR(c->sshd_config, "/etc/ssh/sshd_config");
+	CHECK(c->sshd_log == NULL); /* the journal */
 }
 
 static void test_defaults(void)
@@ -159,7 +162,7 @@ static void test_defaults(void)
 
 static void test_key_table(void)
 {
-	CHECK_INT(config_keys_count, 17);
+	CHECK_INT(config_keys_count, 18);
 	for (size_t i = 0; i < config_keys_count; i++) {
 		const struct config_key_info *k = &config_keys[i];
 
@@ -250,7 +253,8 @@ static void test_full_file(void)
 		 "[sshd]\n"
 		 "port = 2222\n"
 		 "expiry_format = local\n"
-		 "config = /srv/ssh/sshd_config\n",
+		 "config = /srv/ssh/sshd_config\n"
+		 "log = /var/log/auth.log\n",
 		 signer_a, signer_b);
 	r = load_text(text, &c, &problems);
 	CHECK_INT(r, 0);
@@ -285,6 +289,7 @@ static void test_full_file(void)
 	CHECK_INT(c->sshd_port, 2222);
 	CHECK_INT(c->expiry_format, CONFIG_EXPIRY_LOCAL);
 	CHECK_STR(c->sshd_config, "/srv/ssh/sshd_config");
+	CHECK_STR(c->sshd_log, "/var/log/auth.log");
 	config_free(c);
 }
 
@@ -412,6 +417,12 @@ static void test_refusals(void)
 		    "2: port = 65536: expected auto or a port number from 1 to 65535"),
 		ONE("port by name", "[sshd]\nport = ssh\n",
 		    "2: port = ssh: expected auto or a port number from 1 to 65535"),
+		ONE("relative sshd log", "[sshd]\nlog = auth.log\n",
+		    "2: log = auth.log: expected journal or an absolute path (starting with /)"),
+		ONE("sshd log as syslog", "[sshd]\nlog = syslog\n",
+		    "2: log = syslog: expected journal or an absolute path (starting with /)"),
+		ONE("empty sshd log", "[sshd]\nlog =\n",
+		    "2: log: missing value; expected journal or an absolute path (starting with /)"),
 		ONE("relative sshd config", "[sshd]\nconfig = sshd_config\n",
 		    "2: config = sshd_config: must be an absolute path (starting with /)"),
 		ONE("relative socket", "[daemon]\nsocket = run/sshlease.sock\n",
@@ -813,6 +824,31 @@ static void test_shipped_conf(void)
 	config_free(defaults);
 }
 
+/* [sshd] log: a file replaces the journal, and "journal" names it again;
+ * without the journal in the build, a file asking for it is refused. */
+static void test_sshd_log(void)
+{
+	struct sshlease_config *c = NULL;
+	char **problems = NULL;
+	int r;
+
+	r = load_text("[sshd]\nlog = /var/log/auth.log\n", &c, &problems);
+	CHECK_INT(r, 0);
+	CHECK(c && c->sshd_log && strcmp(c->sshd_log, "/var/log/auth.log") == 0);
+	config_free(c);
+	c = NULL;
+	r = load_text("[sshd]\nlog = journal\n", &c, &problems);
+#if SSHLEASE_JOURNAL
+	CHECK_INT(r, 0);
+	CHECK(c && c->sshd_log == NULL);
+#else
+	CHECK_INT(r, SL_REFUSED);
+	CHECK(problems && strstr(problems[0], "built without the journal") != NULL);
+#endif
+	config_free(c);
+	config_problems_free(problems);
+}
+
 int main(void)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test-config.XXXXXX");
@@ -826,6 +862,7 @@ int main(void)
 	TEST(test_defaults());
 	TEST(test_key_table());
 	TEST(test_full_file());
+	TEST(test_sshd_log());
 	TEST(test_accepted_forms());
 	TEST(test_refusals());
 	TEST(test_signer_duplicates());

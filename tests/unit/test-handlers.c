@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "authkeys.h"
@@ -482,6 +483,76 @@ static void test_extend_line_gone(struct grant_case *t)
 	json_decref(reply);
 }
 
+/* The open sessions of a grant in list and show, and their end with it:
+ * recorded, out of the state, another grant's left as it was. The sessions
+ * are put in the state by hand with this process's pid and no watched
+ * monitor: a revoke must never signal a pid it did not find holding the
+ * connection (if it did, this test would die). */
+static void test_sessions_end_with_grant(struct grant_case *t)
+{
+	char key[256], other_key[256], id[AUTHKEYS_ID_LEN + 1], other[AUTHKEYS_ID_LEN + 1];
+	struct state *state = t->h->d.state;
+	json_t *reply, *grant_json, *records, *record;
+	size_t i, ends = 0;
+
+	fixture_write_keys(t->account, "# mine\n");
+	fixture_key_new(key, sizeof(key), "support@vendor");
+	fixture_key_new(other_key, sizeof(other_key), "other@vendor");
+	json_decref(grant(t, key, "1h", false, id));
+	json_decref(grant(t, other_key, "1h", false, other));
+	{
+		struct session s = { .address = "203.0.113.7", .port = 50000,
+				     .since = time(NULL), .pid = getpid() };
+
+		snprintf(s.grant_id, sizeof(s.grant_id), "%s", id);
+		snprintf(s.user, sizeof(s.user), "%s", t->account->acct->name);
+		CHECK_INT(state_add_session(state, &s), 0);
+		s.port = 50001;
+		CHECK_INT(state_add_session(state, &s), 0);
+		snprintf(s.grant_id, sizeof(s.grant_id), "%s", other);
+		s.port = 50002;
+		CHECK_INT(state_add_session(state, &s), 0);
+	}
+
+	reply = daemon_harness_call(t->h, "{\"op\":\"list\"}");
+	json_array_foreach(json_object_get(reply, "grants"), i, grant_json)
+		CHECK_INT(json_integer_value(json_object_get(grant_json, "open_sessions")),
+			  strcmp(fixture_str(json_string_value(json_object_get(grant_json, "id"))),
+				 id) == 0 ? 2 : 1);
+	json_decref(reply);
+	reply = daemon_harness_call_json(t->h, json_pack("{s:s, s:s}", "op", "show", "id", id));
+	grant_json = json_object_get(reply, "grant");
+	CHECK_INT(json_array_size(json_object_get(grant_json, "sessions")), 2);
+	record = json_array_get(json_object_get(grant_json, "sessions"), 1);
+	CHECK_STR(json_string_value(json_object_get(record, "address")), "203.0.113.7");
+	CHECK_INT(json_integer_value(json_object_get(record, "port")), 50001);
+	CHECK_INT(json_integer_value(json_object_get(record, "pid")), getpid());
+	json_decref(reply);
+
+	reply = daemon_harness_call_json(t->h, json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	CHECK_INT(state->n_sessions, 1);
+	CHECK_STR(state->sessions[0].grant_id, other);
+	reply = daemon_harness_call_json(t->h, json_pack("{s:s, s:s}", "op", "audit", "id", id));
+	records = json_object_get(reply, "records");
+	json_array_foreach(records, i, record) {
+		if (strcmp(fixture_str(json_string_value(json_object_get(record, "event"))),
+			   "session_end") != 0)
+			continue;
+		ends++;
+		CHECK_STR(json_string_value(json_object_get(record, "reason")), "grant ended");
+		CHECK_STR(json_string_value(json_object_get(record, "address")), "203.0.113.7");
+		CHECK(json_is_integer(json_object_get(record, "duration")));
+	}
+	CHECK_INT(ends, 2);
+	json_decref(reply);
+	reply = daemon_harness_call_json(t->h, json_pack("{s:s, s:[s]}", "op", "revoke", "ids", other));
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	CHECK_INT(state->n_sessions, 0);
+}
+
 /* In the child that owns the account. */
 static int grant_tests(struct fixture_account *account, void *arg)
 {
@@ -493,6 +564,7 @@ static int grant_tests(struct fixture_account *account, void *arg)
 	TEST(test_grant_life(&t));
 	TEST(test_grant_refusals(&t));
 	TEST(test_extend_line_gone(&t));
+	TEST(test_sessions_end_with_grant(&t));
 	daemon_harness_finish(&h, test_failures != 0);
 	return test_done() != 0;
 }

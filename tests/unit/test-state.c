@@ -104,6 +104,7 @@ static void make_grant(struct grant *g, unsigned i)
 	g->expires = DEADLINE + (time_t)i;
 	g->by_uid = full ? 0 : -1;
 	g->by_user = dup_or_null(full ? "root" : NULL);
+	g->last_login = full ? CREATED + 60 : 0;
 }
 
 static bool same_string(const char *a, const char *b)
@@ -128,6 +129,7 @@ static void check_same_grant(const struct grant *a, const struct grant *b)
 	CHECK_INT(a->expires, b->expires);
 	CHECK_INT(a->by_uid, b->by_uid);
 	CHECK(same_string(a->by_user, b->by_user));
+	CHECK_INT(a->last_login, b->last_login);
 }
 
 static struct state *sample_state(unsigned n_grants)
@@ -147,6 +149,17 @@ static struct state *sample_state(unsigned n_grants)
 	CHECK_INT(state_nonce_add(state, "n0nce-BBBB", DEADLINE + 60), 0);
 	CHECK_INT(state_account_note(state, "alice"), 0);
 	CHECK_INT(state_account_note(state, "shop_2"), 0);
+	if (n_grants >= 2) {
+		struct session a = { .grant_id = "000abc000001", .user = "alice",
+				     .address = "203.0.113.7", .port = 50000,
+				     .since = CREATED + 10, .pid = 4242 };
+		struct session b = { .grant_id = "000abc000000", .user = "shop_2",
+				     .address = "2001:db8::7", .port = 50001,
+				     .since = CREATED + 20, .pid = 4343 };
+
+		CHECK_INT(state_add_session(state, &a), 0);
+		CHECK_INT(state_add_session(state, &b), 0);
+	}
 	return state;
 }
 
@@ -169,7 +182,7 @@ static void test_round_trip(void)
 	CHECK_INT(st.st_mode & 07777, 0600);
 	CHECK_INT(count_entries(dir), 1);
 	text = slurp(file, &len);
-	CHECK(text && strncmp(text, "{\"version\":1,", 13) == 0);
+	CHECK(text && strncmp(text, "{\"version\":2,", 13) == 0);
 	CHECK(text && len > 0 && text[len - 1] == '\n');
 	free(text);
 
@@ -188,6 +201,29 @@ static void test_round_trip(void)
 	CHECK_INT(loaded->n_accounts, 2);
 	CHECK_STR(loaded->accounts[0], "alice");
 	CHECK_STR(loaded->accounts[1], "shop_2");
+	CHECK_INT(loaded->n_sessions, 2);
+	if (loaded->n_sessions == 2) {
+		CHECK_STR(loaded->sessions[0].grant_id, "000abc000001");
+		CHECK_STR(loaded->sessions[0].user, "alice");
+		CHECK_STR(loaded->sessions[0].address, "203.0.113.7");
+		CHECK_INT(loaded->sessions[0].port, 50000);
+		CHECK_INT(loaded->sessions[0].since, CREATED + 10);
+		CHECK_INT(loaded->sessions[0].pid, 4242);
+		CHECK_STR(loaded->sessions[1].address, "2001:db8::7");
+		state_remove_session(loaded, 0);
+		CHECK_INT(loaded->n_sessions, 1);
+		CHECK_STR(loaded->sessions[0].address, "2001:db8::7");
+		CHECK_INT(state_add_session(loaded, &(struct session){
+			.grant_id = "000abc000001", .user = "alice",
+			.address = "203.0.113.7", .port = 50000,
+			.since = CREATED + 10, .pid = 4242 }), 0);
+		/* Back to the order saved. */
+		state_remove_session(loaded, 0);
+		CHECK_INT(state_add_session(loaded, &(struct session){
+			.grant_id = "000abc000000", .user = "shop_2",
+			.address = "2001:db8::7", .port = 50001,
+			.since = CREATED + 20, .pid = 4343 }), 0);
+	}
 
 	/* Saved again, the bytes are the same. */
 	{
@@ -233,7 +269,7 @@ static void test_grant_json(void)
 		  "\"ticket\":\"INC-123456/7\",\"from\":\"203.0.113.0/24,2001:db8::/32\","
 		  "\"mode\":\"sftp\",\"signer\":\"vendor-support\","
 		  "\"created\":\"2026-11-30T00:53:20Z\",\"expires\":\"2026-12-01T17:00:00Z\","
-		  "\"expires_unix\":1796144400,\"by_uid\":0,\"by_user\":\"root\"}");
+		  "\"expires_unix\":1796144400,\"by_uid\":0,\"by_user\":\"root\",\"last_login\":\"2026-11-30T00:54:20Z\"}");
 	free(text);
 	json_decref(j);
 	grant_finish(&g);
@@ -247,7 +283,7 @@ static void test_grant_json(void)
 		  "\"fingerprint\":\"" FPR "\",\"comment\":null,\"ticket\":null,\"from\":null,"
 		  "\"mode\":\"shell\",\"signer\":null,"
 		  "\"created\":\"2026-11-30T00:53:21Z\",\"expires\":\"2026-12-01T17:00:01Z\","
-		  "\"expires_unix\":1796144401,\"by_uid\":null,\"by_user\":null}");
+		  "\"expires_unix\":1796144401,\"by_uid\":null,\"by_user\":null,\"last_login\":null}");
 	free(text);
 	json_decref(j);
 	grant_finish(&g);
@@ -399,7 +435,14 @@ static void test_nonce_remove(void)
 	"\"mode\":\"shell\",\"signer\":null,\"created\":1796000000,"           \
 	"\"expires\":1796144400,\"by_uid\":null,\"by_user\":null"
 #define GRANT "{" G_ID ",\"user\":\"alice\"," G_REST "}"
+#define GRANT2 "{" G_ID ",\"user\":\"alice\"," G_REST ",\"last_login\":null}"
 #define TAIL ",\"nonces\":[],\"accounts\":[]}"
+#define TAIL_V2 ",\"nonces\":[],\"accounts\":[],\"sessions\":[]}"
+#define TAIL_S(sessions) ",\"nonces\":[],\"accounts\":[],\"sessions\":[" sessions "]}"
+#define S_HEAD "\"grant\":\"0123456789ab\",\"user\":\"alice\""
+#define S_ADDR_REST "\"address\":\"203.0.113.7\",\"port\":50000,\"since\":1796000100,\"pid\":4242"
+#define S_REST S_ADDR_REST
+#define SESSION "{" S_HEAD "," S_REST "}"
 
 static void test_malformed(void)
 {
@@ -413,7 +456,36 @@ static void test_malformed(void)
 		{ "array", "[1,2]", "not a JSON object" },
 		{ "cut short", "{\"version\":1,\"grants\":[" GRANT, "not valid JSON" },
 		{ "cut in a grant", "{\"version\":1,\"grants\":[{\"id\":\"01", "not valid JSON" },
-		{ "version 2", "{\"version\":2,\"grants\":[]" TAIL, "unknown version" },
+		{ "version 3", "{\"version\":3,\"grants\":[]" TAIL, "unknown version" },
+		{ "version 2 without sessions", "{\"version\":2,\"grants\":[]" TAIL, "lacks" },
+		{ "sessions in version 1", "{\"version\":1,\"grants\":[]" TAIL_V2, "unknown field" },
+		{ "session of no grant", "{\"version\":2,\"grants\":[]" TAIL_S(SESSION), "of no grant" },
+		{ "session of another account", "{\"version\":2,\"grants\":[" GRANT2 "]"
+			TAIL_S("{\"grant\":\"0123456789ab\",\"user\":\"bob\"," S_REST "}"), "another account" },
+		{ "session twice", "{\"version\":2,\"grants\":[" GRANT2 "]" TAIL_S(SESSION "," SESSION),
+		  "same connection" },
+		{ "session address a name", "{\"version\":2,\"grants\":[" GRANT2 "]"
+			TAIL_S("{" S_HEAD ",\"address\":\"shop.example\",\"port\":50000,\"since\":1796000100,\"pid\":4242}"),
+		  "not a numeric" },
+		{ "session port 0", "{\"version\":2,\"grants\":[" GRANT2 "]"
+			TAIL_S("{" S_HEAD ",\"address\":\"203.0.113.7\",\"port\":0,\"since\":1796000100,\"pid\":4242}"),
+		  "out of range" },
+		{ "session pid 0", "{\"version\":2,\"grants\":[" GRANT2 "]"
+			TAIL_S("{" S_HEAD ",\"address\":\"203.0.113.7\",\"port\":1,\"since\":1796000100,\"pid\":0}"),
+		  "out of range" },
+		{ "session field extra", "{\"version\":2,\"grants\":[" GRANT2 "]"
+			TAIL_S("{" S_HEAD ",\"x\":1," S_ADDR_REST "}"), "exactly the expected fields" },
+		{ "session field missing", "{\"version\":2,\"grants\":[" GRANT2 "]"
+			TAIL_S("{" S_HEAD ",\"address\":\"203.0.113.7\",\"port\":1,\"since\":1796000100}"),
+		  "exactly the expected fields" },
+		{ "version 2 grant without last_login", "{\"version\":2,\"grants\":[" GRANT "]" TAIL_V2,
+		  "exactly the expected fields" },
+		{ "version 1 grant with last_login", "{\"version\":1,\"grants\":[" GRANT2 "]" TAIL,
+		  "exactly the expected fields" },
+		{ "last_login as text", "{\"version\":2,\"grants\":[{" G_ID ",\"user\":\"alice\"," G_REST
+			",\"last_login\":\"yesterday\"}]" TAIL_V2, "not an integer" },
+		{ "session grant id short", "{\"version\":2,\"grants\":[" GRANT2 "]"
+			TAIL_S("{\"grant\":\"0123\",\"user\":\"alice\"," S_REST "}"), "not a grant id" },
 		{ "version as text", "{\"version\":\"1\",\"grants\":[]" TAIL, "unknown version" },
 		{ "version not first", "{\"grants\":[],\"version\":1,\"nonces\":[],\"accounts\":[]}",
 		  "begin with its version" },

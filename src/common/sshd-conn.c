@@ -1,0 +1,453 @@
+/* The sshd monitor process that holds a TCP connection, found and ended. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sshd-conn.h"
+#include "sshd-listen.h"
+#include "validate.h"
+
+/* Sockets of one connection: one, or a few while a listener forks. */
+#define CONN_SOCKETS_MAX 16
+
+struct socket_set {
+	unsigned long long inodes[CONN_SOCKETS_MAX];
+	size_t n;
+};
+
+bool sshd_conn_is_monitor(const struct sshd_conn_process *p, const char *user)
+{
+	static const char *const names[] = { "sshd", "sshd-session" };
+	static const char suffix[] = " [priv]";
+	const size_t slen = sizeof(suffix) - 1;
+	char name[sizeof(p->title)];
+	const char *rest = NULL;
+	size_t n;
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(p->uids); i++)
+		if (p->uids[i] != 0)
+			return false;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(names) && !rest; i++) {
+		size_t len = strlen(names[i]);
+
+		if (strcmp(p->comm, names[i]) == 0 &&
+		    strncmp(p->title, names[i], len) == 0 &&
+		    strncmp(p->title + len, ": ", 2) == 0)
+			rest = p->title + len + 2;
+	}
+	if (!rest)
+		return false;
+	n = strnlen(rest, sizeof(p->title) - (size_t)(rest - p->title));
+	if (n <= slen || memcmp(rest + n - slen, suffix, slen) != 0)
+		return false;
+	memcpy(name, rest, n - slen);
+	name[n - slen] = '\0';
+	return username_valid(name) && (!user || strcmp(name, user) == 0);
+}
+
+/* ---- /proc/net/tcp{,6}: the sockets with the peer ---- */
+
+/* A decimal field of len bytes, digits only. */
+static bool parse_ull(const char *p, size_t len, unsigned long long *out)
+{
+	unsigned long long value = 0;
+
+	if (len == 0 || len > 19)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		value = value * 10 + (unsigned long long)(p[i] - '0');
+	}
+	*out = value;
+	return true;
+}
+
+/*
+ * The remote end and the inode of a /proc/net/tcp line.
+ * sshd_tcp_socket_parse (sshd-listen.h) reads the local end, the state and
+ * the uid, and checks the remote end without keeping it, so the remote end
+ * is read by handing it the line with the remote end in the local end's
+ * place; the inode (the tenth field, after timeout) is read here. XXX: once
+ * struct sshd_tcp_socket keeps the remote end and the inode, this goes.
+ */
+static int tcp_line_remote(const char *line, struct sshd_tcp_socket *remote,
+			   unsigned long long *inode)
+{
+	enum { SLOT, LOCAL, REMOTE, UID = 7, TIMEOUT, INODE, FIELDS };
+	const char *field[FIELDS], *p = line, *ignored;
+	size_t len[FIELDS];
+	char swapped[512];
+	int n;
+
+	for (size_t i = 0; i < FIELDS; i++) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0' || *p == '\n')
+			return SL_REFUSED;
+		field[i] = p;
+		len[i] = strcspn(p, " \n");
+		p += len[i];
+	}
+	n = snprintf(swapped, sizeof(swapped), "%.*s %.*s %s", (int)len[SLOT],
+		     field[SLOT], (int)len[REMOTE], field[REMOTE], field[REMOTE]);
+	if (n < 0 || (size_t)n >= sizeof(swapped) ||
+	    sshd_tcp_socket_parse(swapped, remote, &ignored) != 0 ||
+	    !parse_ull(field[INODE], len[INODE], inode))
+		return SL_REFUSED;
+	return 0;
+}
+
+static bool remote_is_peer(const struct sshd_tcp_socket *remote,
+			   const struct sshd_conn_peer *peer)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0,
+						  0, 0, 0, 0, 0xff, 0xff };
+
+	if (remote->port != peer->port)
+		return false;
+	if (remote->family == peer->family)
+		return memcmp(remote->address, peer->address,
+			      peer->family == AF_INET ? 4 : 16) == 0;
+	/* An IPv4 client of a socket bound to ::. */
+	return peer->family == AF_INET && remote->family == AF_INET6 &&
+	       memcmp(remote->address, mapped, sizeof(mapped)) == 0 &&
+	       memcmp(remote->address + 12, peer->address, 4) == 0;
+}
+
+static int sockets_scan(const char *path, const struct sshd_conn_peer *peer,
+			struct socket_set *set)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+	int r = 0;
+
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	errno = 0;
+	while (getline(&line, &cap, f) >= 0) {
+		struct sshd_tcp_socket local, remote;
+		unsigned long long inode;
+		const char *ignored;
+
+		if (n++ == 0)
+			continue; /* the heading */
+		if (sshd_tcp_socket_parse(line, &local, &ignored) != 0 ||
+		    tcp_line_remote(line, &remote, &inode) != 0) {
+			r = -EPROTO;
+			goto out;
+		}
+		/* TIME_WAIT and the like have no inode: nobody holds them. */
+		if (local.state == SSHD_TCP_LISTEN || inode == 0 ||
+		    !remote_is_peer(&remote, peer) ||
+		    (peer->local_port && local.port != peer->local_port))
+			continue;
+		if (set->n == CONN_SOCKETS_MAX) {
+			r = -E2BIG;
+			goto out;
+		}
+		set->inodes[set->n++] = inode;
+	}
+	if (ferror(f))
+		r = errno ? -errno : -EIO;
+out:
+	free(line);
+	fclose(f);
+	return r;
+}
+
+/* ---- /proc/PID: who holds them ---- */
+
+/* Read a small /proc file whole into buf (NUL-terminated); bytes read or
+ * -errno. */
+static ssize_t proc_read(int dirfd, const char *name, char *buf, size_t size)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n, total = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((size_t)total + 1 < size) {
+		n = read(fd, buf + total, size - 1 - (size_t)total);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			total = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		total += n;
+	}
+	close(fd);
+	if (total >= 0)
+		buf[total] = '\0';
+	return total;
+}
+
+/* The identity of the process whose /proc directory is dirfd, and its
+ * parent's pid; false when it cannot be read (gone, or not a process). */
+static bool process_read(int dirfd, struct sshd_conn_process *p, pid_t *ppid)
+{
+	char status[4096], *uid, *parent, *end;
+	long parent_pid;
+	ssize_t n;
+
+	memset(p, 0, sizeof(*p));
+	n = proc_read(dirfd, "comm", p->comm, sizeof(p->comm));
+	if (n <= 0)
+		return false;
+	p->comm[strcspn(p->comm, "\n")] = '\0';
+	/* The cheap test first: most processes are not sshd. */
+	if (strcmp(p->comm, "sshd") != 0 && strcmp(p->comm, "sshd-session") != 0)
+		return false;
+	if (proc_read(dirfd, "status", status, sizeof(status)) <= 0)
+		return false;
+	parent = strstr(status, "\nPPid:");
+	if (!parent)
+		return false;
+	errno = 0;
+	parent_pid = strtol(parent + 6, &end, 10);
+	if (errno || end == parent + 6 || parent_pid < 0 || parent_pid > INT32_MAX)
+		return false;
+	*ppid = (pid_t)parent_pid;
+	uid = strstr(status, "\nUid:");
+	if (!uid)
+		return false;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(p->uids); i++) {
+		char *end;
+		unsigned long value;
+
+		errno = 0;
+		value = strtoul(uid + (i == 0 ? 5 : 0), &end, 10);
+		if (errno || end == uid || value > UINT32_MAX ||
+		    (*end != '\t' && *end != '\n'))
+			return false;
+		p->uids[i] = (uid_t)value;
+		uid = end;
+	}
+	/* The title is the first string of cmdline, however sshd padded it. */
+	return proc_read(dirfd, "cmdline", p->title, sizeof(p->title)) > 0;
+}
+
+/* Whether the process holds one of set's sockets: 1, 0, or -errno. */
+static int process_holds(int dirfd, const struct socket_set *set)
+{
+	int fdfd = openat(dirfd, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir;
+	struct dirent *entry;
+	int r = 0;
+
+	if (fdfd < 0)
+		return -errno;
+	dir = fdopendir(fdfd);
+	if (!dir) {
+		r = -errno;
+		close(fdfd);
+		return r;
+	}
+	while ((entry = readdir(dir))) {
+		char target[64];
+		unsigned long long inode;
+		ssize_t n;
+		size_t len;
+
+		if (entry->d_name[0] == '.')
+			continue;
+		n = readlinkat(fdfd, entry->d_name, target, sizeof(target) - 1);
+		if (n < 0) {
+			if (errno == ENOENT)
+				continue; /* closed meanwhile */
+			r = -errno;
+			break;
+		}
+		target[n] = '\0';
+		len = (size_t)n;
+		if (len < 10 || strncmp(target, "socket:[", 8) != 0 ||
+		    target[len - 1] != ']' || !parse_ull(target + 8, len - 9, &inode))
+			continue;
+		for (size_t i = 0; i < set->n; i++)
+			if (set->inodes[i] == inode) {
+				r = 1;
+				goto out;
+			}
+	}
+out:
+	closedir(dir);
+	return r;
+}
+
+static int monitors_scan(const struct sshd_conn_peer *peer,
+			 const struct socket_set *set, pid_t *found,
+			 const char **why)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *entry;
+	bool denied = false;
+	pid_t pid = 0, pid_parent = 0;
+	int r = 0;
+
+	if (!proc) {
+		*why = "cannot read /proc";
+		return -errno;
+	}
+	while ((entry = readdir(proc))) {
+		struct sshd_conn_process p;
+		pid_t ppid = 0;
+		char *end;
+		long value;
+		int pdir, holds;
+
+		errno = 0;
+		value = strtol(entry->d_name, &end, 10);
+		if (errno || *end != '\0' || value <= 0 || value > INT32_MAX)
+			continue;
+		pdir = openat(dirfd(proc), entry->d_name,
+			      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (pdir < 0)
+			continue; /* gone */
+		holds = 0;
+		if (process_read(pdir, &p, &ppid) && sshd_conn_is_monitor(&p, peer->user))
+			holds = process_holds(pdir, set);
+		close(pdir);
+		if (holds == -EACCES || holds == -EPERM)
+			denied = true;
+		if (holds != 1)
+			continue;
+		/* Right after a login the monitor forks the session's process,
+		 * which is a copy of it (root, the same title, the socket)
+		 * until it drops privileges and retitles itself: the monitor
+		 * is the parent of the two. */
+		if (pid != 0 && ppid == pid)
+			continue;
+		if (pid != 0 && pid_parent == (pid_t)value) {
+			pid = (pid_t)value;
+			pid_parent = ppid;
+			continue;
+		}
+		if (pid != 0 && pid != (pid_t)value) {
+			*why = "two sshd monitors hold the connection";
+			r = SL_REFUSED;
+			goto out;
+		}
+		pid = (pid_t)value;
+		pid_parent = ppid;
+	}
+	if (pid != 0)
+		*found = pid;
+	else if (denied) {
+		*why = "cannot read an sshd monitor's /proc/PID/fd (it takes CAP_SYS_PTRACE)";
+		r = -EACCES;
+	} else {
+		*why = "no sshd monitor holds a connection with that client";
+		r = SL_NOT_FOUND;
+	}
+out:
+	closedir(proc);
+	return r;
+}
+
+int sshd_conn_find(const struct sshd_conn_peer *peer, pid_t *pid,
+		   const char **why)
+{
+	static const char *const tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+	struct socket_set set = { .n = 0 };
+	int r;
+
+	if ((peer->family != AF_INET && peer->family != AF_INET6) ||
+	    peer->port == 0 || peer->port > 65535 || peer->local_port > 65535) {
+		*why = "the connection asked for has no address family or port";
+		return SL_REFUSED;
+	}
+	for (size_t i = 0; i < SL_ARRAY_SIZE(tables); i++) {
+		r = sockets_scan(tables[i], peer, &set);
+		if (r == -EPROTO)
+			*why = "a line of /proc/net/tcp does not parse";
+		else if (r == -E2BIG)
+			*why = "too many sockets with that client";
+		else if (r < 0)
+			*why = "cannot read /proc/net/tcp";
+		if (r != 0)
+			return r;
+	}
+	if (set.n == 0) {
+		*why = "no TCP connection with that client";
+		return SL_NOT_FOUND;
+	}
+	return monitors_scan(peer, &set, pid, why);
+}
+
+int sshd_conn_open(const struct sshd_conn_peer *peer, int *pidfd, pid_t *pid,
+		   const char **why)
+{
+	pid_t first, again;
+	int fd, r;
+
+	r = sshd_conn_find(peer, &first, why);
+	if (r != 0)
+		return r;
+	fd = (int)syscall(SYS_pidfd_open, first, 0);
+	if (fd < 0) {
+		if (errno == ESRCH) {
+			*why = "the sshd monitor exited meanwhile";
+			return SL_NOT_FOUND;
+		}
+		*why = "cannot open a pidfd for the sshd monitor";
+		return -errno;
+	}
+	/* The pid may have been used again before pidfd_open: only when the
+	 * monitor is still the same pid does fd name it. */
+	r = sshd_conn_find(peer, &again, why);
+	if (r == 0 && again != first) {
+		*why = "the sshd monitor exited meanwhile";
+		r = SL_NOT_FOUND;
+	}
+	if (r != 0) {
+		close(fd);
+		return r;
+	}
+	*pidfd = fd;
+	*pid = first;
+	return 0;
+}
+
+int sshd_conn_signal(int pidfd, int sig)
+{
+	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int sshd_conn_end(const struct sshd_conn_peer *peer, pid_t *pid,
+		  const char **why)
+{
+	pid_t found;
+	int pidfd, r;
+
+	r = sshd_conn_open(peer, &pidfd, &found, why);
+	if (r != 0)
+		return r;
+	r = sshd_conn_signal(pidfd, SIGTERM);
+	close(pidfd);
+	if (r == -ESRCH) {
+		*why = "the sshd monitor exited meanwhile";
+		return SL_NOT_FOUND;
+	}
+	if (r < 0) {
+		*why = "cannot signal the sshd monitor";
+		return r;
+	}
+	*pid = found;
+	return 0;
+}
