@@ -39,6 +39,8 @@ struct log_line {
 	pid_t pid;        /* the writer's pid as the kernel told the source
 			     (the journal's _PID); 0 when the source cannot
 			     know it (a file) */
+	time_t time;      /* when it was written, as the source knows it
+			     (the journal's); 0 when it cannot (a file) */
 };
 
 struct log_follow;

@@ -20,20 +20,23 @@ bool log_journal_available(void);
 
 /*
  * Follow the local system journal's messages from sshd (_COMM "sshd" or
- * "sshd-session", OpenSSH >= 9.8), from its end: entries already there are
- * not given. line_max: 1..LOG_FOLLOW_LINE_MAX_LIMIT. Returns 0 with a new
+ * "sshd-session", OpenSSH >= 9.8) running as root, from its end (since 0:
+ * entries already there are not given) or from the first entry at or
+ * after since (so a restarted daemon reads the logins made while it was
+ * down). line_max: 1..LOG_FOLLOW_LINE_MAX_LIMIT. Returns 0 with a new
  * *out (log_journal_free); SL_REFUSED with *why (line_max out of range);
  * -EOPNOTSUPP with *why in a build without the journal; -errno with *why
  * naming the step.
  */
-int log_journal_open(size_t line_max, struct log_journal **out, const char **why);
+int log_journal_open(size_t line_max, time_t since, struct log_journal **out,
+		     const char **why);
 
 /* The fd to poll (sd_journal_get_fd's); owned by the source. */
 int log_journal_fd(const struct log_journal *journal);
 
 /*
  * The next entry's MESSAGE as a line (log-follow.h's contract; line->pid is
- * the entry's _PID, 0 when it has none). -EAGAIN when there is none now;
+ * the entry's _PID, 0 when it has none; line->time its time). -EAGAIN when there is none now;
  * SL_REFUSED with *why when an entry had no MESSAGE or one longer than
  * line_max, or one with a NUL or a newline in it (skipped); -errno.
  */

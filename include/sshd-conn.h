@@ -86,6 +86,25 @@ int sshd_conn_find(const struct sshd_conn_peer *peer, pid_t *pid,
 int sshd_conn_open(const struct sshd_conn_peer *peer, int *pidfd, pid_t *pid,
 		   const char **why);
 
+/*
+ * A monitor known by its pid, from a source the kernel vouches for (the
+ * journal's _PID, which journald takes from the sender's credentials), or
+ * one found before (*start non-zero: its start time then, in clock ticks
+ * since boot, which must match, so a pid used again is never taken for it).
+ * Opens a pidfd, then checks that the process is sshd_conn_is_monitor of
+ * user and alive after the check. Reads only comm, status, cmdline and
+ * stat, so it needs no CAP_SYS_PTRACE. Returns 0 with *pidfd and *start;
+ * SL_NOT_FOUND with *why when the process has gone or is not such a
+ * monitor; -errno.
+ */
+int sshd_conn_open_pid(pid_t pid, const char *user, unsigned long long *start,
+		       int *pidfd, const char **why);
+
+/* A start time from sshd_conn_open_pid as seconds since the epoch (boot
+ * time from /proc/stat plus the ticks; good to a second or so); 0 when it
+ * cannot be told. */
+time_t sshd_conn_started_at(unsigned long long start);
+
 /* Send sig to the process of a pidfd from sshd_conn_open. 0, -ESRCH when
  * it has exited, -errno. */
 int sshd_conn_signal(int pidfd, int sig);

@@ -59,6 +59,8 @@ struct session {
 	unsigned port;                      /* the client's, 1..65535 */
 	time_t since;                       /* the login */
 	pid_t pid;                          /* the monitor's */
+	unsigned long long pid_start;       /* its start, in clock ticks since
+					       boot (a pid used again differs) */
 };
 
 struct nonce {

@@ -283,6 +283,7 @@ int log_follow_next(struct log_follow *f, struct log_line *line,
 			line->text = f->buf + f->start;
 			line->len = (size_t)(nl - line->text);
 			line->pid = 0;
+			line->time = 0;
 			f->start = (size_t)(nl + 1 - f->buf);
 			return 0;
 		}

@@ -1,5 +1,6 @@
 /* sshd's messages in the systemd journal, followed through sd-journal. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,8 @@ bool log_journal_available(void)
 	return true;
 }
 
-int log_journal_open(size_t line_max, struct log_journal **out, const char **why)
+int log_journal_open(size_t line_max, time_t since, struct log_journal **out,
+		     const char **why)
 {
 	struct log_journal *lj = NULL;
 	int r;
@@ -43,18 +45,27 @@ int log_journal_open(size_t line_max, struct log_journal **out, const char **why
 		*why = "opening the journal";
 		goto out;
 	}
-	/* Two matches on one field are alternatives. */
+	/* Two matches on one field are alternatives; matches on different
+	 * fields must all hold. _COMM and _UID are journald's, from the
+	 * kernel: a user's program named sshd writes entries too, as that
+	 * user. */
 	r = sd_journal_add_match(lj->j, "_COMM=sshd", 0);
 	if (r >= 0)
 		r = sd_journal_add_match(lj->j, "_COMM=sshd-session", 0);
+	if (r >= 0)
+		r = sd_journal_add_match(lj->j, "_UID=0", 0);
 	if (r < 0) {
 		*why = "matching sshd's entries";
 		goto out;
 	}
-	/* At the end, one back: the next entry is the first new one. */
-	r = sd_journal_seek_tail(lj->j);
-	if (r >= 0)
-		r = sd_journal_previous(lj->j);
+	if (since > 0) {
+		r = sd_journal_seek_realtime_usec(lj->j, (uint64_t)since * 1000000u);
+	} else {
+		/* At the end, one back: the next entry is the first new one. */
+		r = sd_journal_seek_tail(lj->j);
+		if (r >= 0)
+			r = sd_journal_previous(lj->j);
+	}
 	if (r < 0) {
 		*why = "seeking to the journal's end";
 		goto out;
@@ -103,6 +114,7 @@ int log_journal_next(struct log_journal *lj, struct log_line *line,
 	const char *message = NULL, *pid_text = NULL;
 	size_t len = 0, pid_len = 0;
 	long long pid = 0;
+	uint64_t usec = 0;
 	int r;
 
 	r = sd_journal_next(lj->j);
@@ -140,12 +152,15 @@ int log_journal_next(struct log_journal *lj, struct log_line *line,
 			pid = pid * 10 + (pid_text[i] - '0');
 		}
 	}
+	if (sd_journal_get_realtime_usec(lj->j, &usec) < 0)
+		usec = 0;
 	memcpy(lj->buf, message, len);
 	lj->buf[len] = '\0';
 	*line = (struct log_line){
 		.text = lj->buf,
 		.len = len,
 		.pid = pid > 0 && pid <= 0x3fffffff ? (pid_t)pid : 0,
+		.time = (time_t)(usec / 1000000u),
 	};
 	return 0;
 }
@@ -171,7 +186,8 @@ bool log_journal_available(void)
 	return false;
 }
 
-int log_journal_open(size_t line_max, struct log_journal **out, const char **why)
+int log_journal_open(size_t line_max, time_t since, struct log_journal **out,
+		     const char **why)
 {
 	(void)line_max;
 	(void)out;

@@ -422,6 +422,98 @@ int sshd_conn_open(const struct sshd_conn_peer *peer, int *pidfd, pid_t *pid,
 	return 0;
 }
 
+/* The start time of the process whose /proc directory is dirfd: field 22
+ * of stat, in clock ticks since boot; 0 when it cannot be read. */
+static unsigned long long process_start(int dirfd)
+{
+	char stat[1024], *p;
+	unsigned long long start;
+
+	if (proc_read(dirfd, "stat", stat, sizeof(stat)) <= 0)
+		return 0;
+	/* comm, in parentheses, may hold anything: fields follow the last ")". */
+	p = strrchr(stat, ')');
+	if (!p)
+		return 0;
+	for (int field = 2; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return 0;
+	}
+	if (!parse_ull(p + 1, strcspn(p + 1, " "), &start))
+		return 0;
+	return start;
+}
+
+int sshd_conn_open_pid(pid_t pid, const char *user, unsigned long long *start,
+		       int *pidfd, const char **why)
+{
+	struct sshd_conn_process p;
+	unsigned long long started;
+	char path[32];
+	int dirfd, fd, r = 0;
+	pid_t ppid;
+
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0) {
+		*why = errno == ESRCH ? "the process has exited" : "cannot open a pidfd for it";
+		return errno == ESRCH ? SL_NOT_FOUND : -errno;
+	}
+	snprintf(path, sizeof(path), "/proc/%ld", (long)pid);
+	dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || !process_read(dirfd, &p, &ppid) ||
+	    !sshd_conn_is_monitor(&p, user)) {
+		*why = "the process is not an sshd connection monitor of the account";
+		r = SL_NOT_FOUND;
+	} else {
+		started = process_start(dirfd);
+		if (started == 0) {
+			*why = "the process's start time cannot be read";
+			r = SL_NOT_FOUND;
+		} else if (*start != 0 && started != *start) {
+			*why = "the pid now names another process";
+			r = SL_NOT_FOUND;
+		}
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	/* Alive now, so alive while /proc/PID was read: what was read is the
+	 * pidfd's process, not one that took its pid afterwards. */
+	if (r == 0 && sshd_conn_signal(fd, 0) < 0) {
+		*why = "the process has exited";
+		r = SL_NOT_FOUND;
+	}
+	if (r != 0) {
+		close(fd);
+		return r;
+	}
+	*start = started;
+	*pidfd = fd;
+	return 0;
+}
+
+time_t sshd_conn_started_at(unsigned long long start)
+{
+	char stat[8192], *btime, *end;
+	long ticks = sysconf(_SC_CLK_TCK);
+	unsigned long long boot;
+	int dirfd;
+	ssize_t n;
+
+	dirfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return 0;
+	n = proc_read(dirfd, "stat", stat, sizeof(stat));
+	close(dirfd);
+	if (n <= 0 || ticks <= 0 || !(btime = strstr(stat, "\nbtime ")))
+		return 0;
+	btime += 7;
+	end = btime + strcspn(btime, "\n");
+	if (!parse_ull(btime, (size_t)(end - btime), &boot))
+		return 0;
+	return (time_t)(boot + start / (unsigned long long)ticks);
+}
+
 int sshd_conn_signal(int pidfd, int sig)
 {
 	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)

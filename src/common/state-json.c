@@ -381,7 +381,7 @@ int state_nonce_from_json(json_t *value, struct nonce *n, const char **why)
 
 /* The keys of a session in state.json, in the order written. */
 static const char *const session_state_keys[] = {
-	"grant", "user", "address", "port", "since", "pid",
+	"grant", "user", "address", "port", "since", "pid", "pid_start",
 };
 
 int state_session_check(const struct session *s, const char **why)
@@ -405,7 +405,8 @@ int state_session_check(const struct session *s, const char **why)
 		*why = "a session's address is not a numeric IPv4 or IPv6 address";
 		return SL_REFUSED;
 	}
-	if (s->port < 1 || s->port > 65535 || !time_sane(s->since) || s->pid < 1) {
+	if (s->port < 1 || s->port > 65535 || !time_sane(s->since) || s->pid < 1 ||
+	    s->pid_start < 1 || s->pid_start > INT64_MAX) {
 		*why = "a session's port, time or pid is out of range";
 		return SL_REFUSED;
 	}
@@ -421,6 +422,7 @@ json_t *state_session_to_json(const struct session *s)
 		json_integer(s->port),
 		json_integer(s->since),
 		json_integer(s->pid),
+		json_integer((json_int_t)s->pid_start),
 	};
 
 	return object_of(session_state_keys, values, SL_ARRAY_SIZE(session_state_keys));
@@ -441,7 +443,7 @@ static bool take_text(json_t *object, const char *key, char *buf, size_t size)
 
 int state_session_from_json(json_t *object, struct session *s, const char **why)
 {
-	long long port = 0, since = 0, pid = 0;
+	long long port = 0, since = 0, pid = 0, pid_start = 0;
 
 	memset(s, 0, sizeof(*s));
 	if (!json_is_object(object) ||
@@ -454,16 +456,19 @@ int state_session_from_json(json_t *object, struct session *s, const char **why)
 	    !take_text(object, "address", s->address, sizeof(s->address)) ||
 	    take_integer(object, "port", false, &port) != 0 ||
 	    take_integer(object, "since", false, &since) != 0 ||
-	    take_integer(object, "pid", false, &pid) != 0) {
+	    take_integer(object, "pid", false, &pid) != 0 ||
+	    take_integer(object, "pid_start", false, &pid_start) != 0) {
 		*why = "a session lacks a field or has one of the wrong type";
 		return SL_REFUSED;
 	}
-	if (port < 1 || port > 65535 || pid < 1 || pid > 0x3fffffff || !time_sane(since)) {
+	if (port < 1 || port > 65535 || pid < 1 || pid > 0x3fffffff || pid_start < 1 ||
+	    !time_sane(since)) {
 		*why = "a session's port, time or pid is out of range";
 		return SL_REFUSED;
 	}
 	s->port = (unsigned)port;
 	s->since = (time_t)since;
 	s->pid = (pid_t)pid;
+	s->pid_start = (unsigned long long)pid_start;
 	return state_session_check(s, why);
 }

@@ -121,6 +121,8 @@ struct daemon {
 	struct log_journal *sshd_journal; /* [sshd] log = journal */
 	struct session_watch *watches;
 	size_t n_watches;
+	bool sessions_catching_up; /* reading, at start-up, what was logged
+				      while the daemon was down */
 
 	/* Expiry */
 	struct schedule_hold *holds;

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -116,21 +117,50 @@ static void save_state(struct daemon *d)
 
 /* ---- the log ---- */
 
-/* What sshd_conn_* is asked for a stored session. */
-static int session_peer(const struct session *s, struct sshd_conn_peer *peer)
+/*
+ * The monitor of a login just seen: by the pid the journal names, which
+ * journald takes from the kernel and so needs no further proof than the
+ * process's identity (and no CAP_SYS_PTRACE, which the unit does not
+ * grant); from a log file, whose "sshd[PID]" anyone can write through
+ * syslog, by the TCP connection the line names (sshd-conn.h). Either way
+ * *pidfd, *pid and the monitor's start time in *start.
+ */
+static int session_monitor(struct daemon *d, const struct sshd_conn_peer *peer,
+			   const struct log_line *line, int *pidfd, pid_t *pid,
+			   unsigned long long *start, const char **why)
 {
-	*peer = (struct sshd_conn_peer){ .port = s->port, .user = s->user };
-	if (inet_pton(AF_INET, s->address, peer->address) == 1)
-		peer->family = AF_INET;
-	else if (inet_pton(AF_INET6, s->address, peer->address) == 1)
-		peer->family = AF_INET6;
-	else
-		return -EINVAL;
-	return 0;
+	int r, found_fd;
+
+	*start = 0;
+	if (d->sshd_journal) {
+		if (line->pid <= 0) {
+			*why = "the journal entry names no process";
+			return SL_REFUSED;
+		}
+		*pid = line->pid;
+		r = sshd_conn_open_pid(line->pid, peer->user, start, pidfd, why);
+		/* A process that started after the entry was written has the
+		 * pid again: the monitor that wrote it is gone (this matters
+		 * for old entries read at start-up). */
+		if (r == 0 && line->time > 0 && sshd_conn_started_at(*start) > line->time + 1) {
+			close(*pidfd);
+			*why = "the pid now names another process";
+			return SL_NOT_FOUND;
+		}
+		return r;
+	}
+	r = sshd_conn_open(peer, &found_fd, pid, why);
+	if (r != 0)
+		return r;
+	/* The same process again by its pid, for its start time; found_fd
+	 * kept it from being replaced meanwhile. */
+	r = sshd_conn_open_pid(*pid, peer->user, start, pidfd, why);
+	close(found_fd);
+	return r;
 }
 
 static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
-			  pid_t claimed_pid)
+			  const struct log_line *line)
 {
 	struct sshd_conn_peer peer = {
 		.family = ev->family,
@@ -164,10 +194,16 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 	snprintf(s.address, sizeof(s.address), "%.*s",
 		 (int)strcspn(ev->address_text, "%"), ev->address_text);
 	s.port = ev->port;
-	s.since = daemon_now();
-	grant->last_login = s.since;
+	s.since = line->time > 0 ? line->time : daemon_now();
 
-	r = sshd_conn_open(&peer, &pidfd, &pid, &why);
+	r = session_monitor(d, &peer, line, &pidfd, &pid, &s.pid_start, &why);
+	/* At start-up the journal is read again from the oldest grant on:
+	 * a login that is over and no later than the last one recorded was
+	 * seen before the restart. */
+	if (r == SL_NOT_FOUND && d->sessions_catching_up && s.since <= grant->last_login)
+		return;
+	if (s.since > grant->last_login)
+		grant->last_login = s.since;
 	if (r == SL_NOT_FOUND) {
 		/* `ssh host true` can be over before its line is read. */
 		save_state(d);
@@ -188,9 +224,9 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 		session_audit(d, &s, grant, "session_start", -1, reason);
 		return;
 	}
-	if (claimed_pid > 0 && claimed_pid != pid)
+	if (!d->sshd_journal && line->pid > 0 && line->pid != pid)
 		log_warn("grant %s: the login from %s port %u was logged by pid %ld, but pid %ld holds its connection",
-			 s.grant_id, s.address, s.port, (long)claimed_pid, (long)pid);
+			 s.grant_id, s.address, s.port, (long)line->pid, (long)pid);
 	s.pid = pid;
 	r = watch_add(d, pid, pidfd);
 	if (r < 0)
@@ -215,7 +251,8 @@ static int log_next(struct daemon *d, struct log_line *line, const char **why)
 	return -EAGAIN;
 }
 
-void daemon_sshd_log_event(struct daemon *d)
+/* Handle up to limit lines of sshd's log, fewer when there are no more. */
+static void log_read(struct daemon *d, long limit)
 {
 	struct sshd_log_event ev;
 	struct log_line line;
@@ -223,9 +260,7 @@ void daemon_sshd_log_event(struct daemon *d)
 	char safe[256];
 	int r;
 
-	/* Bounded, so a flood of lines cannot starve the socket: what is
-	 * left keeps the fd readable for the next round. */
-	for (int n = 0; n < 256; n++) {
+	for (long n = 0; n < limit; n++) {
 		r = log_next(d, &line, &why);
 		if (r == -EAGAIN)
 			return;
@@ -248,8 +283,15 @@ void daemon_sshd_log_event(struct daemon *d)
 		 * (the pidfd): a "Disconnected" line is only a hint of it,
 		 * and at INFO a killed or dropped connection logs none. */
 		if (ev.kind == SSHD_LOG_ACCEPTED)
-			session_begin(d, &ev, line.pid);
+			session_begin(d, &ev, &line);
 	}
+}
+
+void daemon_sshd_log_event(struct daemon *d)
+{
+	/* Bounded, so a flood of lines cannot starve the socket: what is
+	 * left keeps the fd readable for the next round. */
+	log_read(d, 256);
 }
 
 void daemon_session_exited(struct daemon *d, pid_t pid)
@@ -339,10 +381,21 @@ static void log_open(struct daemon *d)
 	const char *path = d->config->sshd_log, *why = NULL;
 	int r, fd;
 
+	time_t since = 0;
+
+	/* From the journal, what was logged since the oldest grant began, so
+	 * logins made while the daemon was down are found (a file is followed
+	 * from its end: its lines carry no time to start from). */
+	for (size_t i = 0; i < d->state->n_grants; i++) {
+		time_t created = d->state->grants[i].created;
+
+		if (created > 0 && (since == 0 || created < since))
+			since = created;
+	}
 	if (path)
 		r = log_follow_open(path, SSHD_LOG_LINE_MAX, &d->sshd_follow, &why);
 	else
-		r = log_journal_open(SSHD_LOG_LINE_MAX, &d->sshd_journal, &why);
+		r = log_journal_open(SSHD_LOG_LINE_MAX, since, &d->sshd_journal, &why);
 	if (r != 0) {
 		log_err("cannot follow sshd's log (%.200s): %s%s%s; logins are not recorded and open sessions do not end with their grant",
 			path ? path : "the journal", why ? why : "",
@@ -361,19 +414,15 @@ static void log_open(struct daemon *d)
  * its end: 0 when it was watched, 1 when it ended. */
 static int session_resume(struct daemon *d, const struct session *s)
 {
-	struct sshd_conn_peer peer;
+	unsigned long long start = s->pid_start;
 	const char *why = NULL;
 	int pidfd = -1, r;
-	pid_t pid = 0;
 
-	if (session_peer(s, &peer) < 0)
-		return 1;
-	r = sshd_conn_open(&peer, &pidfd, &pid, &why);
-	if (r == 0 && pid == s->pid)
-		return watch_add(d, pid, pidfd) == 0 ? 0 : 1;
+	/* The pid with the start time recorded is that monitor and no other. */
+	r = sshd_conn_open_pid(s->pid, s->user, &start, &pidfd, &why);
 	if (r == 0)
-		close(pidfd); /* another monitor: not the connection recorded */
-	else if (r != SL_NOT_FOUND)
+		return watch_add(d, s->pid, pidfd) == 0 ? 0 : 1;
+	if (r != SL_NOT_FOUND)
 		log_err("grant %s: cannot look for the connection from %s port %u: %s",
 			s->grant_id, s->address, s->port, why ? why : strerror(-r));
 	return 1;
@@ -394,6 +443,11 @@ int daemon_sessions_open(struct daemon *d)
 	}
 	if (changed)
 		save_state(d);
+	if (d->sshd_journal) {
+		d->sessions_catching_up = true;
+		log_read(d, LONG_MAX);
+		d->sessions_catching_up = false;
+	}
 	if (d->state->n_sessions)
 		log_info("%zu open session%s of grants watched again", d->state->n_sessions,
 			 d->state->n_sessions == 1 ? "" : "s");

@@ -264,7 +264,8 @@ import json, sys
 path, grant, user, pid = sys.argv[1:]
 state = json.load(open(path))
 state["sessions"].append({"grant": grant, "user": user, "address": "127.0.0.1",
-                          "port": 9, "since": 1796000000, "pid": int(pid)})
+                          "port": 9, "since": 1796000000, "pid": int(pid),
+                          "pid_start": 1})
 json.dump(state, open(path, "w"))
 ' "$DAEMON_STATE/state.json" "$c" "$user" "$bystander" || fixture_fail "cannot edit state.json"
 wait_for "the deadline of $e to pass" bash -c "[ \$(date +%s) -gt $((G_EXPIRES + 1)) ]"

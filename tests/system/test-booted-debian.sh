@@ -96,13 +96,21 @@ ct_keygen() { # name
 	in_ct ssh-keygen -q -t ed25519 -N '' -C "$1@system-test" -f "/root/$1" </dev/null >/dev/null
 }
 
-# One login with exactly this key; 0 logged in, 255 refused.
-ct_login() { # key user
+# A command run through ssh with exactly this key; ssh's exit code (255:
+# refused), its stderr in $FIXTURE_DIR/ssh.err.
+ct_ssh() { # key user command...
+	local key=$1 user=$2
+	shift 2
 	in_ct ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
 		-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes \
 		-o IdentityAgent=none -o PreferredAuthentications=publickey \
-		-o ConnectTimeout=5 -o LogLevel=ERROR -i "/root/$1" "$2@127.0.0.1" true \
+		-o ConnectTimeout=5 -o LogLevel=ERROR -i "/root/$key" "$user@127.0.0.1" "$@" \
 		</dev/null 2>"$FIXTURE_DIR/ssh.err"
+}
+
+# One login with exactly this key; 0 logged in, 255 refused.
+ct_login() { # key user
+	ct_ssh "$1" "$2" true
 }
 
 # Grant /root/KEY.pub to USER with extra options; prints the grant id.
@@ -210,6 +218,68 @@ check_home_grant_login() {
 	done
 	sl audit --verify >"$FIXTURE_DIR/verify.out" 2>&1 ||
 		fail "audit --verify failed: $(head -c 300 "$FIXTURE_DIR/verify.out")"
+}
+
+# Whether grant ID's audit records hold one of event EVENT matching the
+# extended regular expression PATTERN (within the record).
+audit_has() { # id event [pattern]
+	sl audit --grant "$1" --json 2>/dev/null | grep "\"event\":\"$2\"" | grep -qE "${3:-.}"
+}
+
+# Up to 10 s for a command to succeed.
+ct_wait() { # command...
+	local i
+	for ((i = 0; i < 100; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The sessions of a grant through the journal, the default source, and the
+# unit's sandbox (no CAP_SYS_PTRACE): a login is on record with its
+# address, show lists it, and revoke closes the connection at once.
+check_session_ends_on_revoke() {
+	local user id client
+	user=$(ct_add_user sls) || fail "useradd failed"
+	ct_keygen sess || fail "ssh-keygen failed"
+	id=$(ct_grant "$user" sess --for 1h) && [ -n "$id" ] ||
+		fail "grant for $user failed: $(head -c 300 "$FIXTURE_DIR/grant.err")"
+	CONTAINER_TIMEOUT=120 ct_ssh sess "$user" sleep 600 &
+	client=$!
+	ct_wait audit_has "$id" session_start '"address":"127.0.0.1"' ||
+		fail "no session_start record of $id within 10 s of the login: $(sl audit --grant "$id" 2>&1 | tail -n 3)"
+	audit_has "$id" session_start '"reason"' &&
+		fail "the session of $id was recorded without a connection to end: $(sl audit --grant "$id" --json | grep session_start)"
+	sl show "$id" >"$FIXTURE_DIR/show.out" 2>&1 || fail "show $id failed"
+	grep -q "127.0.0.1 port [0-9]* since .*sshd pid [0-9]*" "$FIXTURE_DIR/show.out" ||
+		fail "show $id lists no open session: $(cat "$FIXTURE_DIR/show.out")"
+	sl revoke "$id" >/dev/null || fail "revoke $id failed"
+	ct_wait bash -c "! kill -0 $client 2>/dev/null" ||
+		fail "the ssh session of $id still runs 10 s after revoke"
+	audit_has "$id" session_end '"reason":"grant ended"' ||
+		fail "no session_end record of $id after revoke"
+}
+
+# A login made while the daemon was stopped is found in the journal when it
+# starts again, and ends with its grant.
+check_session_while_stopped() {
+	local user id client
+	user=$(ct_add_user slw) || fail "useradd failed"
+	ct_keygen down || fail "ssh-keygen failed"
+	id=$(ct_grant "$user" down --for 1h) && [ -n "$id" ] ||
+		fail "grant for $user failed: $(head -c 300 "$FIXTURE_DIR/grant.err")"
+	in_ct systemctl stop sshleased || fail "systemctl stop sshleased failed"
+	CONTAINER_TIMEOUT=120 ct_ssh down "$user" sleep 600 &
+	client=$!
+	ct_wait in_ct bash -c "pgrep -u '$user' -x sleep >/dev/null" ||
+		fail "the login of $user did not start"
+	in_ct systemctl start sshleased || fail "systemctl start sshleased failed"
+	audit_has "$id" session_start '"address":"127.0.0.1"' ||
+		fail "the login made while sshleased was stopped is not on record once it is ready"
+	sl revoke "$id" >/dev/null || fail "revoke $id failed"
+	ct_wait bash -c "! kill -0 $client 2>/dev/null" ||
+		fail "the session made while sshleased was stopped still runs 10 s after revoke"
 }
 
 # Put the package's config back (or none, as it was) and reload.
@@ -487,6 +557,8 @@ check_journal_grant_fields() {
 checks=(
 	check_installed_unit_active
 	check_home_grant_login
+	check_session_ends_on_revoke
+	check_session_while_stopped
 	check_reload_good_and_bad
 	check_expiry_while_stopped
 	check_seccomp_kill_mode

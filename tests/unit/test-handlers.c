@@ -502,7 +502,8 @@ static void test_sessions_end_with_grant(struct grant_case *t)
 	json_decref(grant(t, other_key, "1h", false, other));
 	{
 		struct session s = { .address = "203.0.113.7", .port = 50000,
-				     .since = time(NULL), .pid = getpid() };
+				     .since = time(NULL), .pid = getpid(),
+				     .pid_start = 1 };
 
 		snprintf(s.grant_id, sizeof(s.grant_id), "%s", id);
 		snprintf(s.user, sizeof(s.user), "%s", t->account->acct->name);

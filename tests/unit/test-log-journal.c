@@ -16,10 +16,10 @@ static void test_open(void)
 	const char *why = NULL;
 	int r;
 
-	CHECK_INT(log_journal_open(0, &j, &why), SSHLEASE_JOURNAL ? SL_REFUSED : -EOPNOTSUPP);
+	CHECK_INT(log_journal_open(0, 0, &j, &why), SSHLEASE_JOURNAL ? SL_REFUSED : -EOPNOTSUPP);
 	CHECK(j == NULL && why != NULL);
 	why = NULL;
-	r = log_journal_open(4096, &j, &why);
+	r = log_journal_open(4096, 0, &j, &why);
 	CHECK_INT(log_journal_available(), SSHLEASE_JOURNAL);
 	if (!SSHLEASE_JOURNAL) {
 		CHECK_INT(r, -EOPNOTSUPP);

@@ -152,10 +152,10 @@ static struct state *sample_state(unsigned n_grants)
 	if (n_grants >= 2) {
 		struct session a = { .grant_id = "000abc000001", .user = "alice",
 				     .address = "203.0.113.7", .port = 50000,
-				     .since = CREATED + 10, .pid = 4242 };
+				     .since = CREATED + 10, .pid = 4242, .pid_start = 1000 };
 		struct session b = { .grant_id = "000abc000000", .user = "shop_2",
 				     .address = "2001:db8::7", .port = 50001,
-				     .since = CREATED + 20, .pid = 4343 };
+				     .since = CREATED + 20, .pid = 4343, .pid_start = 2000 };
 
 		CHECK_INT(state_add_session(state, &a), 0);
 		CHECK_INT(state_add_session(state, &b), 0);
@@ -216,13 +216,13 @@ static void test_round_trip(void)
 		CHECK_INT(state_add_session(loaded, &(struct session){
 			.grant_id = "000abc000001", .user = "alice",
 			.address = "203.0.113.7", .port = 50000,
-			.since = CREATED + 10, .pid = 4242 }), 0);
+			.since = CREATED + 10, .pid = 4242, .pid_start = 1000 }), 0);
 		/* Back to the order saved. */
 		state_remove_session(loaded, 0);
 		CHECK_INT(state_add_session(loaded, &(struct session){
 			.grant_id = "000abc000000", .user = "shop_2",
 			.address = "2001:db8::7", .port = 50001,
-			.since = CREATED + 20, .pid = 4343 }), 0);
+			.since = CREATED + 20, .pid = 4343, .pid_start = 2000 }), 0);
 	}
 
 	/* Saved again, the bytes are the same. */
@@ -440,7 +440,7 @@ static void test_nonce_remove(void)
 #define TAIL_V2 ",\"nonces\":[],\"accounts\":[],\"sessions\":[]}"
 #define TAIL_S(sessions) ",\"nonces\":[],\"accounts\":[],\"sessions\":[" sessions "]}"
 #define S_HEAD "\"grant\":\"0123456789ab\",\"user\":\"alice\""
-#define S_ADDR_REST "\"address\":\"203.0.113.7\",\"port\":50000,\"since\":1796000100,\"pid\":4242"
+#define S_ADDR_REST "\"address\":\"203.0.113.7\",\"port\":50000,\"since\":1796000100,\"pid\":4242,\"pid_start\":77"
 #define S_REST S_ADDR_REST
 #define SESSION "{" S_HEAD "," S_REST "}"
 
@@ -465,13 +465,16 @@ static void test_malformed(void)
 		{ "session twice", "{\"version\":2,\"grants\":[" GRANT2 "]" TAIL_S(SESSION "," SESSION),
 		  "same connection" },
 		{ "session address a name", "{\"version\":2,\"grants\":[" GRANT2 "]"
-			TAIL_S("{" S_HEAD ",\"address\":\"shop.example\",\"port\":50000,\"since\":1796000100,\"pid\":4242}"),
+			TAIL_S("{" S_HEAD ",\"address\":\"shop.example\",\"port\":50000,\"since\":1796000100,\"pid\":4242,\"pid_start\":77}"),
 		  "not a numeric" },
 		{ "session port 0", "{\"version\":2,\"grants\":[" GRANT2 "]"
-			TAIL_S("{" S_HEAD ",\"address\":\"203.0.113.7\",\"port\":0,\"since\":1796000100,\"pid\":4242}"),
+			TAIL_S("{" S_HEAD ",\"address\":\"203.0.113.7\",\"port\":0,\"since\":1796000100,\"pid\":4242,\"pid_start\":77}"),
 		  "out of range" },
 		{ "session pid 0", "{\"version\":2,\"grants\":[" GRANT2 "]"
-			TAIL_S("{" S_HEAD ",\"address\":\"203.0.113.7\",\"port\":1,\"since\":1796000100,\"pid\":0}"),
+			TAIL_S("{" S_HEAD ",\"address\":\"203.0.113.7\",\"port\":1,\"since\":1796000100,\"pid\":0,\"pid_start\":77}"),
+		  "out of range" },
+		{ "session start 0", "{\"version\":2,\"grants\":[" GRANT2 "]"
+			TAIL_S("{" S_HEAD ",\"address\":\"203.0.113.7\",\"port\":1,\"since\":1796000100,\"pid\":9,\"pid_start\":0}"),
 		  "out of range" },
 		{ "session field extra", "{\"version\":2,\"grants\":[" GRANT2 "]"
 			TAIL_S("{" S_HEAD ",\"x\":1," S_ADDR_REST "}"), "exactly the expected fields" },
