@@ -236,15 +236,24 @@ ct_wait() { # command...
 	return 1
 }
 
+# A new account with a key /root/KEY granted to it for an hour; prints
+# "USER ID".
+ct_new_grant() { # prefix key
+	local user id
+	user=$(ct_add_user "$1") || fail "useradd failed"
+	ct_keygen "$2" || fail "ssh-keygen failed"
+	id=$(ct_grant "$user" "$2" --for 1h) && [ -n "$id" ] ||
+		fail "grant for $user failed: $(head -c 300 "$FIXTURE_DIR/grant.err")"
+	echo "$user $id"
+}
+
 # The sessions of a grant through the journal, the default source, and the
 # unit's sandbox (no CAP_SYS_PTRACE): a login is on record with its
 # address, show lists it, and revoke closes the connection at once.
 check_session_ends_on_revoke() {
-	local user id client
-	user=$(ct_add_user sls) || fail "useradd failed"
-	ct_keygen sess || fail "ssh-keygen failed"
-	id=$(ct_grant "$user" sess --for 1h) && [ -n "$id" ] ||
-		fail "grant for $user failed: $(head -c 300 "$FIXTURE_DIR/grant.err")"
+	local user id client out
+	out=$(ct_new_grant sls sess) || exit 1 # fail gave the reason
+	read -r user id <<<"$out"
 	CONTAINER_TIMEOUT=120 ct_ssh sess "$user" sleep 600 &
 	client=$!
 	ct_wait audit_has "$id" session_start '"address":"127.0.0.1"' ||
@@ -264,11 +273,9 @@ check_session_ends_on_revoke() {
 # A login made while the daemon was stopped is found in the journal when it
 # starts again, and ends with its grant.
 check_session_while_stopped() {
-	local user id client
-	user=$(ct_add_user slw) || fail "useradd failed"
-	ct_keygen down || fail "ssh-keygen failed"
-	id=$(ct_grant "$user" down --for 1h) && [ -n "$id" ] ||
-		fail "grant for $user failed: $(head -c 300 "$FIXTURE_DIR/grant.err")"
+	local user id client out
+	out=$(ct_new_grant slw down) || exit 1 # fail gave the reason
+	read -r user id <<<"$out"
 	in_ct systemctl stop sshleased || fail "systemctl stop sshleased failed"
 	CONTAINER_TIMEOUT=120 ct_ssh down "$user" sleep 600 &
 	client=$!
