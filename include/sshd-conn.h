@@ -105,6 +105,26 @@ int sshd_conn_open_pid(pid_t pid, const char *user, unsigned long long *start,
  * cannot be told. */
 time_t sshd_conn_started_at(unsigned long long start);
 
+/* A process of an account still running (sshd_conn_leftovers). */
+struct sshd_conn_leftover {
+	pid_t pid;
+	char command[64]; /* its command line, cut; "[comm]" when empty */
+};
+
+/*
+ * What is left of what an account ran since a time, where the host cannot
+ * tell which login started what (no systemd scope held it): the processes
+ * whose real or effective uid is uid, started at or after start (clock
+ * ticks since boot, as sshd_conn_open_pid gives a monitor's; when 0, at or
+ * after since, seconds since the epoch, good to a second or so), and not in a logind session scope (a login of its own
+ * then, the owner's or another grant's) nor the account's systemd --user
+ * manager itself (user@UID.service/init.scope; what it runs is listed). The first max into out, how many
+ * in all in *count. Reads status, stat, cgroup and cmdline, which need no
+ * CAP_SYS_PTRACE. 0 or -errno.
+ */
+int sshd_conn_leftovers(uid_t uid, unsigned long long start, time_t since,
+			struct sshd_conn_leftover *out, size_t max, size_t *count);
+
 /* Send sig to the process of a pidfd from sshd_conn_open. 0, -ESRCH when
  * it has exited, -errno. */
 int sshd_conn_signal(int pidfd, int sig);

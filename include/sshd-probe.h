@@ -34,8 +34,12 @@ enum sshd_info_source {
 };
 
 /* What the probe learnt. Plain buffers: copying the struct copies it all. */
+enum sshd_answer { SSHD_UNKNOWN, SSHD_NO, SSHD_YES };
+
 struct sshd_info {
 	enum sshd_info_source source;
+	enum sshd_answer use_pam; /* sshd -T's usepam; unknown when it did not
+				     answer */
 	struct sshd_version version; /* 0.0 when the server is not OpenSSH */
 	char software[128];    /* the banner, or sshd -V's line; sanitised */
 	unsigned port;         /* the port probed */

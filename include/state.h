@@ -10,8 +10,12 @@
  *               "expires","by_uid","by_user","last_login"}, ...],
  *    "nonces":[{"value","valid_until"}, ...],
  *    "accounts":["alice", ...],
- *    "sessions":[{"grant","user","address","port","since","pid"}, ...]}
- * (version 2; a version 1 file, written before sessions were kept, has no
+ *    "sessions":[{"grant","user","address","port","since","pid",
+ *                 "pid_start"}, ...],
+ *    "scopes":[{"grant","user","uid","since","pid_start","unit",
+ *               "invocation"}, ...]}
+ * ("scopes" only when there are any, so that a file without pends is what
+ * the sshleased before them wrote; version 2; a version 1 file, written before sessions were kept, has no
  * "sessions" and no grant "last_login", and loads with none). Every grant
  * field is present; comment, ticket, from, signer, by_uid,
  * by_user and last_login may be null; times are Unix seconds; mode is "shell" or "sftp".
@@ -28,6 +32,7 @@
 #include <jansson.h>
 
 #include "authkeys.h"
+#include "scope.h"
 #include "common.h"
 
 struct grant {
@@ -63,6 +68,25 @@ struct session {
 					       boot (a pid used again differs) */
 };
 
+/* The systemd unit (scope.h) holding what a login with a grant's key
+ * started, kept from the login until the grant has ended, also after the
+ * connection closed: what it left running (nohup, setsid) ends with the
+ * grant. unit "" when the host gave none (no systemd): then the account's
+ * processes started since are reported when the grant ends. grant_id may
+ * name a grant already gone while its end is under way (sessions.c). */
+struct login_scope {
+	char grant_id[AUTHKEYS_ID_LEN + 1];
+	char user[33];
+	uid_t uid;
+	time_t since;                       /* the login */
+	unsigned long long pid_start;       /* its monitor's start, clock ticks
+					       since boot (sshd-conn.h); 0:
+					       unknown, since then counts */
+	struct scope_ref ref;
+	long long kill_at_ms;               /* not saved: CLOCK_MONOTONIC of
+					       the SIGKILL once ending; 0 */
+};
+
 struct nonce {
 	char *value;
 	time_t valid_until;
@@ -79,12 +103,15 @@ struct state {
 	size_t n_accounts;
 	struct session *sessions;
 	size_t n_sessions;
+	struct login_scope *scopes;
+	size_t n_scopes;
 	/* Allocated slots of the arrays above; kept by state.c (0 is fine for
 	 * a state built by hand). */
 	size_t grants_alloc;
 	size_t nonces_alloc;
 	size_t accounts_alloc;
 	size_t sessions_alloc;
+	size_t scopes_alloc;
 };
 
 /*
@@ -164,6 +191,10 @@ int state_add_session(struct state *state, const struct session *session);
 /* Remove the session at index i (< n_sessions), keeping the others in
  * order. */
 void state_remove_session(struct state *state, size_t i);
+
+/* Add a copy of *scope (last): 0 or -ENOMEM; remove the one at index i. */
+int state_add_scope(struct state *state, const struct login_scope *scope);
+void state_remove_scope(struct state *state, size_t i);
 
 /* Remember that a line was written for this account (no duplicates).
  * 0, -EINVAL for a name that is not an account name, or -ENOMEM. */

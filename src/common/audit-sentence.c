@@ -18,7 +18,7 @@
 int audit_event_priority(const char *event)
 {
 	/* What went wrong or was refused: journalctl -p warning shows it. */
-	static const char *const warnings[] = { "refuse", "line-missing" };
+	static const char *const warnings[] = { "refuse", "line-missing", "leftovers" };
 
 	for (size_t i = 0; event && i < SL_ARRAY_SIZE(warnings); i++)
 		if (strcmp(event, warnings[i]) == 0)
@@ -156,6 +156,9 @@ void audit_sentence(const struct audit_event *event, char *buf, size_t size)
 		    session_who(&e, event, fp), user,
 		    safe(e.address, ss->address, "(unknown)"), ss->port, e.duration);
 		used_user = used_fp = true;
+	} else if (strcmp(ev, "leftovers") == 0) {
+		say(&s, "grant %s for %s has ended, but %s", id, user, reason);
+		used_id = used_user = used_reason = true;
 	} else if (strcmp(ev, "line-missing") == 0) {
 		say(&s, "the line of grant %s for %s was removed from authorized_keys "
 			"by someone else", id, user);

@@ -514,6 +514,110 @@ time_t sshd_conn_started_at(unsigned long long start)
 	return (time_t)(boot + start / (unsigned long long)ticks);
 }
 
+/* Whether the process at dirfd has exited and waits to be reaped. */
+static bool process_zombie(int dirfd)
+{
+	char stat[1024], *p;
+
+	if (proc_read(dirfd, "stat", stat, sizeof(stat)) <= 0 || !(p = strrchr(stat, ')')))
+		return false;
+	return p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/* Real and effective uid from a /proc/PID/status text; false when absent. */
+static bool status_uids(const char *status, unsigned long *real, unsigned long *effective)
+{
+	const char *uid = strstr(status, "\nUid:");
+
+	return uid && sscanf(uid + 5, "%lu %lu", real, effective) == 2;
+}
+
+/* The command line of the process at dirfd, NULs as spaces, cut to size;
+ * its comm in brackets when it has none. */
+static void process_command(int dirfd, char *buf, size_t size)
+{
+	ssize_t n = proc_read(dirfd, "cmdline", buf, size);
+
+	if (n <= 0) {
+		char comm[32];
+
+		if (proc_read(dirfd, "comm", comm, sizeof(comm)) <= 0)
+			comm[0] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(buf, size, "[%s]", comm);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\0' || (unsigned char)buf[i] < 0x20)
+			buf[i] = ' ';
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = '\0';
+}
+
+int sshd_conn_leftovers(uid_t uid, unsigned long long since_start, time_t since,
+			struct sshd_conn_leftover *out, size_t max, size_t *count)
+{
+	char status[4096], cgroup[1024];
+	unsigned long real, effective;
+	time_t boot = sshd_conn_started_at(0);
+	long ticks = sysconf(_SC_CLK_TCK);
+	struct dirent *e;
+	int procfd, dirfd;
+	DIR *dir;
+
+	*count = 0;
+	if (boot == 0 || ticks <= 0)
+		return -EIO;
+	procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (procfd < 0)
+		return -errno;
+	dir = fdopendir(procfd);
+	if (!dir) {
+		close(procfd);
+		return -errno;
+	}
+	while ((e = readdir(dir))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		unsigned long long start;
+
+		if (*end || pid <= 0 || pid > INT32_MAX)
+			continue;
+		dirfd = openat(procfd, e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0)
+			continue;
+		if (proc_read(dirfd, "status", status, sizeof(status)) <= 0 ||
+		    !status_uids(status, &real, &effective) ||
+		    (real != uid && effective != uid))
+			goto next;
+		/* A zombie runs nothing; its parent has yet to reap it. */
+		if (process_zombie(dirfd))
+			goto next;
+		start = process_start(dirfd);
+		if (start == 0 || (since_start ? start < since_start
+				   : boot + (time_t)(start / (unsigned long long)ticks) + 1 < since))
+			goto next;
+		/* In a logind session scope: a login of its own, not one of
+		 * the grant's (their scopes were ended before this is asked);
+		 * or the account's systemd --user itself, which logind started
+		 * for the login and stops after the last one (what it runs for
+		 * the account is reported). */
+		if (proc_read(dirfd, "cgroup", cgroup, sizeof(cgroup)) > 0 &&
+		    ((strstr(cgroup, "/session-") && strstr(cgroup, ".scope\n")) ||
+		     (strstr(cgroup, "/user@") && strstr(cgroup, ".service/init.scope\n"))))
+			goto next;
+		if (*count < max) {
+			out[*count].pid = (pid_t)pid;
+			process_command(dirfd, out[*count].command, sizeof(out[*count].command));
+		}
+		(*count)++;
+next:
+		close(dirfd);
+	}
+	closedir(dir);
+	return 0;
+}
+
 int sshd_conn_signal(int pidfd, int sig)
 {
 	if (syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)

@@ -660,6 +660,12 @@ int sshd_probe(const struct sshd_probe_options *options, struct sshd_info *out,
 	if (settings)
 		host_keys_from_files(settings, &info);
 done:
+	if (settings) {
+		const char *use_pam = sshd_settings_get(settings, "usepam");
+
+		info.use_pam = use_pam ? strcmp(use_pam, "yes") == 0 ? SSHD_YES : SSHD_NO
+				       : SSHD_UNKNOWN;
+	}
 	*out = info;
 out:
 	sshd_settings_free(settings);

@@ -472,3 +472,79 @@ int state_session_from_json(json_t *object, struct session *s, const char **why)
 	s->pid_start = (unsigned long long)pid_start;
 	return state_session_check(s, why);
 }
+
+/* The keys of a login's scope in state.json, in the order written. */
+static const char *const scope_state_keys[] = {
+	"grant", "user", "uid", "since", "pid_start", "unit", "invocation",
+};
+
+int state_scope_check(const struct login_scope *sc, const char **why)
+{
+	size_t id_len = strnlen(sc->grant_id, sizeof(sc->grant_id));
+
+	if (id_len != AUTHKEYS_ID_LEN ||
+	    strspn(sc->grant_id, "0123456789abcdef") != AUTHKEYS_ID_LEN) {
+		*why = "a scope's grant is not a grant id";
+		return SL_REFUSED;
+	}
+	if (strnlen(sc->user, sizeof(sc->user)) == sizeof(sc->user) ||
+	    !username_valid(sc->user)) {
+		*why = "a scope's user is not an account name";
+		return SL_REFUSED;
+	}
+	if (sc->uid == (uid_t)-1 || !time_sane(sc->since) || sc->pid_start > INT64_MAX) {
+		*why = "a scope's uid or time is out of range";
+		return SL_REFUSED;
+	}
+	/* No unit: the host gave none, and the survivors are reported. */
+	if ((sc->ref.unit[0] || sc->ref.invocation[0]) && !scope_ref_valid(&sc->ref)) {
+		*why = "a scope's unit is not one sshleased records";
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+json_t *state_scope_to_json(const struct login_scope *sc)
+{
+	json_t *values[SL_ARRAY_SIZE(scope_state_keys)] = {
+		json_string(sc->grant_id),
+		json_string(sc->user),
+		json_integer((json_int_t)sc->uid),
+		json_integer(sc->since),
+		json_integer((json_int_t)sc->pid_start),
+		json_string(sc->ref.unit),
+		json_string(sc->ref.invocation),
+	};
+
+	return object_of(scope_state_keys, values, SL_ARRAY_SIZE(scope_state_keys));
+}
+
+int state_scope_from_json(json_t *object, struct login_scope *sc, const char **why)
+{
+	long long uid = 0, since = 0, pid_start = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	if (!json_is_object(object) ||
+	    json_object_size(object) != SL_ARRAY_SIZE(scope_state_keys)) {
+		*why = "a scope is not an object with exactly the expected fields";
+		return SL_REFUSED;
+	}
+	if (!take_text(object, "grant", sc->grant_id, sizeof(sc->grant_id)) ||
+	    !take_text(object, "user", sc->user, sizeof(sc->user)) ||
+	    !take_text(object, "unit", sc->ref.unit, sizeof(sc->ref.unit)) ||
+	    !take_text(object, "invocation", sc->ref.invocation, sizeof(sc->ref.invocation)) ||
+	    take_integer(object, "uid", false, &uid) != 0 ||
+	    take_integer(object, "since", false, &since) != 0 ||
+	    take_integer(object, "pid_start", false, &pid_start) != 0) {
+		*why = "a scope lacks a field or has one of the wrong type";
+		return SL_REFUSED;
+	}
+	if (!uid_sane(uid) || !time_sane(since) || pid_start < 0) {
+		*why = "a scope's uid or time is out of range";
+		return SL_REFUSED;
+	}
+	sc->uid = (uid_t)uid;
+	sc->since = (time_t)since;
+	sc->pid_start = (unsigned long long)pid_start;
+	return state_scope_check(sc, why);
+}

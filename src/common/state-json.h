@@ -52,4 +52,10 @@ json_t *state_session_to_json(const struct session *session);
 int state_session_from_json(json_t *object, struct session *session,
 			    const char **why);
 
+/* The same three for a login's scope (state.h; its grant may be gone). */
+int state_scope_check(const struct login_scope *scope, const char **why);
+json_t *state_scope_to_json(const struct login_scope *scope);
+int state_scope_from_json(json_t *object, struct login_scope *scope,
+			  const char **why);
+
 #endif

@@ -113,6 +113,7 @@ void state_free(struct state *state)
 	free(state->nonces);
 	free(state->accounts);
 	free(state->sessions);
+	free(state->scopes);
 	free(state);
 }
 
@@ -134,6 +135,26 @@ void state_remove_session(struct state *state, size_t i)
 	memmove(&state->sessions[i], &state->sessions[i + 1],
 		(state->n_sessions - i - 1) * sizeof(*state->sessions));
 	state->n_sessions--;
+}
+
+int state_add_scope(struct state *state, const struct login_scope *scope)
+{
+	int r = grow((void **)&state->scopes, state->n_scopes, &state->scopes_alloc,
+		     sizeof(*state->scopes));
+
+	if (r < 0)
+		return r;
+	state->scopes[state->n_scopes++] = *scope;
+	return 0;
+}
+
+void state_remove_scope(struct state *state, size_t i)
+{
+	if (i >= state->n_scopes)
+		return;
+	memmove(&state->scopes[i], &state->scopes[i + 1],
+		(state->n_scopes - i - 1) * sizeof(*state->scopes));
+	state->n_scopes--;
 }
 
 int state_add_grant(struct state *state, struct grant *grant)
@@ -316,7 +337,8 @@ static json_t *take_value(struct reader *rd)
 	return value;
 }
 
-enum section { SECTION_GRANTS, SECTION_NONCES, SECTION_ACCOUNTS, SECTION_SESSIONS };
+enum section { SECTION_GRANTS, SECTION_NONCES, SECTION_ACCOUNTS, SECTION_SESSIONS,
+	       SECTION_SCOPES };
 
 static int load_element(struct state *state, enum section section, json_t *value,
 			long long version, const char **why)
@@ -324,10 +346,16 @@ static int load_element(struct state *state, enum section section, json_t *value
 	struct grant g;
 	struct nonce n;
 	struct session session;
+	struct login_scope scope;
 	char *copy;
 	int r;
 
 	switch (section) {
+	case SECTION_SCOPES:
+		r = state_scope_from_json(value, &scope, why);
+		if (r == 0)
+			r = state_add_scope(state, &scope);
+		return r;
 	case SECTION_SESSIONS:
 		r = state_session_from_json(value, &session, why);
 		if (r == 0)
@@ -420,7 +448,8 @@ static int parse_state(const char *text, size_t len, struct state *state,
 		       const char **why)
 {
 	struct reader rd = { .text = text, .len = len };
-	static const char *const names[] = { "grants", "nonces", "accounts", "sessions" };
+	static const char *const names[] = { "grants", "nonces", "accounts", "sessions",
+					      "scopes" };
 	bool seen[SL_ARRAY_SIZE(names)] = { false };
 	size_t n_names = SL_ARRAY_SIZE(names);
 	long long version_number;
@@ -447,10 +476,11 @@ static int parse_state(const char *text, size_t len, struct state *state,
 		*why = "state.json has an unknown version (written by another sshleased?)";
 		return SL_REFUSED;
 	}
-	/* Version 1 has no sessions: the last name is not one of its fields. */
+	/* Version 1 has no sessions and no scopes: the last two names are not
+	 * among its fields. */
 	version_number = json_integer_value(version);
 	if (version_number == STATE_VERSION_NO_SESSIONS)
-		n_names--;
+		n_names -= 2;
 	json_decref(version);
 	while (!take_char(&rd, '}')) {
 		if (!take_char(&rd, ',')) {
@@ -482,7 +512,8 @@ static int parse_state(const char *text, size_t len, struct state *state,
 		*why = "state.json has data after its end";
 		return SL_REFUSED;
 	}
-	for (i = 0; i < n_names; i++) {
+	/* "scopes" is written only when there are any. */
+	for (i = 0; i < n_names && i < SECTION_SCOPES; i++) {
 		if (!seen[i]) {
 			*why = "state.json lacks grants, nonces, accounts or sessions";
 			return SL_REFUSED;
@@ -708,6 +739,13 @@ static int write_state(struct writer *w, const struct state *state)
 		if (r == 0)
 			r = writer_value(w, state_session_to_json(&state->sessions[i]));
 	}
+	if (r == 0 && state->n_scopes)
+		r = writer_text(w, "],\n\"scopes\":[");
+	for (i = 0; r == 0 && i < state->n_scopes; i++) {
+		r = writer_text(w, i ? ",\n" : "\n");
+		if (r == 0)
+			r = writer_value(w, state_scope_to_json(&state->scopes[i]));
+	}
 	if (r == 0)
 		r = writer_text(w, "]}\n");
 	if (r == 0) {
@@ -736,6 +774,8 @@ static int state_check(const struct state *state)
 	}
 	for (i = 0; r == 0 && i < state->n_sessions; i++)
 		r = state_session_check(&state->sessions[i], &why);
+	for (i = 0; r == 0 && i < state->n_scopes; i++)
+		r = state_scope_check(&state->scopes[i], &why);
 	if (r == 0)
 		r = check_unique(state, &why);
 	if (r == SL_REFUSED) {

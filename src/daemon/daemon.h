@@ -44,6 +44,11 @@ enum daemon_tag {
 /* A session's monitor exited: this bit and its pid (pids are < 2^22). */
 #define DAEMON_TAG_SESSION 0x80000000u
 
+/* How often, and how long at most, the daemon looks whether a new login's
+ * monitor has forked its session yet (so that its scope is final). */
+#define DAEMON_SCOPE_RETRY_MS 10
+#define DAEMON_SCOPE_WAIT_MS 2000
+
 /* How long a monitor sent SIGTERM has before SIGKILL. */
 #define DAEMON_SESSION_KILL_MS 1000
 
@@ -53,6 +58,9 @@ struct session_watch {
 	pid_t pid;
 	int pidfd;
 	long long kill_at_ms; /* CLOCK_MONOTONIC: SIGKILL then; 0: not ending */
+	/* The login's scope is taken once the monitor forked its session
+	 * (after PAM, and so logind, opened it): next try, last try; 0: done */
+	long long scope_at_ms, scope_until_ms;
 };
 
 struct connection {
@@ -123,6 +131,8 @@ struct daemon {
 	size_t n_watches;
 	bool sessions_catching_up; /* reading, at start-up, what was logged
 				      while the daemon was down */
+	struct scope_bus *scope_bus; /* systemd's, for logins' scopes; NULL:
+					no systemd (scope.h) */
 
 	/* Expiry */
 	struct schedule_hold *holds;

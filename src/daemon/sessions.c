@@ -15,6 +15,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "scope.h"
 #include "sshd-conn.h"
 #include "sshd-log.h"
 #include "timeutil.h"
@@ -115,6 +116,194 @@ static void save_state(struct daemon *d)
 		log_err("cannot save the sessions in the state: %s", strerror(-r));
 }
 
+/* ---- scopes: what a login started, ended with its grant ---- */
+
+/* Most processes named in a leftovers record. */
+#define LEFTOVERS_LISTED 16
+
+/* Hold what the login of session s (its monitor watched) starts in a
+ * scope (scope.h), recorded until the grant ends. With no scope, a record
+ * without a unit: the account's processes started since are reported at
+ * the grant's end. connected: the monitor was found (else the login was
+ * over before it was seen, and only the report can cover what it left). */
+static void scope_begin(struct daemon *d, const struct session *s, const struct grant *g,
+			bool connected)
+{
+	struct login_scope sc = {
+		.uid = g->uid,
+		.since = s->since,
+		.pid_start = connected ? s->pid_start : 0,
+	};
+	const char *why = NULL;
+	char description[160];
+	int r;
+
+	snprintf(sc.grant_id, sizeof(sc.grant_id), "%s", g->id);
+	snprintf(sc.user, sizeof(sc.user), "%s", g->user);
+	if (connected && d->scope_bus) {
+		snprintf(description, sizeof(description),
+			 "sshlease grant %s: login of %s from %s port %u", g->id, g->user,
+			 s->address, s->port);
+		r = scope_attach(d->scope_bus, s->pid, g->uid, g->id, description, &sc.ref, &why);
+		if (r != 0) {
+			log_warn("grant %s: the processes of the login from %s port %u are not held in a scope (%s%s%s); those left when the grant ends are reported, not ended",
+				 g->id, s->address, s->port, why ? why : "",
+				 r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+			memset(&sc.ref, 0, sizeof(sc.ref));
+		}
+	}
+	/* One record without a unit per grant is enough: the earliest. */
+	if (!sc.ref.unit[0]) {
+		for (size_t i = 0; i < d->state->n_scopes; i++) {
+			struct login_scope *o = &d->state->scopes[i];
+
+			if (!o->ref.unit[0] && strcmp(o->grant_id, g->id) == 0) {
+				if (sc.since < o->since)
+					o->since = sc.since;
+				/* 0: one login's monitor unknown, the time counts */
+				if (sc.pid_start < o->pid_start)
+					o->pid_start = sc.pid_start;
+				return;
+			}
+		}
+	}
+	if (state_add_scope(d->state, &sc) < 0)
+		log_err("grant %s: out of memory recording a login's scope", g->id);
+}
+
+/* Start ending the scopes of grant id: SIGTERM to each unit now, and at
+ * DAEMON_SESSION_KILL_MS SIGKILL and the leftovers report (scopes_tick). */
+static void scopes_end(struct daemon *d, const char *id)
+{
+	long long at = time_monotonic_ms() + DAEMON_SESSION_KILL_MS;
+
+	for (size_t i = 0; i < d->state->n_scopes; i++) {
+		struct login_scope *sc = &d->state->scopes[i];
+		const char *why = NULL;
+		int r;
+
+		if (strcmp(sc->grant_id, id) != 0 || sc->kill_at_ms)
+			continue;
+		sc->kill_at_ms = at;
+		if (!sc->ref.unit[0] || !d->scope_bus)
+			continue;
+		r = scope_kill(d->scope_bus, &sc->ref, SIGTERM, &why);
+		if (r != 0 && r != SL_NOT_FOUND)
+			log_err("grant %s: cannot end %s: %s%s%s", id, sc->ref.unit,
+				why ? why : "", r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+	}
+}
+
+/* The account's processes that outlived the ends of grant id's scopes, in
+ * a "leftovers" record and a journal warning: those the host could not
+ * tell apart are reported instead of being claimed ended. */
+static void leftovers_report(struct daemon *d, const char *id, const char *user, uid_t uid,
+			     unsigned long long start, time_t since, bool unscoped)
+{
+	struct sshd_conn_leftover found[LEFTOVERS_LISTED];
+	char reason[1024];
+	size_t n = 0, used;
+	int r = sshd_conn_leftovers(uid, start, since, found, LEFTOVERS_LISTED, &n);
+
+	if (r < 0) {
+		log_err("grant %s: cannot look for processes of %s left running: %s", id, user,
+			strerror(-r));
+		return;
+	}
+	if (n == 0)
+		return;
+	used = (size_t)snprintf(reason, sizeof(reason),
+				"%zu process%s of %s started since the grant's first login still run%s (%s): ",
+				n, n == 1 ? "" : "es", user, n == 1 ? "s" : "",
+				unscoped ? "this host could not tell them from the owner's, so they were left alone"
+					 : "outside the grant's scopes, so they may be the owner's");
+	for (size_t i = 0; i < n && i < LEFTOVERS_LISTED && used < sizeof(reason); i++)
+		used += (size_t)snprintf(reason + used, sizeof(reason) - used, "%s%ld %s",
+					 i ? ", " : "", (long)found[i].pid, found[i].command);
+	if (n > LEFTOVERS_LISTED && used < sizeof(reason))
+		snprintf(reason + used, sizeof(reason) - used, ", ...");
+	struct audit_event ev = {
+		.event = "leftovers",
+		.id = id,
+		.user = user,
+		.by_uid = -1,
+		.reason = reason,
+	};
+	daemon_audit(d, &ev);
+}
+
+/* SIGKILL for the scopes whose SIGTERM was DAEMON_SESSION_KILL_MS ago,
+ * then the leftovers report of their grant, and their records out. */
+static void scopes_tick(struct daemon *d, long long now)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < d->state->n_scopes;) {
+		struct login_scope first = d->state->scopes[i];
+		bool unscoped = false;
+		time_t since = first.since;
+		unsigned long long start = first.pid_start;
+
+		if (first.kill_at_ms == 0 || first.kill_at_ms > now) {
+			i++;
+			continue;
+		}
+		/* Every due record of this grant, then one report. */
+		for (size_t k = i; k < d->state->n_scopes;) {
+			struct login_scope *sc = &d->state->scopes[k];
+			const char *why = NULL;
+
+			if (sc->kill_at_ms == 0 || sc->kill_at_ms > now ||
+			    strcmp(sc->grant_id, first.grant_id) != 0) {
+				k++;
+				continue;
+			}
+			if (sc->since < since)
+				since = sc->since;
+			if (sc->pid_start < start)
+				start = sc->pid_start;
+			if (!sc->ref.unit[0] || !d->scope_bus)
+				unscoped = true;
+			else if (scope_kill(d->scope_bus, &sc->ref, SIGKILL, &why) == 0)
+				log_warn("grant %s: processes in %s were still running %d ms after SIGTERM; sent SIGKILL",
+					 sc->grant_id, sc->ref.unit, DAEMON_SESSION_KILL_MS);
+			state_remove_scope(d->state, k);
+			changed = true;
+		}
+		leftovers_report(d, first.grant_id, first.user, first.uid, start, since, unscoped);
+	}
+	if (changed)
+		save_state(d);
+}
+
+/* Take the scope of the login watched by w once its monitor forked (or
+ * DAEMON_SCOPE_WAIT_MS passed, or now: the grant ends); until then, try
+ * again shortly. gone: the monitor exited, so only a record without a unit
+ * is left to make. */
+static void scope_try(struct daemon *d, struct session_watch *w, bool now_or_never,
+		      bool gone)
+{
+	long long now = time_monotonic_ms();
+	const struct session *s = NULL;
+	struct grant *g;
+
+	if (!w->scope_at_ms)
+		return;
+	if (!now_or_never && !scope_login_forked(w->pid) && now < w->scope_until_ms) {
+		w->scope_at_ms = now + DAEMON_SCOPE_RETRY_MS;
+		return;
+	}
+	w->scope_at_ms = w->scope_until_ms = 0;
+	for (size_t i = 0; i < d->state->n_sessions && !s; i++)
+		if (d->state->sessions[i].pid == w->pid)
+			s = &d->state->sessions[i];
+	g = s ? state_find_grant(d->state, s->grant_id) : NULL;
+	if (!g)
+		return;
+	scope_begin(d, s, g, !gone);
+	save_state(d);
+}
+
 /* ---- the log ---- */
 
 /*
@@ -168,6 +357,7 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 		.user = ev->user,
 	};
 	struct grant *grant = NULL;
+	struct session_watch *w;
 	struct session s = { 0 };
 	const char *why = NULL;
 	int pidfd = -1, r;
@@ -206,6 +396,7 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 		grant->last_login = s.since;
 	if (r == SL_NOT_FOUND) {
 		/* `ssh host true` can be over before its line is read. */
+		scope_begin(d, &s, grant, false);
 		save_state(d);
 		session_audit(d, &s, grant, "session_start", -1, NULL);
 		session_audit(d, &s, grant, "session_end", 0,
@@ -220,6 +411,7 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 			 why ? why : r < 0 ? strerror(-r) : "refused");
 		log_err("grant %s: a login from %s port %u: %s", s.grant_id, s.address,
 			s.port, reason);
+		scope_begin(d, &s, grant, false);
 		save_state(d);
 		session_audit(d, &s, grant, "session_start", -1, reason);
 		return;
@@ -236,6 +428,19 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 	if (r < 0) {
 		log_err("grant %s: out of memory recording a session", s.grant_id);
 		return;
+	}
+	w = watch_find(d, pid);
+	if (w) {
+		/* With PAM, pam_systemd may be about to put the login into a
+		 * logind session scope: wait for that. Without, there is none
+		 * to wait for, and the sooner the login is in a scope, the
+		 * less it can have started outside. */
+		w->scope_at_ms = time_monotonic_ms();
+		w->scope_until_ms = w->scope_at_ms +
+				    (d->sshd.use_pam == SSHD_NO ? 0 : DAEMON_SCOPE_WAIT_MS);
+		scope_try(d, w, false, false);
+	} else {
+		scope_begin(d, &s, grant, false);
 	}
 	save_state(d);
 	session_audit(d, &s, grant, "session_start", -1, NULL);
@@ -299,6 +504,9 @@ void daemon_session_exited(struct daemon *d, pid_t pid)
 	struct session_watch *w = watch_find(d, pid);
 	bool changed = false;
 
+	/* Over before its scope was taken: what it left is reported. */
+	if (w)
+		scope_try(d, w, true, true);
 	if (w)
 		watch_remove(d, w);
 	for (size_t i = 0; i < d->state->n_sessions;) {
@@ -330,7 +538,12 @@ void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
 		 * connection: a pid alone may name another process by now. */
 		w = watch_find(d, s->pid);
 		if (w) {
-			int r = sshd_conn_signal(w->pidfd, SIGTERM);
+			int r;
+
+			/* Its scope now, as it is, before the monitor goes. */
+			scope_try(d, w, true, false);
+			s = &d->state->sessions[i];
+			r = sshd_conn_signal(w->pidfd, SIGTERM);
 
 			if (r == 0)
 				w->kill_at_ms = time_monotonic_ms() + DAEMON_SESSION_KILL_MS;
@@ -340,17 +553,26 @@ void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
 		}
 		session_close(d, i, grant, reason);
 	}
+	scopes_end(d, id);
 }
 
 int daemon_sessions_timeout_ms(const struct daemon *d)
 {
 	long long earliest = -1, now;
 
-	for (size_t i = 0; i < d->n_watches; i++) {
-		long long at = d->watches[i].kill_at_ms;
+	for (size_t i = 0; i < d->state->n_scopes; i++) {
+		long long at = d->state->scopes[i].kill_at_ms;
 
 		if (at > 0 && (earliest < 0 || at < earliest))
 			earliest = at;
+	}
+	for (size_t i = 0; i < d->n_watches; i++) {
+		long long at = d->watches[i].kill_at_ms, scope = d->watches[i].scope_at_ms;
+
+		if (at > 0 && (earliest < 0 || at < earliest))
+			earliest = at;
+		if (scope > 0 && (earliest < 0 || scope < earliest))
+			earliest = scope;
 	}
 	if (earliest < 0)
 		return -1;
@@ -365,6 +587,8 @@ void daemon_sessions_tick(struct daemon *d)
 	for (size_t i = 0; i < d->n_watches; i++) {
 		struct session_watch *w = &d->watches[i];
 
+		if (w->scope_at_ms && w->scope_at_ms <= now)
+			scope_try(d, w, false, false);
 		if (w->kill_at_ms == 0 || w->kill_at_ms > now)
 			continue;
 		w->kill_at_ms = 0;
@@ -372,6 +596,7 @@ void daemon_sessions_tick(struct daemon *d)
 			log_warn("sshd pid %ld did not end on SIGTERM within %d ms; sent SIGKILL",
 				 (long)w->pid, DAEMON_SESSION_KILL_MS);
 	}
+	scopes_tick(d, now);
 }
 
 /* ---- start and stop ---- */
@@ -430,9 +655,21 @@ static int session_resume(struct daemon *d, const struct session *s)
 
 int daemon_sessions_open(struct daemon *d)
 {
+	const char *why = NULL;
 	bool changed = false;
+	int r;
 
+	r = scope_bus_open(&d->scope_bus, &why);
+	if (r != 0)
+		log_info("%s (%s%s%s): processes that leave a grant's session cannot be told apart; those left at the grant's end are reported",
+			 r == SL_NOT_FOUND ? "no systemd to hold logins' processes" : "cannot reach systemd",
+			 why ? why : "", r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
 	log_open(d);
+	/* Scopes of grants that ended while the daemon was down (or whose end
+	 * it did not finish) end now. */
+	for (size_t i = 0; i < d->state->n_scopes; i++)
+		if (!state_find_grant(d->state, d->state->scopes[i].grant_id))
+			scopes_end(d, d->state->scopes[i].grant_id);
 	for (size_t i = 0; i < d->state->n_sessions;) {
 		if (session_resume(d, &d->state->sessions[i]) == 0) {
 			i++;
@@ -464,4 +701,6 @@ void daemon_sessions_close(struct daemon *d)
 	d->sshd_follow = NULL;
 	log_journal_free(d->sshd_journal);
 	d->sshd_journal = NULL;
+	scope_bus_free(d->scope_bus);
+	d->scope_bus = NULL;
 }

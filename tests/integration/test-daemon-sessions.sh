@@ -9,7 +9,8 @@
 # (its own key) is never touched. Sessions survive a restart; a grant that
 # expired while the daemon was down has its sessions ended before the
 # daemon answers; a stored session whose pid is now another process's is
-# not signalled.
+# not signalled. Without systemd (this host), a process the login detached
+# is named in a leftovers record at the grant's end.
 #
 # usage: test-daemon-sessions.sh SSHLEASED SSHLEASE PYTHON3 [USEPAM]
 # USEPAM: sshd's UsePAM, no (the default) or yes.
@@ -301,5 +302,28 @@ wait_for "the client to exit after revoke --all" gone "$BG"
 records session_end "$f" | grep -q '"reason":"grant ended"' || fixture_fail "no session_end of $f"
 kill -0 "$owner_client" 2>/dev/null || fixture_fail "the owner's session ended with revoke --all"
 fixture_pass "revoke --all ends the sessions; the owner's stays to the end"
+
+# --- no systemd here: what a login left running is reported at the end,
+#     not claimed ended (on a systemd host its scope ends it: the system
+#     test) ---
+grant --for 10m
+h=$G_ID
+ssh "${ssh_support[@]}" "$user@127.0.0.1" 'setsid -f sleep 4242 </dev/null >/dev/null 2>&1' \
+	</dev/null 2>"$work/ssh.err" || fixture_fail "login of $h failed: $(cat "$work/ssh.err")"
+wait_for "the detached process" pgrep -u "$user" -fx 'sleep 4242'
+left=$(pgrep -u "$user" -fx 'sleep 4242')
+fixture_on_exit "kill $left 2>/dev/null"
+wait_for "session_end of $h" at_least 1 session_end "$h"
+sl revoke "$h" >/dev/null 2>"$work/revoke.err" || fixture_fail "revoke $h failed: $(cat "$work/revoke.err")"
+wait_for "a leftovers record of $h" at_least 1 leftovers "$h"
+rec=$(records leftovers "$h")
+[[ $rec == *"1 process of $user started since the grant's first login still runs"*"$left sleep 4242"* ]] ||
+	fixture_fail "the leftovers record does not name the process: $rec"
+[[ $rec == *'sleep 300'* ]] && fixture_fail "the owner's process, started before the grant, is in the leftovers record: $rec"
+grep -q "grant $h for $user has ended, but 1 process" "$DAEMON_LOG" ||
+	fixture_fail "no journal sentence for the leftovers of $h"
+kill -0 "$left" || fixture_fail "the leftover process was ended although the record says it runs"
+grep -q "\"grant\":\"$h\"" "$DAEMON_STATE/state.json" && fixture_fail "state.json still holds a scope of $h"
+fixture_pass "without systemd, a process the login detached is reported when the grant ends"
 
 daemon_stop

@@ -289,6 +289,86 @@ check_session_while_stopped() {
 		fail "the session made while sshleased was stopped still runs 10 s after revoke"
 }
 
+# Processes that left a grant's session end with the grant: ones started
+# with setsid -f (a new session, reparented to init), with nohup and
+# disowned, and through a double fork. The owner's own login of the same
+# account, with a key of its own, starts such a process too, which is left
+# alone. unit_prefix: the scope expected (session- with logind, sshlease-
+# without). early: what becomes of a process detached at once, before
+# sshleased can have read the login: "ended" (logind's scope held it from
+# the start) or "reported" (it may have escaped the transient scope; then
+# the leftovers record must name it).
+leftovers_end_with_grant() { # unit_prefix key_prefix early
+	local user id out client owner_sleep left home key=$2left own=$2own
+	out=$(ct_new_grant sll "$key") || exit 1 # fail gave the reason
+	read -r user id <<<"$out"
+	home=$(ct_home "$user")
+	ct_keygen "$own" || fail "ssh-keygen failed"
+	in_ct bash -c "cat /root/$own.pub >>'$home/.ssh/authorized_keys'" ||
+		fail "cannot add the owner's key"
+	ct_ssh "$own" "$user" 'setsid -f sleep 8881 </dev/null >/dev/null 2>&1' ||
+		fail "the owner's login failed: $(head -c 300 "$FIXTURE_DIR/ssh.err")"
+	CONTAINER_TIMEOUT=120 ct_ssh "$key" "$user" 'setsid -f sleep 7770 </dev/null >/dev/null 2>&1;
+		while [ ! -e go ]; do sleep 0.1; done;
+		setsid -f sleep 7771 </dev/null >/dev/null 2>&1;
+		nohup sleep 7772 </dev/null >/dev/null 2>&1 & disown;
+		(sleep 7773 </dev/null >/dev/null 2>&1 &); exec sleep 600' &
+	client=$!
+	ct_wait audit_has "$id" session_start '"address":"127.0.0.1"' ||
+		fail "no session_start record of $id within 10 s of the login"
+	ct_wait in_ct bash -c "grep -q '\"unit\":\"$1' /var/lib/sshlease/state.json" ||
+		fail "state.json holds no scope $1* for the login: $(in_ct cat /var/lib/sshlease/state.json | tail -n 3)"
+	in_ct touch "$home/go"
+	ct_wait in_ct bash -c "[ \$(pgrep -u '$user' -fc '^sleep 777[0123]\$') -eq 4 ]" ||
+		fail "the login of $user did not start its four processes"
+	owner_sleep=$(in_ct pgrep -u "$user" -fx 'sleep 8881') || fail "the owner's process did not start"
+	sl revoke "$id" >/dev/null || fail "revoke $id failed"
+	ct_wait bash -c "! kill -0 $client 2>/dev/null" ||
+		fail "the ssh session of $id still runs 10 s after revoke"
+	ct_wait in_ct bash -c "! pgrep -u '$user' -f '^sleep 777[123]\$' >/dev/null" ||
+		fail "processes the grant's login left still run 10 s after revoke: $(in_ct pgrep -u "$user" -fa '^sleep 777')"
+	in_ct kill -0 "$owner_sleep" || fail "the owner's own process was ended with the grant"
+	in_ct kill "$owner_sleep"
+	ct_wait in_ct bash -c "! grep -q '\"grant\":\"$id\"' /var/lib/sshlease/state.json" ||
+		fail "state.json still holds a scope of $id"
+	left=$(sl audit --grant "$id" --json | grep '"event":"leftovers"')
+	printf '%s' "$left" | grep -q 'sleep 777[123]' &&
+		fail "processes the grant's scope held were reported as left over: $left"
+	if [ "$3" = ended ]; then
+		in_ct pgrep -u "$user" -fx 'sleep 7770' >/dev/null &&
+			fail "the process detached at once still runs after revoke"
+		printf '%s' "$left" | grep -q 'sleep 7770' &&
+			fail "the process detached at once was reported as left over: $left"
+	elif in_ct pkill -u "$user" -fx 'sleep 7770'; then
+		printf '%s' "$left" | grep -q "[0-9] sleep 7770" ||
+			fail "the process detached at once outlived the grant and no leftovers record names it: $(sl audit --grant "$id" | tail -n 3)"
+	fi
+	# Started before the grant's login, the owner's is no leftover.
+	printf '%s' "$left" | grep -q "sleep 8881" &&
+		fail "the owner's process, started before the grant's login, is in the leftovers record: $left"
+	return 0
+}
+
+# With UsePAM yes (Debian's sshd) and libpam-systemd, each login is a
+# logind session scope: that scope is the one ended.
+check_session_leftovers_logind() {
+	leftovers_end_with_grant session- pam ended
+}
+
+# Without PAM there is no logind session: sshleased moves the login into a
+# transient scope of its own through systemd's D-Bus API.
+check_session_leftovers_nopam() {
+	local rc=0
+	printf 'UsePAM no\n' >"$CONTAINER_ROOT/etc/ssh/sshd_config.d/00-sshlease-test.conf"
+	# sshleased reads UsePAM when it looks at sshd: at start and reload.
+	in_ct systemctl restart ssh && in_ct systemctl reload sshleased ||
+		fail "restarting ssh with UsePAM no, or reloading sshleased, failed"
+	(leftovers_end_with_grant sshlease- nopam reported) || rc=$?
+	rm -f "$CONTAINER_ROOT/etc/ssh/sshd_config.d/00-sshlease-test.conf"
+	in_ct systemctl restart ssh && in_ct systemctl reload sshleased
+	return "$rc"
+}
+
 # Put the package's config back (or none, as it was) and reload.
 restore_conf() {
 	if [ -f "$FIXTURE_DIR/conf.orig" ]; then
@@ -566,6 +646,8 @@ checks=(
 	check_home_grant_login
 	check_session_ends_on_revoke
 	check_session_while_stopped
+	check_session_leftovers_logind
+	check_session_leftovers_nopam
 	check_reload_good_and_bad
 	check_expiry_while_stopped
 	check_seccomp_kill_mode
@@ -577,6 +659,11 @@ checks=(
 	check_journal_priorities
 	check_journal_grant_fields
 )
+
+# SSHLEASE_SYSTEM_CHECKS="check_a check_b" runs only those (in that order).
+if [ -n "${SSHLEASE_SYSTEM_CHECKS:-}" ]; then
+	read -r -a checks <<<"$SSHLEASE_SYSTEM_CHECKS"
+fi
 
 # Each check runs in a subshell: its first failed step (fail) ends it, and
 # the next check runs all the same.

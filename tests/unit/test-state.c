@@ -254,6 +254,60 @@ out:
 	state_free(loaded);
 }
 
+#define INV "0123456789abcdef0123456789abcdef"
+
+/* Scopes: kept across a save, "scopes" written only when there are any,
+ * and one whose grant has gone is kept (its end may be under way). */
+static void test_scopes(void)
+{
+	const char *dir = sub("scopes");
+	struct state *state = state_new(), *loaded = NULL;
+	struct login_scope a = { .grant_id = "0123456789ab", .user = "alice", .uid = 1000,
+				 .since = CREATED + 5, .pid_start = 4711,
+				 .ref = { .unit = "session-12.scope", .invocation = INV } };
+	struct login_scope b = { .grant_id = "0123456789ac", .user = "shop_2", .uid = 1001,
+				 .since = CREATED + 6,
+				 .ref = { .unit = "sshlease-0123456789ac-999.scope" } };
+	struct login_scope c = { .grant_id = "0123456789ac", .user = "shop_2", .uid = 1001,
+				 .since = CREATED + 7 };
+	const char *why = NULL;
+	char file[600], *text;
+	size_t len;
+
+	snprintf(file, sizeof(file), "%s/state.json", dir);
+	CHECK_INT(state_save(dir, state), 0);
+	text = slurp(file, &len);
+	CHECK(text && !strstr(text, "scopes"));
+	free(text);
+	CHECK_INT(state_add_scope(state, &a), 0);
+	CHECK_INT(state_add_scope(state, &b), 0);
+	CHECK_INT(state_add_scope(state, &c), 0);
+	CHECK_INT(state_save(dir, state), 0);
+	CHECK_INT(state_load(dir, &loaded, &why), 0);
+	CHECK(loaded && loaded->n_scopes == 3);
+	if (loaded && loaded->n_scopes == 3) {
+		CHECK_STR(loaded->scopes[0].ref.unit, "session-12.scope");
+		CHECK_STR(loaded->scopes[0].ref.invocation, INV);
+		CHECK_INT(loaded->scopes[0].uid, 1000);
+		CHECK_INT(loaded->scopes[0].since, CREATED + 5);
+		CHECK_INT(loaded->scopes[0].pid_start, 4711);
+		CHECK_STR(loaded->scopes[1].ref.unit, "sshlease-0123456789ac-999.scope");
+		CHECK_STR(loaded->scopes[1].ref.invocation, "");
+		CHECK_STR(loaded->scopes[2].ref.unit, "");
+		CHECK_STR(loaded->scopes[2].user, "shop_2");
+		state_remove_scope(loaded, 1);
+		CHECK_INT(loaded->n_scopes, 2);
+		CHECK_STR(loaded->scopes[1].ref.unit, "");
+	}
+	state_free(loaded);
+	/* A unit sshleased would not record is not saved. */
+	struct login_scope bad = a;
+	snprintf(bad.ref.unit, sizeof(bad.ref.unit), "ssh.service");
+	CHECK_INT(state_add_scope(state, &bad), 0);
+	CHECK_INT(state_save(dir, state), -EINVAL);
+	state_free(state);
+}
+
 static void test_grant_json(void)
 {
 	struct grant g;
@@ -443,6 +497,8 @@ static void test_nonce_remove(void)
 #define S_ADDR_REST "\"address\":\"203.0.113.7\",\"port\":50000,\"since\":1796000100,\"pid\":4242,\"pid_start\":77"
 #define S_REST S_ADDR_REST
 #define SESSION "{" S_HEAD "," S_REST "}"
+#define TAIL_SC(scopes) ",\"nonces\":[],\"accounts\":[],\"sessions\":[],\"scopes\":[" scopes "]}"
+#define SC_HEAD "{\"grant\":\"0123456789ab\",\"user\":\"alice\",\"uid\":1000,\"since\":1796000100,\"pid_start\":7"
 
 static void test_malformed(void)
 {
@@ -517,6 +573,21 @@ static void test_malformed(void)
 		{ "grant key twice", "{\"version\":1,\"grants\":[{" G_ID ",\"user\":\"alice\","
 				     "\"user\":\"bob\"," G_REST "}]" TAIL, "not valid JSON" },
 		{ "duplicate ids", "{\"version\":1,\"grants\":[" GRANT "," GRANT "]" TAIL, "same id" },
+		{ "scopes in version 1", "{\"version\":1,\"grants\":[],\"nonces\":[],\"accounts\":[],"
+			"\"scopes\":[]}", "unknown field" },
+		{ "scope unit not a scope", "{\"version\":2,\"grants\":[]" TAIL_SC(SC_HEAD
+			",\"unit\":\"ssh.service\",\"invocation\":\"" INV "\"}"), "not one sshleased" },
+		{ "scope unit with a slash", "{\"version\":2,\"grants\":[]" TAIL_SC(SC_HEAD
+			",\"unit\":\"../session-1.scope\",\"invocation\":\"" INV "\"}"), "not one sshleased" },
+		{ "logind scope without invocation", "{\"version\":2,\"grants\":[]" TAIL_SC(SC_HEAD
+			",\"unit\":\"session-4.scope\",\"invocation\":\"\"}"), "not one sshleased" },
+		{ "scope invocation short", "{\"version\":2,\"grants\":[]" TAIL_SC(SC_HEAD
+			",\"unit\":\"session-4.scope\",\"invocation\":\"0123\"}"), "not one sshleased" },
+		{ "scope field missing", "{\"version\":2,\"grants\":[]" TAIL_SC(SC_HEAD
+			",\"unit\":\"\"}"), "exactly the expected fields" },
+		{ "scope uid negative", "{\"version\":2,\"grants\":[]" TAIL_SC("{\"grant\":\"0123456789ab\","
+			"\"user\":\"alice\",\"uid\":-1,\"since\":1796000100,\"pid_start\":7,"
+			"\"unit\":\"\",\"invocation\":\"\"}"), "out of range" },
 	};
 	char dir[600], file[700];
 	size_t i;
@@ -851,6 +922,7 @@ int main(void)
 		return 1;
 	}
 	TEST(test_round_trip());
+	TEST(test_scopes());
 	TEST(test_grant_json());
 	TEST(test_add_find_remove());
 	TEST(test_nonces());
