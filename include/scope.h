@@ -21,6 +21,8 @@
 #define SSHLEASE_SCOPE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common.h"
@@ -64,6 +66,10 @@ int scope_kill(struct scope_bus *bus, const struct scope_ref *ref, int sig,
  * scope) before it forks the session's process, so from then on the
  * monitor's unit is final. */
 bool scope_login_forked(pid_t pid);
+
+/* pid and every process descending from it now (by the parent pids in
+ * /proc), at most max, into pids (pid first). Returns how many. */
+size_t scope_descendants(pid_t pid, uint32_t *pids, size_t max);
 
 /* Whether ref is well formed: a unit name of [A-Za-z0-9:_.@-] ending in
  * ".scope" and 32 hex digits. */

@@ -85,6 +85,8 @@ struct login_scope {
 	struct scope_ref ref;
 	long long kill_at_ms;               /* not saved: CLOCK_MONOTONIC of
 					       the SIGKILL once ending; 0 */
+	long long term_at_ms;               /* not saved: of a SIGTERM put
+					       off (a notice); 0 */
 };
 
 struct nonce {

@@ -43,6 +43,81 @@ bool scope_login_forked(pid_t pid)
 	return n > 0;
 }
 
+/* Parent pid of pid from /proc/PID/stat (after the command's closing
+ * parenthesis: state, then ppid); -1 when it cannot be read. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *close_paren;
+	long ppid = -1;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')');
+	if (!close_paren || sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
+		return -1;
+	return (pid_t)ppid;
+}
+
+size_t scope_descendants(pid_t pid, uint32_t *pids, size_t max)
+{
+	size_t n = 0, before;
+	pid_t *all = NULL, *parents = NULL;
+	size_t n_all = 0, alloc = 0;
+	struct dirent *e;
+	DIR *dir;
+
+	pids[n++] = (uint32_t)pid;
+	dir = opendir("/proc");
+	if (!dir)
+		return n;
+	while ((e = readdir(dir))) {
+		char *end;
+		long p = strtol(e->d_name, &end, 10);
+
+		if (*end || p <= 0 || p == pid)
+			continue;
+		if (n_all == alloc) {
+			size_t grown = alloc ? 2 * alloc : 512;
+			pid_t *a = realloc(all, grown * sizeof(*a));
+			pid_t *b = a ? realloc(parents, grown * sizeof(*b)) : NULL;
+
+			if (a)
+				all = a;
+			if (!b)
+				break;
+			parents = b;
+			alloc = grown;
+		}
+		all[n_all] = (pid_t)p;
+		parents[n_all++] = parent_of((pid_t)p);
+	}
+	closedir(dir);
+	/* Until a round adds nothing: a child may come before its parent. */
+	do {
+		before = n;
+		for (size_t i = 0; i < n_all && n < max; i++) {
+			bool in = false, parent_in = false;
+
+			for (size_t k = 0; k < n; k++) {
+				in |= pids[k] == (uint32_t)all[i];
+				parent_in |= pids[k] == (uint32_t)parents[i];
+			}
+			if (!in && parent_in)
+				pids[n++] = (uint32_t)all[i];
+		}
+	} while (n != before && n < max);
+	free(all);
+	free(parents);
+	return n;
+}
+
 #if SSHLEASE_JOURNAL
 #include <systemd/sd-bus.h>
 #include <systemd/sd-daemon.h>
@@ -202,83 +277,6 @@ static int unit_of_pid(struct scope_bus *bus, pid_t pid, struct scope_ref *ref,
 	return r;
 }
 
-/* Parent pid of pid from /proc/PID/stat (after the command's closing
- * parenthesis: state, then ppid); -1 when it cannot be read. */
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512], *close_paren;
-	long ppid = -1;
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	close_paren = strrchr(buf, ')');
-	if (!close_paren || sscanf(close_paren + 1, " %*c %ld", &ppid) != 1)
-		return -1;
-	return (pid_t)ppid;
-}
-
-/* pid and every process descending from it now, at most max, into pids
- * (pid first): so that what the login forked before the move goes along. */
-static size_t descendants(pid_t pid, uint32_t *pids, size_t max)
-{
-	size_t n = 0, before;
-	pid_t *all = NULL, *parents = NULL;
-	size_t n_all = 0, alloc = 0;
-	struct dirent *e;
-	DIR *dir;
-
-	pids[n++] = (uint32_t)pid;
-	dir = opendir("/proc");
-	if (!dir)
-		return n;
-	while ((e = readdir(dir))) {
-		char *end;
-		long p = strtol(e->d_name, &end, 10);
-
-		if (*end || p <= 0 || p == pid)
-			continue;
-		if (n_all == alloc) {
-			size_t grown = alloc ? 2 * alloc : 512;
-			pid_t *a = realloc(all, grown * sizeof(*a));
-			pid_t *b = a ? realloc(parents, grown * sizeof(*b)) : NULL;
-
-			if (a)
-				all = a;
-			if (!b)
-				break;
-			parents = b;
-			alloc = grown;
-		}
-		all[n_all] = (pid_t)p;
-		parents[n_all++] = parent_of((pid_t)p);
-	}
-	closedir(dir);
-	/* Until a round adds nothing: a child may come before its parent. */
-	do {
-		before = n;
-		for (size_t i = 0; i < n_all && n < max; i++) {
-			bool in = false, parent_in = false;
-
-			for (size_t k = 0; k < n; k++) {
-				in |= pids[k] == (uint32_t)all[i];
-				parent_in |= pids[k] == (uint32_t)parents[i];
-			}
-			if (!in && parent_in)
-				pids[n++] = (uint32_t)all[i];
-		}
-	} while (n != before && n < max);
-	free(all);
-	free(parents);
-	return n;
-}
-
 /* The start job of a new scope, waited for (job_removed). */
 struct job_wait {
 	char *job;
@@ -344,7 +342,7 @@ static void attach_stragglers(struct scope_bus *bus, pid_t pid, const char *unit
 	for (int round = 0; round < 3; round++) {
 		sd_bus_error error = SD_BUS_ERROR_NULL;
 		sd_bus_message *m = NULL;
-		size_t n = descendants(pid, pids, SCOPE_PIDS_MAX), k = 0;
+		size_t n = scope_descendants(pid, pids, SCOPE_PIDS_MAX), k = 0;
 		int r;
 
 		for (size_t i = 0; i < n; i++)
@@ -373,7 +371,7 @@ static int start_scope(struct scope_bus *bus, pid_t pid, const char *grant_id,
 	sd_bus_error error = SD_BUS_ERROR_NULL;
 	sd_bus_message *m = NULL, *reply = NULL;
 	uint32_t pids[SCOPE_PIDS_MAX];
-	size_t n = descendants(pid, pids, SCOPE_PIDS_MAX);
+	size_t n = scope_descendants(pid, pids, SCOPE_PIDS_MAX);
 	struct job_wait wait = { 0 };
 	sd_bus_slot *slot = NULL;
 	const char *job = NULL;

@@ -44,6 +44,14 @@ enum daemon_tag {
 /* A session's monitor exited: this bit and its pid (pids are < 2^22). */
 #define DAEMON_TAG_SESSION 0x80000000u
 
+/* How long before a deadline the terminals of a grant's sessions are told
+ * (half the grant's length for a grant shorter than twice this). */
+#define DAEMON_NOTICE_SECONDS 300
+
+/* How long a connection told on its terminal that its access has ended
+ * has to carry that line to the client before it is closed. */
+#define DAEMON_NOTICE_GRACE_MS 250
+
 /* How often, and how long at most, the daemon looks whether a new login's
  * monitor has forked its session yet (so that its scope is final). */
 #define DAEMON_SCOPE_RETRY_MS 10
@@ -58,9 +66,11 @@ struct session_watch {
 	pid_t pid;
 	int pidfd;
 	long long kill_at_ms; /* CLOCK_MONOTONIC: SIGKILL then; 0: not ending */
+	long long term_at_ms; /* SIGTERM then (after a notice); 0: none due */
 	/* The login's scope is taken once the monitor forked its session
 	 * (after PAM, and so logind, opened it): next try, last try; 0: done */
 	long long scope_at_ms, scope_until_ms;
+	time_t noticed_for; /* the deadline its terminals were told of; 0 */
 };
 
 struct connection {
@@ -261,6 +271,14 @@ void daemon_session_exited(struct daemon *d, pid_t pid);
  */
 void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
 			       const char *reason);
+
+/*
+ * Tell the terminals of the grants' sessions whose deadline is near
+ * (DAEMON_NOTICE_SECONDS) that their access ends then (tty-notice.h), each
+ * once per deadline. Returns the next instant after now at which one is
+ * due, or 0 for none: the expiry timer wakes then too.
+ */
+time_t daemon_sessions_notice(struct daemon *d, time_t now);
 
 /* Milliseconds until a SIGKILL is due (0: now), or -1: none. */
 int daemon_sessions_timeout_ms(const struct daemon *d);

@@ -82,7 +82,11 @@ void daemon_expire_due(struct daemon *d)
 			return;
 		}
 		if (plan.n_due == 0) {
-			timer_arm(d, plan.next_wake);
+			time_t notice = daemon_sessions_notice(d, now);
+
+			timer_arm(d, notice && (plan.next_wake == 0 || notice < plan.next_wake)
+					     ? notice
+					     : plan.next_wake);
 			schedule_plan_finish(&plan);
 			return;
 		}

@@ -18,6 +18,7 @@
 #include "scope.h"
 #include "sshd-conn.h"
 #include "sshd-log.h"
+#include "tty-notice.h"
 #include "timeutil.h"
 
 /* ---- watches: pidfds of monitors ---- */
@@ -116,6 +117,81 @@ static void save_state(struct daemon *d)
 		log_err("cannot save the sessions in the state: %s", strerror(-r));
 }
 
+/* ---- notices on the sessions' terminals ---- */
+
+/* Write line to every terminal of the login watched by w; how many it
+ * has. */
+static size_t notice_terminals(const struct session_watch *w, const struct grant *g,
+			       const char *line)
+{
+	dev_t ttys[TTY_NOTICE_MAX];
+	size_t n = tty_notice_find(w->pid, ttys, TTY_NOTICE_MAX);
+
+	for (size_t i = 0; i < n; i++) {
+		int r = tty_notice_write(ttys[i], g->uid, line);
+
+		if (r < 0 && r != -EAGAIN)
+			log_debug("grant %s: no notice on a terminal of sshd pid %ld: %s", g->id,
+				  (long)w->pid, strerror(-r));
+	}
+	return n;
+}
+
+/* When the sessions of g are told that its end is near. */
+static time_t notice_time(const struct grant *g)
+{
+	time_t lead = g->expires > g->created ? (g->expires - g->created) / 2 : 0;
+
+	if (lead > DAEMON_NOTICE_SECONDS)
+		lead = DAEMON_NOTICE_SECONDS;
+	return g->expires - lead;
+}
+
+/* The notice that g's deadline is near, for its account's terminals. */
+static void notice_line(const struct grant *g, time_t now, char *line, size_t size)
+{
+	char until[32], left[32];
+	time_t secs = g->expires - now;
+
+	time_format_utc(g->expires, until, sizeof(until));
+	if (secs >= 90)
+		snprintf(left, sizeof(left), "%lld minutes", (long long)((secs + 30) / 60));
+	else
+		snprintf(left, sizeof(left), "%lld seconds", (long long)secs);
+	/* From "2026-12-01T17:00:00Z": the date and the time of day. */
+	snprintf(line, size, "sshlease: this access to %s ends at %.10s %.5s UTC (in %s); grant %s",
+		 g->user, until, until + 11, left, g->id);
+}
+
+time_t daemon_sessions_notice(struct daemon *d, time_t now)
+{
+	time_t next = 0;
+
+	for (size_t i = 0; i < d->state->n_sessions; i++) {
+		const struct session *s = &d->state->sessions[i];
+		const struct grant *g = state_find_grant(d->state, s->grant_id);
+		struct session_watch *w = watch_find(d, s->pid);
+		time_t at;
+		char line[200];
+
+		if (!g || !w || w->kill_at_ms || w->noticed_for == g->expires || g->expires <= now)
+			continue;
+		at = notice_time(g);
+		if (at <= now) {
+			notice_line(g, now, line, sizeof(line));
+			if (notice_terminals(w, g, line) > 0 || now - s->since > 5) {
+				w->noticed_for = g->expires;
+				continue;
+			}
+			/* Just logged in, its terminal not there yet. */
+			at = now + 1;
+		}
+		if (next == 0 || at < next)
+			next = at;
+	}
+	return next;
+}
+
 /* ---- scopes: what a login started, ended with its grant ---- */
 
 /* Most processes named in a leftovers record. */
@@ -171,26 +247,37 @@ static void scope_begin(struct daemon *d, const struct session *s, const struct 
 		log_err("grant %s: out of memory recording a login's scope", g->id);
 }
 
-/* Start ending the scopes of grant id: SIGTERM to each unit now, and at
- * DAEMON_SESSION_KILL_MS SIGKILL and the leftovers report (scopes_tick). */
-static void scopes_end(struct daemon *d, const char *id)
+/* SIGTERM to the unit of sc, if it has one. */
+static void scope_term(struct daemon *d, const struct login_scope *sc)
 {
-	long long at = time_monotonic_ms() + DAEMON_SESSION_KILL_MS;
+	const char *why = NULL;
+	int r;
+
+	if (!sc->ref.unit[0] || !d->scope_bus)
+		return;
+	r = scope_kill(d->scope_bus, &sc->ref, SIGTERM, &why);
+	if (r != 0 && r != SL_NOT_FOUND)
+		log_err("grant %s: cannot end %s: %s%s%s", sc->grant_id, sc->ref.unit,
+			why ? why : "", r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+}
+
+/* Start ending the scopes of grant id: SIGTERM to each unit in delay_ms
+ * (now when 0), and DAEMON_SESSION_KILL_MS later SIGKILL and the
+ * leftovers report (scopes_tick). */
+static void scopes_end(struct daemon *d, const char *id, long long delay_ms)
+{
+	long long now = time_monotonic_ms();
 
 	for (size_t i = 0; i < d->state->n_scopes; i++) {
 		struct login_scope *sc = &d->state->scopes[i];
-		const char *why = NULL;
-		int r;
 
 		if (strcmp(sc->grant_id, id) != 0 || sc->kill_at_ms)
 			continue;
-		sc->kill_at_ms = at;
-		if (!sc->ref.unit[0] || !d->scope_bus)
-			continue;
-		r = scope_kill(d->scope_bus, &sc->ref, SIGTERM, &why);
-		if (r != 0 && r != SL_NOT_FOUND)
-			log_err("grant %s: cannot end %s: %s%s%s", id, sc->ref.unit,
-				why ? why : "", r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		sc->kill_at_ms = now + delay_ms + DAEMON_SESSION_KILL_MS;
+		if (delay_ms > 0)
+			sc->term_at_ms = now + delay_ms;
+		else
+			scope_term(d, sc);
 	}
 }
 
@@ -238,6 +325,14 @@ static void scopes_tick(struct daemon *d, long long now)
 {
 	bool changed = false;
 
+	for (size_t i = 0; i < d->state->n_scopes; i++) {
+		struct login_scope *sc = &d->state->scopes[i];
+
+		if (sc->term_at_ms && sc->term_at_ms <= now) {
+			sc->term_at_ms = 0;
+			scope_term(d, sc);
+		}
+	}
 	for (size_t i = 0; i < d->state->n_scopes;) {
 		struct login_scope first = d->state->scopes[i];
 		bool unscoped = false;
@@ -444,6 +539,10 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 	}
 	save_state(d);
 	session_audit(d, &s, grant, "session_start", -1, NULL);
+	/* The timer wakes for this session's notice too (or gives it now,
+	 * for a login close to the deadline). */
+	if (w && !d->sessions_catching_up)
+		daemon_expire_due(d);
 }
 
 /* The next line of whichever source is open. */
@@ -521,10 +620,24 @@ void daemon_session_exited(struct daemon *d, pid_t pid)
 		save_state(d);
 }
 
+/* SIGTERM to the monitor of w now, SIGKILL DAEMON_SESSION_KILL_MS later. */
+static void monitor_term(struct session_watch *w)
+{
+	int r = sshd_conn_signal(w->pidfd, SIGTERM);
+
+	w->term_at_ms = 0;
+	if (r == 0)
+		w->kill_at_ms = time_monotonic_ms() + DAEMON_SESSION_KILL_MS;
+	else if (r != -ESRCH)
+		log_err("cannot end the connection of sshd pid %ld: %s", (long)w->pid,
+			strerror(-r));
+}
+
 void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
 			       const char *reason)
 {
 	const char *id = grant->id;
+	long long delay = 0;
 
 	for (size_t i = 0; i < d->state->n_sessions;) {
 		const struct session *s = &d->state->sessions[i];
@@ -537,23 +650,26 @@ void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
 		/* Only through the pidfd of a monitor found holding this
 		 * connection: a pid alone may name another process by now. */
 		w = watch_find(d, s->pid);
-		if (w) {
-			int r;
+		if (w && !w->kill_at_ms && !w->term_at_ms) {
+			char line[160];
 
 			/* Its scope now, as it is, before the monitor goes. */
 			scope_try(d, w, true, false);
-			s = &d->state->sessions[i];
-			r = sshd_conn_signal(w->pidfd, SIGTERM);
-
-			if (r == 0)
-				w->kill_at_ms = time_monotonic_ms() + DAEMON_SESSION_KILL_MS;
-			else if (r != -ESRCH)
-				log_err("grant %s: cannot end the connection from %s port %u (sshd pid %ld): %s",
-					id, s->address, s->port, (long)s->pid, strerror(-r));
+			snprintf(line, sizeof(line),
+				 "sshlease: this access to %s has ended (grant %s); the connection closes now",
+				 grant->user, id);
+			/* A terminal told gets a moment to carry the line to
+			 * the client; the rest end at once. */
+			if (notice_terminals(w, grant, line) > 0) {
+				delay = DAEMON_NOTICE_GRACE_MS;
+				w->term_at_ms = time_monotonic_ms() + delay;
+			} else {
+				monitor_term(w);
+			}
 		}
 		session_close(d, i, grant, reason);
 	}
-	scopes_end(d, id);
+	scopes_end(d, id, delay);
 }
 
 int daemon_sessions_timeout_ms(const struct daemon *d)
@@ -561,18 +677,20 @@ int daemon_sessions_timeout_ms(const struct daemon *d)
 	long long earliest = -1, now;
 
 	for (size_t i = 0; i < d->state->n_scopes; i++) {
-		long long at = d->state->scopes[i].kill_at_ms;
+		const struct login_scope *sc = &d->state->scopes[i];
+		long long at[] = { sc->kill_at_ms, sc->term_at_ms };
 
-		if (at > 0 && (earliest < 0 || at < earliest))
-			earliest = at;
+		for (size_t k = 0; k < SL_ARRAY_SIZE(at); k++)
+			if (at[k] > 0 && (earliest < 0 || at[k] < earliest))
+				earliest = at[k];
 	}
 	for (size_t i = 0; i < d->n_watches; i++) {
-		long long at = d->watches[i].kill_at_ms, scope = d->watches[i].scope_at_ms;
+		const struct session_watch *w = &d->watches[i];
+		long long at[] = { w->kill_at_ms, w->scope_at_ms, w->term_at_ms };
 
-		if (at > 0 && (earliest < 0 || at < earliest))
-			earliest = at;
-		if (scope > 0 && (earliest < 0 || scope < earliest))
-			earliest = scope;
+		for (size_t k = 0; k < SL_ARRAY_SIZE(at); k++)
+			if (at[k] > 0 && (earliest < 0 || at[k] < earliest))
+				earliest = at[k];
 	}
 	if (earliest < 0)
 		return -1;
@@ -589,6 +707,8 @@ void daemon_sessions_tick(struct daemon *d)
 
 		if (w->scope_at_ms && w->scope_at_ms <= now)
 			scope_try(d, w, false, false);
+		if (w->term_at_ms && w->term_at_ms <= now)
+			monitor_term(w);
 		if (w->kill_at_ms == 0 || w->kill_at_ms > now)
 			continue;
 		w->kill_at_ms = 0;
@@ -669,7 +789,7 @@ int daemon_sessions_open(struct daemon *d)
 	 * it did not finish) end now. */
 	for (size_t i = 0; i < d->state->n_scopes; i++)
 		if (!state_find_grant(d->state, d->state->scopes[i].grant_id))
-			scopes_end(d, d->state->scopes[i].grant_id);
+			scopes_end(d, d->state->scopes[i].grant_id, 0);
 	for (size_t i = 0; i < d->state->n_sessions;) {
 		if (session_resume(d, &d->state->sessions[i]) == 0) {
 			i++;

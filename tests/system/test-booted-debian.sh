@@ -349,6 +349,32 @@ leftovers_end_with_grant() { # unit_prefix key_prefix early
 	return 0
 }
 
+# A session with a terminal is told before its deadline (half the grant's
+# length, for one this short) and at the end, as wall(1) would tell it:
+# through the unit's private /dev, as root without CAP_DAC_OVERRIDE.
+check_session_terminal_notice() {
+	local user id out client
+	user=$(ct_add_user slt) || fail "useradd failed"
+	ct_keygen tty || fail "ssh-keygen failed"
+	id=$(ct_grant "$user" tty --for 16s) && [ -n "$id" ] ||
+		fail "grant for $user failed: $(head -c 300 "$FIXTURE_DIR/grant.err")"
+	out=$FIXTURE_DIR/tty.out
+	CONTAINER_TIMEOUT=60 in_ct ssh -tt -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o IdentityAgent=none \
+		-o LogLevel=ERROR -i /root/tty "$user@127.0.0.1" 'sleep 600' </dev/null >"$out" 2>&1 &
+	client=$!
+	ct_wait audit_has "$id" session_start '"address":"127.0.0.1"' ||
+		fail "no session_start record of $id"
+	ct_wait grep -q "sshlease: this access to $user ends at [0-9-]* [0-9:]* UTC (in [0-9]* seconds); grant $id" "$out" ||
+		fail "no notice before the deadline on the session's terminal: $(tr -d '\r' <"$out" | tail -c 300)"
+	ct_wait grep -q "sshlease: this access to $user has ended (grant $id)" "$out" ||
+		fail "no notice at the end on the session's terminal: $(tr -d '\r' <"$out" | tail -c 300)"
+	ct_wait bash -c "! kill -0 $client 2>/dev/null" ||
+		fail "the terminal session of $id still runs 10 s after its deadline"
+	[ "$(grep -c 'sshlease: this access' "$out")" -eq 2 ] ||
+		fail "expected exactly two notices: $(tr -d '\r' <"$out")"
+}
+
 # With UsePAM yes (Debian's sshd) and libpam-systemd, each login is a
 # logind session scope: that scope is the one ended.
 check_session_leftovers_logind() {
@@ -648,6 +674,7 @@ checks=(
 	check_session_while_stopped
 	check_session_leftovers_logind
 	check_session_leftovers_nopam
+	check_session_terminal_notice
 	check_reload_good_and_bad
 	check_expiry_while_stopped
 	check_seccomp_kill_mode
