@@ -4,7 +4,8 @@
 static const char revoke_help[] =
 	"Usage: sshlease revoke ID...\n"
 	"       sshlease revoke --all [--user USER]\n\n"
-	"End grants now: the daemon removes their keys at once.\n\n"
+	"End grants now: the daemon removes their keys at once, closes the\n"
+	"connections made with them and ends what those logins left running.\n\n"
 	"Options:\n"
 	"  --all            every active grant (of USER with --user)\n"
 	"  -u, --user USER  with --all: only this account's grants\n"
