@@ -41,6 +41,8 @@ struct audit_session {
 	long long pid;       /* the connection's monitor; 0: none found */
 	time_t since;        /* the login */
 	long long duration;  /* seconds, at session_end; < 0: omitted */
+	const char *kind;    /* "shell", "command", "sftp"..., comma-separated,
+				when sshd logged it; NULL: omitted */
 };
 
 /* Fields of one event; NULL strings / 0 times / by_uid < 0 are omitted. */

@@ -11,7 +11,7 @@
  *    "nonces":[{"value","valid_until"}, ...],
  *    "accounts":["alice", ...],
  *    "sessions":[{"grant","user","address","port","since","pid",
- *                 "pid_start"}, ...],
+ *                 "pid_start"[,"kind"]}, ...],
  *    "scopes":[{"grant","user","uid","since","pid_start","unit",
  *               "invocation"}, ...]}
  * ("scopes" only when there are any, so that a file without pends is what
@@ -66,6 +66,11 @@ struct session {
 	pid_t pid;                          /* the monitor's */
 	unsigned long long pid_start;       /* its start, in clock ticks since
 					       boot (a pid used again differs) */
+	char kind[40];                      /* what its channels ran, as sshd
+					       logs it at VERBOSE: "shell",
+					       "command", "sftp", "subsystem",
+					       "forced-command", comma-separated;
+					       "" when not known */
 };
 
 /* The systemd unit (scope.h) holding what a login with a grant's key

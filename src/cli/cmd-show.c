@@ -33,15 +33,18 @@ static void show_sessions(FILE *f, const json_t *grant)
 	json_array_foreach(sessions, i, s) {
 		const json_t *port = json_object_get(s, "port");
 		const json_t *pid = json_object_get(s, "pid");
+		char kind[64];
 
 		if (cli_json_time(s, "since", &t))
 			cli_format_deadline(t, when, sizeof(when));
 		else
 			snprintf(when, sizeof(when), "?");
-		snprintf(line, sizeof(line), "%s port %lld since %s, sshd pid %lld",
+		cli_safe(kind, sizeof(kind), cli_json_string(s, "kind"), "");
+		snprintf(line, sizeof(line), "%s port %lld since %s, sshd pid %lld%s%s",
 			 cli_safe(address, sizeof(address), cli_json_string(s, "address"), "?"),
 			 json_is_integer(port) ? (long long)json_integer_value(port) : 0,
-			 when, json_is_integer(pid) ? (long long)json_integer_value(pid) : 0);
+			 when, json_is_integer(pid) ? (long long)json_integer_value(pid) : 0,
+			 kind[0] ? ", " : "", kind);
 		cli_field(f, i == 0 ? "sessions:" : "", line);
 	}
 }

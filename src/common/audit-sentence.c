@@ -72,6 +72,7 @@ struct safe_event {
 	char address[SENTENCE_FIELD_MAX + 1];
 	char expires[32];
 	char duration[32];
+	char kind[SENTENCE_FIELD_MAX + 1];
 };
 
 static const char *safe(char *dst, const char *src, const char *fallback)
@@ -155,6 +156,8 @@ void audit_sentence(const struct audit_event *event, char *buf, size_t size)
 		say(&s, "the login of %s to %s from %s port %u ended after %s",
 		    session_who(&e, event, fp), user,
 		    safe(e.address, ss->address, "(unknown)"), ss->port, e.duration);
+		if (ss->kind)
+			say(&s, " (%s)", safe(e.kind, ss->kind, "?"));
 		used_user = used_fp = true;
 	} else if (strcmp(ev, "leftovers") == 0) {
 		say(&s, "grant %s for %s has ended, but %s", id, user, reason);

@@ -496,6 +496,8 @@ static int record_build(const struct audit_event *ev, unsigned long long seq,
 			r = put_time(record, "since", ev->session->since);
 		if (r == 0 && ev->session->duration >= 0)
 			r = put_integer(record, "duration", ev->session->duration);
+		if (r == 0 && ev->session->kind)
+			r = put_string(record, "kind", ev->session->kind);
 	}
 	if (r == 0)
 		r = put_string(record, "prev", prev);

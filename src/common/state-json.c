@@ -410,6 +410,11 @@ int state_session_check(const struct session *s, const char **why)
 		*why = "a session's port, time or pid is out of range";
 		return SL_REFUSED;
 	}
+	if (strnlen(s->kind, sizeof(s->kind)) == sizeof(s->kind) ||
+	    strspn(s->kind, "abcdefghijklmnopqrstuvwxyz,-") != strlen(s->kind)) {
+		*why = "a session's kind is not one sshleased records";
+		return SL_REFUSED;
+	}
 	return 0;
 }
 
@@ -425,7 +430,16 @@ json_t *state_session_to_json(const struct session *s)
 		json_integer((json_int_t)s->pid_start),
 	};
 
-	return object_of(session_state_keys, values, SL_ARRAY_SIZE(session_state_keys));
+	json_t *object = object_of(session_state_keys, values, SL_ARRAY_SIZE(session_state_keys));
+
+	/* Only when known, so that a file of sessions without is what the
+	 * sshleased before kinds wrote. */
+	if (object && s->kind[0] &&
+	    json_object_set_new(object, "kind", json_string(s->kind)) < 0) {
+		json_decref(object);
+		return NULL;
+	}
+	return object;
 }
 
 /* Copy a string member into a fixed buffer: false when it is not a string
@@ -446,12 +460,15 @@ int state_session_from_json(json_t *object, struct session *s, const char **why)
 	long long port = 0, since = 0, pid = 0, pid_start = 0;
 
 	memset(s, 0, sizeof(*s));
+	bool has_kind = json_object_get(object, "kind") != NULL;
+
 	if (!json_is_object(object) ||
-	    json_object_size(object) != SL_ARRAY_SIZE(session_state_keys)) {
+	    json_object_size(object) != SL_ARRAY_SIZE(session_state_keys) + has_kind) {
 		*why = "a session is not an object with exactly the expected fields";
 		return SL_REFUSED;
 	}
-	if (!take_text(object, "grant", s->grant_id, sizeof(s->grant_id)) ||
+	if ((has_kind && !take_text(object, "kind", s->kind, sizeof(s->kind))) ||
+	    !take_text(object, "grant", s->grant_id, sizeof(s->grant_id)) ||
 	    !take_text(object, "user", s->user, sizeof(s->user)) ||
 	    !take_text(object, "address", s->address, sizeof(s->address)) ||
 	    take_integer(object, "port", false, &port) != 0 ||

@@ -76,7 +76,7 @@ static size_t open_sessions(const struct daemon *d, const struct grant *grant)
 
 /* A grant as list and show give it: grant_to_json and "open_sessions";
  * with sessions, also "sessions" [{address, port, since, since_unix,
- * pid}]. NULL when out of memory. */
+ * pid, kind (when known)}]. NULL when out of memory. */
 static json_t *grant_reply_json(const struct daemon *d, const struct grant *grant,
 				bool sessions)
 {
@@ -96,12 +96,13 @@ static json_t *grant_reply_json(const struct daemon *d, const struct grant *gran
 
 		if (strcmp(s->grant_id, grant->id) != 0)
 			continue;
-		if (json_array_append_new(list, json_pack("{s:s, s:i, s:o, s:I, s:I}",
+		if (json_array_append_new(list, json_pack("{s:s, s:i, s:o, s:I, s:I, s:s?}",
 							  "address", s->address,
 							  "port", (int)s->port,
 							  "since", time_to_json(s->since),
 							  "since_unix", (json_int_t)s->since,
-							  "pid", (json_int_t)s->pid)) < 0)
+							  "pid", (json_int_t)s->pid,
+							  "kind", s->kind[0] ? s->kind : NULL)) < 0)
 			goto fail;
 	}
 	if (json_object_set_new(object, "sessions", list) < 0) {

@@ -80,6 +80,7 @@ static void session_audit(struct daemon *d, const struct session *s,
 		.pid = s->pid,
 		.since = s->since,
 		.duration = duration,
+		.kind = s->kind[0] ? s->kind : NULL,
 	};
 	struct audit_event ev = {
 		.event = event,
@@ -545,6 +546,41 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 		daemon_expire_due(d);
 }
 
+/* What a channel of an open session runs (sshd logs it at VERBOSE), added
+ * to the session's kinds. */
+static void session_kind(struct daemon *d, const struct sshd_log_event *ev)
+{
+	const char *kind = sshd_log_session_name(ev->session);
+	struct session *s = NULL;
+	size_t used;
+
+	for (size_t i = 0; i < d->state->n_sessions && !s; i++) {
+		struct session *o = &d->state->sessions[i];
+
+		if (o->port == ev->port && strcmp(o->user, ev->user) == 0 &&
+		    strncmp(o->address, ev->address_text, strcspn(ev->address_text, "%")) == 0 &&
+		    o->address[strcspn(ev->address_text, "%")] == '\0')
+			s = o;
+	}
+	if (!s)
+		return; /* not a grant's login */
+	/* sftp, as a subsystem or the forced internal-sftp of an SFTP-only
+	 * grant, is what a person calls it. */
+	if ((ev->session == SSHD_SESSION_SUBSYSTEM && strcmp(ev->detail, "sftp") == 0) ||
+	    (ev->session == SSHD_SESSION_FORCED && strstr(ev->detail, "sftp")))
+		kind = "sftp";
+	for (const char *p = s->kind; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+		if (strncmp(p, kind, strlen(kind)) == 0 &&
+		    (p[strlen(kind)] == ',' || p[strlen(kind)] == '\0'))
+			return; /* already noted */
+	}
+	used = strlen(s->kind);
+	if (used + (used > 0) + strlen(kind) >= sizeof(s->kind))
+		return;
+	snprintf(s->kind + used, sizeof(s->kind) - used, "%s%s", used ? "," : "", kind);
+	save_state(d);
+}
+
 /* The next line of whichever source is open. */
 static int log_next(struct daemon *d, struct log_line *line, const char **why)
 {
@@ -588,6 +624,8 @@ static void log_read(struct daemon *d, long limit)
 		 * and at INFO a killed or dropped connection logs none. */
 		if (ev.kind == SSHD_LOG_ACCEPTED)
 			session_begin(d, &ev, &line);
+		else if (ev.kind == SSHD_LOG_SESSION)
+			session_kind(d, &ev);
 	}
 }
 

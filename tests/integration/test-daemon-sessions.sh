@@ -1,6 +1,6 @@
 #!/bin/bash
 # Sessions of grants against a real sshd (DESIGN.md §13): the real
-# sshleased follows the fixture sshd's -E log at LogLevel INFO. A login with
+# sshleased follows the fixture sshd's -E log (LogLevel INFO or VERBOSE). A login with
 # a grant's key is recorded (session_start, session_end) and shown by list
 # and show; when the grant ends (revoke ID, revoke --user U --all,
 # revoke --all, the deadline) every open connection made with its key is
@@ -12,8 +12,12 @@
 # not signalled. Without systemd (this host), a process the login detached
 # is named in a leftovers record at the grant's end.
 #
-# usage: test-daemon-sessions.sh SSHLEASED SSHLEASE PYTHON3 [USEPAM]
-# USEPAM: sshd's UsePAM, no (the default) or yes.
+# At LogLevel VERBOSE, sshd also says what each session runs: the session
+# records then name it (shell, command, sftp); at INFO they name none.
+#
+# usage: test-daemon-sessions.sh SSHLEASED SSHLEASE PYTHON3 [USEPAM [LOGLEVEL]]
+# USEPAM: sshd's UsePAM, no (the default) or yes; LOGLEVEL: INFO (the
+# default) or VERBOSE.
 # Needs root, openssh-server, openssh-client (ssh, sftp, ssh-keygen), passwd.
 
 # shellcheck source=../lib/fixture.sh
@@ -25,8 +29,10 @@ fixture_require_root
 fixture_require_cmd ssh sftp ssh-keygen useradd usermod userdel
 python=${3:-}
 pam=${4:-no}
-[ -x "$python" ] && { [ "$pam" = no ] || [ "$pam" = yes ]; } ||
-	fixture_fail "usage: $0 SSHLEASED SSHLEASE PYTHON3 [no|yes]"
+level=${5:-INFO}
+[ -x "$python" ] && { [ "$pam" = no ] || [ "$pam" = yes ]; } &&
+	{ [ "$level" = INFO ] || [ "$level" = VERBOSE ]; } ||
+	fixture_fail "usage: $0 SSHLEASED SSHLEASE PYTHON3 [no|yes [INFO|VERBOSE]]"
 fixture_init
 daemon_init "${1:-}" "${2:-}"
 
@@ -44,12 +50,12 @@ install -o "$user" -g "$(id -g "$user")" -m 0600 "$owner.pub" "$home/.ssh/author
 work=$FIXTURE_DIR/work
 mkdir -p "$work"
 
-# sshd as it runs by default (LogLevel INFO), its log in a file of root's.
-fixture_log "UsePAM $pam"
+# sshd at its default LogLevel INFO (or VERBOSE), its log in a file of root's.
+fixture_log "UsePAM $pam, LogLevel $level"
 log=$FIXTURE_DIR/sshd-info.log
 wrapper=$FIXTURE_DIR/sshd-info
-printf '#!/bin/sh\nexec /usr/sbin/sshd -o LogLevel=INFO -o UsePAM=%s -E %s "$@"\n' \
-	"$pam" "$log" >"$wrapper"
+printf '#!/bin/sh\nexec /usr/sbin/sshd -o LogLevel=%s -o UsePAM=%s -E %s "$@"\n' \
+	"$level" "$pam" "$log" >"$wrapper"
 chmod 0700 "$wrapper"
 FIXTURE_SSHD=$wrapper fixture_sshd_start
 : >>"$log"
@@ -214,6 +220,17 @@ out=$(ssh "${mux[@]}" "$user@127.0.0.1" 'echo via-master-again' </dev/null 2>/de
 kill -0 "$owner_client" 2>/dev/null || fixture_fail "the owner's session ended with the grant"
 [ "$(records session_end "$a" | grep -c '"reason":"grant ended"')" -eq 4 ] ||
 	fixture_fail "expected 4 session_end records 'grant ended': $(records session_end "$a")"
+ends=$(records session_end "$a" | grep '"reason":"grant ended"')
+if [ "$level" = VERBOSE ]; then
+	for kind in shell command sftp; do
+		grep -q "\"kind\":\"[a-z,]*$kind" <<<"$ends" ||
+			fixture_fail "no session_end record of $a with kind $kind: $ends"
+	done
+	grep -q "ended after [0-9].* (shell)" "$DAEMON_LOG" ||
+		fixture_fail "the journal sentence of the shell session does not name its kind"
+else
+	grep -q '"kind"' <<<"$ends" && fixture_fail "at INFO sshd says no kind, yet a record names one: $ends"
+fi
 fixture_log "revoke: every monitor gone ${end_ms} ms after the revoke began"
 fixture_pass "revoke closes shell, command, sftp and the ControlMaster; the owner's session stays"
 

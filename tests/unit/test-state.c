@@ -152,7 +152,8 @@ static struct state *sample_state(unsigned n_grants)
 	if (n_grants >= 2) {
 		struct session a = { .grant_id = "000abc000001", .user = "alice",
 				     .address = "203.0.113.7", .port = 50000,
-				     .since = CREATED + 10, .pid = 4242, .pid_start = 1000 };
+				     .since = CREATED + 10, .pid = 4242, .pid_start = 1000,
+				     .kind = "shell,sftp" };
 		struct session b = { .grant_id = "000abc000000", .user = "shop_2",
 				     .address = "2001:db8::7", .port = 50001,
 				     .since = CREATED + 20, .pid = 4343, .pid_start = 2000 };
@@ -210,13 +211,16 @@ static void test_round_trip(void)
 		CHECK_INT(loaded->sessions[0].since, CREATED + 10);
 		CHECK_INT(loaded->sessions[0].pid, 4242);
 		CHECK_STR(loaded->sessions[1].address, "2001:db8::7");
+		CHECK_STR(loaded->sessions[0].kind, "shell,sftp");
+		CHECK_STR(loaded->sessions[1].kind, "");
 		state_remove_session(loaded, 0);
 		CHECK_INT(loaded->n_sessions, 1);
 		CHECK_STR(loaded->sessions[0].address, "2001:db8::7");
 		CHECK_INT(state_add_session(loaded, &(struct session){
 			.grant_id = "000abc000001", .user = "alice",
 			.address = "203.0.113.7", .port = 50000,
-			.since = CREATED + 10, .pid = 4242, .pid_start = 1000 }), 0);
+			.since = CREATED + 10, .pid = 4242, .pid_start = 1000,
+			.kind = "shell,sftp" }), 0);
 		/* Back to the order saved. */
 		state_remove_session(loaded, 0);
 		CHECK_INT(state_add_session(loaded, &(struct session){
@@ -534,6 +538,10 @@ static void test_malformed(void)
 		  "out of range" },
 		{ "session field extra", "{\"version\":2,\"grants\":[" GRANT2 "]"
 			TAIL_S("{" S_HEAD ",\"x\":1," S_ADDR_REST "}"), "exactly the expected fields" },
+		{ "session kind with a blank", "{\"version\":2,\"grants\":[" GRANT2 "]"
+			TAIL_S("{" S_HEAD "," S_REST ",\"kind\":\"shell sftp\"}"), "kind" },
+		{ "session kind a number", "{\"version\":2,\"grants\":[" GRANT2 "]"
+			TAIL_S("{" S_HEAD "," S_REST ",\"kind\":1}"), "wrong type" },
 		{ "session field missing", "{\"version\":2,\"grants\":[" GRANT2 "]"
 			TAIL_S("{" S_HEAD ",\"address\":\"203.0.113.7\",\"port\":1,\"since\":1796000100}"),
 		  "exactly the expected fields" },
