@@ -34,7 +34,7 @@ wrapper=$FIXTURE_DIR/sshd-info
 printf '#!/bin/sh\nexec /usr/sbin/sshd -o LogLevel=INFO -o MaxStartups=100 -o MaxSessions=100 -E %s "$@"\n' \
 	"$log" >"$wrapper"
 chmod 0700 "$wrapper"
-FIXTURE_SSHD=$wrapper fixture_sshd_start
+FIXTURE_SSHD=$wrapper FIXTURE_SSHD_ELOG=$log fixture_sshd_start
 : >>"$log"
 chmod 0600 "$log"
 daemon_config_write "[grant]" "users = $user" "[sshd]" "log = $log"

@@ -139,7 +139,7 @@ run_with() { # UsePAM value
 	"$tool" follow "$log" --find >"$events" 2>"$events.err" &
 	follower=$!
 	fixture_on_exit "kill $follower 2>/dev/null"
-	FIXTURE_SSHD=$wrapper fixture_sshd_start
+	FIXTURE_SSHD=$wrapper FIXTURE_SSHD_ELOG=$log fixture_sshd_start
 	mapfile -t ssh_support < <(ssh_opts "$support")
 	mapfile -t ssh_owner < <(ssh_opts "$owner")
 

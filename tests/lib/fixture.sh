@@ -30,6 +30,7 @@
 # Settings (may be set before sourcing or calling):
 #   FIXTURE_SSHD       sshd binary (default /usr/sbin/sshd; must be absolute)
 #   FIXTURE_SSHD_ENV   extra "NAME=VALUE" words for sshd's environment (e.g. TZ)
+#   FIXTURE_SSHD_ELOG  the file a FIXTURE_SSHD that logs with -E FILE writes
 #
 # Package needs on Debian 12: openssh-server (sshd), openssh-client (ssh,
 # ssh-keygen), passwd (useradd, usermod, userdel), coreutils.
@@ -44,6 +45,8 @@ FIXTURE_SSHD_PID=
 FIXTURE_SSH_ERR=
 FIXTURE_SSHD=${FIXTURE_SSHD:-/usr/sbin/sshd}
 FIXTURE_SSHD_ENV=${FIXTURE_SSHD_ENV:-}
+# (a port taken between the check and sshd's bind is told there too)
+FIXTURE_SSHD_ELOG=${FIXTURE_SSHD_ELOG:-}
 _fixture_cleanups=()
 _fixture_logs=()
 _fixture_sshd_pids=" " # started and not yet waited for
@@ -242,7 +245,8 @@ fixture_sshd_start() { # [extra config line...]
 			sleep 0.1
 		done
 		fixture_sshd_stop "$pid"
-		grep -q -i "bind" "$FIXTURE_SSHD_LOG" ||
+		grep -q -i "bind" "$FIXTURE_SSHD_LOG" ${FIXTURE_SSHD_ELOG:+"$FIXTURE_SSHD_ELOG"} \
+			2>/dev/null ||
 			fixture_fail "sshd did not come up on 127.0.0.1:$port"
 	done
 	fixture_fail "no free port for sshd after 20 attempts"
