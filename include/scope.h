@@ -61,6 +61,10 @@ int scope_attach(struct scope_bus *bus, pid_t pid, uid_t uid, const char *grant_
 int scope_kill(struct scope_bus *bus, const struct scope_ref *ref, int sig,
 	       const char **why);
 
+/* 0 when the unit of ref still runs (the same invocation), SL_NOT_FOUND
+ * when it is gone, -errno or SL_REFUSED with *why. */
+int scope_alive(struct scope_bus *bus, const struct scope_ref *ref, const char **why);
+
 /* Whether monitor pid has forked a child yet: sshd opens the PAM session
  * (and pam_systemd the logind session, which moves the monitor into its
  * scope) before it forks the session's process, so from then on the

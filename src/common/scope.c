@@ -458,8 +458,9 @@ int scope_attach(struct scope_bus *bus, pid_t pid, uid_t uid, const char *grant_
 	return r;
 }
 
-int scope_kill(struct scope_bus *bus, const struct scope_ref *ref, int sig,
-	       const char **why)
+/* 0 when the unit of ref runs (the same invocation, when it has one),
+ * SL_NOT_FOUND when it is gone; -errno or SL_REFUSED with *why. */
+static int unit_current(struct scope_bus *bus, const struct scope_ref *ref, const char **why)
 {
 	sd_bus_error error = SD_BUS_ERROR_NULL;
 	sd_bus_message *reply = NULL;
@@ -471,36 +472,48 @@ int scope_kill(struct scope_bus *bus, const struct scope_ref *ref, int sig,
 		*why = "not a scope sshleased would have recorded";
 		return SL_REFUSED;
 	}
-	if (ref->invocation[0]) {
-		r = sd_bus_call_method(bus->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
-				       "GetUnit", &error, &reply, "s", ref->unit);
-		if (r < 0) {
-			r = bus_failed(&error, r, "asking systemd for the unit", why);
-			goto out;
-		}
-		r = sd_bus_message_read(reply, "o", &path);
-		if (r >= 0)
-			r = unit_identity(bus, path, &now, why);
-		else
-			*why = "systemd's answer does not parse";
-		if (r != 0)
-			goto out;
-		if (strcmp(now.invocation, ref->invocation) != 0) {
-			*why = "a unit of that name runs again, not the one recorded";
-			r = SL_NOT_FOUND;
-			goto out;
-		}
-		sd_bus_message_unref(reply);
-		reply = NULL;
-	}
 	r = sd_bus_call_method(bus->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
-			       "KillUnit", &error, NULL, "ssi", ref->unit, "all", sig);
+			       "GetUnit", &error, &reply, "s", ref->unit);
 	if (r < 0)
-		r = bus_failed(&error, r, "systemd did not signal the unit", why);
+		return bus_failed(&error, r, "asking systemd for the unit", why);
+	r = sd_bus_message_read(reply, "o", &path);
+	if (r >= 0)
+		r = unit_identity(bus, path, &now, why);
 	else
-		r = 0;
-out:
+		*why = "systemd's answer does not parse";
 	sd_bus_message_unref(reply);
+	if (r == 0 && ref->invocation[0] && strcmp(now.invocation, ref->invocation) != 0) {
+		*why = "a unit of that name runs again, not the one recorded";
+		r = SL_NOT_FOUND;
+	}
+	return r;
+}
+
+int scope_alive(struct scope_bus *bus, const struct scope_ref *ref, const char **why)
+{
+	int r = unit_current(bus, ref, why);
+
+	drain(bus);
+	return r;
+}
+
+int scope_kill(struct scope_bus *bus, const struct scope_ref *ref, int sig,
+	       const char **why)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r;
+
+	/* A unit made anew has no InvocationID yet: its name is enough,
+	 * and KillUnit says so when it is gone. */
+	r = ref->invocation[0] ? unit_current(bus, ref, why)
+			       : scope_ref_valid(ref) ? 0 : SL_REFUSED;
+	if (r == SL_REFUSED && !ref->invocation[0])
+		*why = "not a scope sshleased would have recorded";
+	if (r == 0) {
+		r = sd_bus_call_method(bus->bus, SYSTEMD_DEST, SYSTEMD_PATH, SYSTEMD_MANAGER,
+				       "KillUnit", &error, NULL, "ssi", ref->unit, "all", sig);
+		r = r < 0 ? bus_failed(&error, r, "systemd did not signal the unit", why) : 0;
+	}
 	drain(bus);
 	return r;
 }
@@ -524,6 +537,13 @@ int scope_attach(struct scope_bus *bus, pid_t pid, uid_t uid, const char *grant_
 {
 	(void)bus, (void)pid, (void)uid, (void)grant_id, (void)description;
 	memset(ref, 0, sizeof(*ref));
+	*why = "sshleased was built without libsystemd";
+	return SL_NOT_FOUND;
+}
+
+int scope_alive(struct scope_bus *bus, const struct scope_ref *ref, const char **why)
+{
+	(void)bus, (void)ref;
 	*why = "sshleased was built without libsystemd";
 	return SL_NOT_FOUND;
 }

@@ -636,6 +636,22 @@ void daemon_sshd_log_event(struct daemon *d)
 	log_read(d, 256);
 }
 
+/* Drop the records of grant id's scopes that are gone (nothing of them is
+ * left to end), so that many short logins do not pile up in the state. */
+static void scopes_prune(struct daemon *d, const char *id)
+{
+	for (size_t i = 0; d->scope_bus && i < d->state->n_scopes;) {
+		const struct login_scope *sc = &d->state->scopes[i];
+		const char *why = NULL;
+
+		if (sc->ref.unit[0] && !sc->kill_at_ms && strcmp(sc->grant_id, id) == 0 &&
+		    scope_alive(d->scope_bus, &sc->ref, &why) == SL_NOT_FOUND)
+			state_remove_scope(d->state, i);
+		else
+			i++;
+	}
+}
+
 void daemon_session_exited(struct daemon *d, pid_t pid)
 {
 	struct session_watch *w = watch_find(d, pid);
@@ -648,7 +664,11 @@ void daemon_session_exited(struct daemon *d, pid_t pid)
 		watch_remove(d, w);
 	for (size_t i = 0; i < d->state->n_sessions;) {
 		if (d->state->sessions[i].pid == pid) {
+			char id[sizeof(d->state->sessions[i].grant_id)];
+
+			memcpy(id, d->state->sessions[i].grant_id, sizeof(id));
 			session_close(d, i, NULL, "connection closed");
+			scopes_prune(d, id);
 			changed = true;
 		} else {
 			i++;
