@@ -73,6 +73,21 @@ struct session_watch {
 	time_t noticed_for; /* the deadline its terminals were told of; 0 */
 };
 
+/* The key of a grant that ended a moment ago (sessions.c): sshd may have
+ * accepted a login with it just before its line went, and its log line
+ * may be read only after the end. Such a login is ended at once. */
+struct ended_key {
+	char grant_id[AUTHKEYS_ID_LEN + 1];
+	char user[33];
+	uid_t uid;
+	char fingerprint[64];
+	time_t until;
+};
+/* How long an ended grant's key is looked out for, and for how many
+ * grants at most (the oldest give way). */
+#define DAEMON_ENDED_KEY_SECONDS 600
+#define DAEMON_ENDED_KEYS_MAX 4096
+
 struct connection {
 	int fd;           /* -1: slot free */
 	long long deadline_ms; /* CLOCK_MONOTONIC */
@@ -139,6 +154,8 @@ struct daemon {
 	struct log_journal *sshd_journal; /* [sshd] log = journal */
 	struct session_watch *watches;
 	size_t n_watches;
+	struct ended_key *ended_keys;
+	size_t n_ended_keys;
 	bool sessions_catching_up; /* reading, at start-up, what was logged
 				      while the daemon was down */
 	struct scope_bus *scope_bus; /* systemd's, for logins' scopes; NULL:

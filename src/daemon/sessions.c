@@ -444,6 +444,119 @@ static int session_monitor(struct daemon *d, const struct sshd_conn_peer *peer,
 	return r;
 }
 
+static void monitor_term(struct session_watch *w);
+
+/* ---- keys of grants that have just ended ---- */
+
+static const struct ended_key *ended_key_find(struct daemon *d, const char *user,
+					      const char *fingerprint)
+{
+	time_t now = daemon_now();
+
+	for (size_t i = 0; i < d->n_ended_keys; i++) {
+		const struct ended_key *k = &d->ended_keys[i];
+
+		if (k->until >= now && strcmp(k->fingerprint, fingerprint) == 0 &&
+		    strcmp(k->user, user) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+static void ended_key_add(struct daemon *d, const struct grant *g)
+{
+	time_t now = daemon_now();
+	size_t kept = 0;
+	struct ended_key *grown;
+
+	for (size_t i = 0; i < d->n_ended_keys; i++)
+		if (d->ended_keys[i].until >= now)
+			d->ended_keys[kept++] = d->ended_keys[i];
+	d->n_ended_keys = kept;
+	if (d->n_ended_keys >= DAEMON_ENDED_KEYS_MAX) {
+		memmove(d->ended_keys, d->ended_keys + 1,
+			(d->n_ended_keys - 1) * sizeof(*d->ended_keys));
+		d->n_ended_keys--;
+	}
+	grown = realloc(d->ended_keys, (d->n_ended_keys + 1) * sizeof(*grown));
+	if (!grown) {
+		log_err("grant %s: out of memory keeping its key to end late logins", g->id);
+		return;
+	}
+	d->ended_keys = grown;
+	struct ended_key *k = &d->ended_keys[d->n_ended_keys++];
+
+	*k = (struct ended_key){ .uid = g->uid, .until = now + DAEMON_ENDED_KEY_SECONDS };
+	snprintf(k->grant_id, sizeof(k->grant_id), "%s", g->id);
+	snprintf(k->user, sizeof(k->user), "%s", g->user);
+	snprintf(k->fingerprint, sizeof(k->fingerprint), "%s", g->fingerprint);
+}
+
+/*
+ * A login with the key of a grant that ended (k) whose log line came in
+ * after the end: sshd accepted it just before the line went. Its
+ * connection is closed at once and whatever it started goes with a scope
+ * of its own, as at a grant's end; both records name the grant.
+ */
+static void session_too_late(struct daemon *d, const struct sshd_log_event *ev,
+			     const struct log_line *line, const struct ended_key *k)
+{
+	struct sshd_conn_peer peer = { .family = ev->family, .port = ev->port,
+				       .user = ev->user };
+	struct grant g = { .uid = k->uid };
+	struct session s = { 0 };
+	const char *why = NULL;
+	char id[AUTHKEYS_ID_LEN + 1], user[33];
+	const char *reason = "the login came as the grant ended; its connection was closed at once";
+	int pidfd = -1, r;
+	pid_t pid = 0;
+
+	memcpy(peer.address, ev->address, sizeof(peer.address));
+	memcpy(id, k->grant_id, sizeof(id));
+	memcpy(user, k->user, sizeof(user));
+	g.user = user;
+	memcpy(g.id, id, sizeof(g.id));
+	memcpy(s.grant_id, id, sizeof(s.grant_id));
+	memcpy(s.user, user, sizeof(s.user));
+	snprintf(s.address, sizeof(s.address), "%.*s",
+		 (int)strcspn(ev->address_text, "%"), ev->address_text);
+	s.port = ev->port;
+	s.since = line->time > 0 ? line->time : daemon_now();
+	r = session_monitor(d, &peer, line, &pidfd, &pid, &s.pid_start, &why);
+	if (r == 0) {
+		s.pid = pid;
+		if (watch_add(d, pid, pidfd) == 0) {
+			struct session_watch *w = watch_find(d, pid);
+
+			scope_begin(d, &s, &g, true);
+			monitor_term(w);
+		}
+	} else if (r != SL_NOT_FOUND) {
+		reason = "the login came as the grant ended, and its connection's sshd process was not found, so sshleased cannot end it";
+		scope_begin(d, &s, &g, false);
+	} else {
+		reason = "the login came as the grant ended; its connection had closed before sshleased saw it";
+		scope_begin(d, &s, &g, false);
+	}
+	log_warn("grant %s: a login from %s port %u came as the grant ended: %s", id,
+		 s.address, s.port, reason);
+	scopes_end(d, id, 0);
+	save_state(d);
+	struct audit_session as = { .address = s.address, .port = s.port, .pid = s.pid,
+				    .since = s.since, .duration = 0 };
+	struct audit_event ev_start = { .event = "session_start", .id = id, .user = user,
+					.fingerprint = k->fingerprint, .by_uid = -1,
+					.session = &as };
+	struct audit_event ev_end = ev_start;
+
+	ev_end.event = "session_end";
+	ev_end.reason = reason;
+	as.duration = -1;
+	daemon_audit(d, &ev_start);
+	as.duration = 0;
+	daemon_audit(d, &ev_end);
+}
+
 static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 			  const struct log_line *line)
 {
@@ -466,8 +579,13 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 		    strcmp(g->user, ev->user) == 0)
 			grant = g;
 	}
-	if (!grant)
-		return; /* not a grant's key: the account's own login */
+	if (!grant) {
+		const struct ended_key *k = ended_key_find(d, ev->user, ev->fingerprint);
+
+		if (k)
+			session_too_late(d, ev, line, k);
+		return; /* otherwise not a grant's key: the account's own login */
+	}
 	for (size_t i = 0; i < d->state->n_sessions; i++) {
 		if (d->state->sessions[i].port == ev->port &&
 		    strcmp(d->state->sessions[i].address, ev->address_text) == 0)
@@ -640,15 +758,34 @@ void daemon_sshd_log_event(struct daemon *d)
  * left to end), so that many short logins do not pile up in the state. */
 static void scopes_prune(struct daemon *d, const char *id)
 {
+	struct login_scope *keeper = NULL;
+
 	for (size_t i = 0; d->scope_bus && i < d->state->n_scopes;) {
-		const struct login_scope *sc = &d->state->scopes[i];
+		struct login_scope *sc = &d->state->scopes[i];
 		const char *why = NULL;
 
-		if (sc->ref.unit[0] && !sc->kill_at_ms && strcmp(sc->grant_id, id) == 0 &&
-		    scope_alive(d->scope_bus, &sc->ref, &why) == SL_NOT_FOUND)
-			state_remove_scope(d->state, i);
-		else
+		if (strcmp(sc->grant_id, id) != 0 || sc->kill_at_ms) {
 			i++;
+			continue;
+		}
+		/* The grant's first record stays whatever it is: the end's
+		 * report of what runs outside the scopes counts from the
+		 * earliest login, also one whose scope is gone (a process
+		 * that left it before it was made, say). */
+		if (!keeper) {
+			keeper = sc;
+			i++;
+			continue;
+		}
+		if (sc->ref.unit[0] && scope_alive(d->scope_bus, &sc->ref, &why) == SL_NOT_FOUND) {
+			if (sc->since < keeper->since)
+				keeper->since = sc->since;
+			if (sc->pid_start < keeper->pid_start)
+				keeper->pid_start = sc->pid_start;
+			state_remove_scope(d->state, i);
+		} else {
+			i++;
+		}
 	}
 }
 
@@ -697,6 +834,7 @@ void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
 	const char *id = grant->id;
 	long long delay = 0;
 
+	ended_key_add(d, grant);
 	for (size_t i = 0; i < d->state->n_sessions;) {
 		const struct session *s = &d->state->sessions[i];
 		struct session_watch *w;
@@ -875,6 +1013,9 @@ void daemon_sessions_close(struct daemon *d)
 		watch_remove(d, &d->watches[0]);
 	free(d->watches);
 	d->watches = NULL;
+	free(d->ended_keys);
+	d->ended_keys = NULL;
+	d->n_ended_keys = 0;
 	log_follow_free(d->sshd_follow);
 	d->sshd_follow = NULL;
 	log_journal_free(d->sshd_journal);

@@ -343,4 +343,30 @@ kill -0 "$left" || fixture_fail "the leftover process was ended although the rec
 grep -q "\"grant\":\"$h\"" "$DAEMON_STATE/state.json" && fixture_fail "state.json still holds a scope of $h"
 fixture_pass "without systemd, a process the login detached is reported when the grant ends"
 
+# --- a login whose log line is read only after its grant ended (sshd
+#     accepted it just before the revoke): its connection is closed at once.
+#     The daemon now follows a copy of sshd's log, written by the test ---
+daemon_stop
+copy=$FIXTURE_DIR/sshd-copy.log
+: >"$copy"
+chmod 0600 "$copy"
+daemon_config_write "[grant]" "users = $user" "[sshd]" "log = $copy"
+daemon_start
+grant --for 10m
+l=$G_ID
+accepted() { grep -c "Accepted publickey for $user " "$log" || true; }
+before=$(accepted)
+ssh "${ssh_support[@]}" "$user@127.0.0.1" 'exec sleep 600' </dev/null >/dev/null 2>&1 &
+late=$!
+fixture_on_exit "kill $late 2>/dev/null"
+wait_for "sshd to log the login of $l" bash -c "[ \$(grep -c 'Accepted publickey for $user ' '$log') -gt $before ]"
+sl revoke "$l" >/dev/null 2>"$work/revoke.err" || fixture_fail "revoke $l failed: $(cat "$work/revoke.err")"
+kill -0 "$late" 2>/dev/null || fixture_fail "the late login ended before its line was read"
+grep "Accepted publickey for $user " "$log" | tail -n 1 >>"$copy"
+wait_for "the client of the login seen after the end of $l to exit" gone "$late"
+records session_end "$l" | grep -q 'came as the grant ended' ||
+	fixture_fail "no session_end of the late login of $l: $(records session_end "$l")"
+kill -0 "$owner_client" 2>/dev/null || fixture_fail "the owner's session ended with the late login"
+fixture_pass "a login whose line is read after its grant ended is closed at once"
+
 daemon_stop

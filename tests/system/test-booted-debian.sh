@@ -388,6 +388,37 @@ check_session_leftovers_logind() {
 	leftovers_end_with_grant session- pam ended
 }
 
+# A process that left its login's scope (moved out by the test here, as a
+# grantee could through a user manager of its own) is reported at the
+# grant's end, also when that login is long over and its scope gone: the
+# scope records that later logins prune keep the grant's first.
+check_session_leftovers_after_close() {
+	local user id out pid
+	out=$(ct_new_grant slp pruned) || exit 1
+	read -r user id <<<"$out"
+	ct_ssh pruned "$user" 'setsid -f sleep 7790 </dev/null >/dev/null 2>&1' ||
+		fail "the login of $id failed: $(head -c 300 "$FIXTURE_DIR/ssh.err")"
+	ct_wait in_ct pgrep -u "$user" -fx 'sleep 7790' >/dev/null || fail "the login's process did not start"
+	pid=$(in_ct pgrep -u "$user" -fx 'sleep 7790')
+	# By a process inside the container's cgroups (one that nsenter starts
+	# is outside them), to a leaf of its own (the top may hold no process),
+	# in each hierarchy that tracks processes (v2, or hybrid's two).
+	in_ct systemd-run --quiet --wait --pipe --collect sh -c "
+		if [ -e /sys/fs/cgroup/cgroup.procs ]; then set -- /sys/fs/cgroup
+		else set -- /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; fi
+		for h; do mkdir -p \$h/sshlease-escape && echo $pid >\$h/sshlease-escape/cgroup.procs || exit 1; done" \
+		>"$FIXTURE_DIR/move.err" 2>&1 ||
+		fail "cannot move pid $pid out of its scope: $(head -c 300 "$FIXTURE_DIR/move.err")"
+	ct_login pruned "$user" || fail "the second login of $id failed: $(head -c 300 "$FIXTURE_DIR/ssh.err")"
+	ended_twice() { [ "$(sl audit --grant "$id" --json | grep -o '"event":"session_end"' | wc -l)" -ge 2 ]; }
+	ct_wait ended_twice ||
+		fail "the two logins of $id are not over: $(sl audit --grant "$id" | tail -n 2)"
+	sl revoke "$id" >/dev/null || fail "revoke $id failed"
+	ct_wait audit_has "$id" leftovers "[0-9] sleep 7790" ||
+		{ in_ct kill "$pid"; fail "the process that left the first login's scope outlived the grant unreported: $(sl audit --grant "$id" | tail -n 3)"; }
+	in_ct kill "$pid"
+}
+
 # Without PAM there is no logind session: sshleased moves the login into a
 # transient scope of its own through systemd's D-Bus API.
 check_session_leftovers_nopam() {
@@ -681,6 +712,7 @@ checks=(
 	check_session_while_stopped
 	check_session_leftovers_logind
 	check_session_leftovers_nopam
+	check_session_leftovers_after_close
 	check_session_terminal_notice
 	check_reload_good_and_bad
 	check_expiry_while_stopped
