@@ -142,6 +142,35 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000ULL + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* systemd's own socket, root's alone, as systemctl uses it: no
+ * dbus-daemon needed. The system bus when that is not there. */
+static int bus_connect(sd_bus **out, const char **why)
+{
+	sd_bus *bus = NULL;
+	int r = sd_bus_new(&bus);
+
+	if (r >= 0)
+		r = sd_bus_set_address(bus, "unix:path=/run/systemd/private");
+	if (r >= 0)
+		r = sd_bus_start(bus);
+	if (r < 0) {
+		bus = sd_bus_unref(bus);
+		r = sd_bus_open_system(&bus);
+	}
+	if (r < 0) {
+		*why = "cannot connect to systemd (/run/systemd/private) or the system bus";
+		return r == -ENOENT || r == -ECONNREFUSED ? SL_NOT_FOUND : r;
+	}
+	r = sd_bus_set_method_call_timeout(bus, SCOPE_CALL_TIMEOUT_MS * 1000ULL);
+	if (r < 0) {
+		sd_bus_flush_close_unref(bus);
+		*why = "cannot set the bus call timeout";
+		return r;
+	}
+	*out = bus;
+	return 0;
+}
+
 int scope_bus_open(struct scope_bus **out, const char **why)
 {
 	struct scope_bus *b;
@@ -155,38 +184,13 @@ int scope_bus_open(struct scope_bus **out, const char **why)
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	/* systemd's own socket, root's alone, as systemctl uses it: no
-	 * dbus-daemon needed. The system bus when that is not there. */
-	r = sd_bus_new(&b->bus);
-	if (r >= 0)
-		r = sd_bus_set_address(b->bus, "unix:path=/run/systemd/private");
-	if (r >= 0)
-		r = sd_bus_start(b->bus);
-	if (r < 0) {
-		b->bus = sd_bus_unref(b->bus);
-		r = sd_bus_open_system(&b->bus);
-	}
-	if (r < 0) {
+	r = bus_connect(&b->bus, why);
+	if (r != 0) {
 		free(b);
-		*why = "cannot connect to systemd (/run/systemd/private) or the system bus";
-		return r == -ENOENT || r == -ECONNREFUSED ? SL_NOT_FOUND : r;
-	}
-	r = sd_bus_set_method_call_timeout(b->bus, SCOPE_CALL_TIMEOUT_MS * 1000ULL);
-	if (r < 0) {
-		scope_bus_free(b);
-		*why = "cannot set the bus call timeout";
 		return r;
 	}
 	*out = b;
 	return 0;
-}
-
-void scope_bus_free(struct scope_bus *bus)
-{
-	if (!bus)
-		return;
-	sd_bus_flush_close_unref(bus->bus);
-	free(bus);
 }
 
 /* Drop what the bus sent unasked (NameAcquired and the like): nothing here
@@ -195,6 +199,27 @@ static void drain(struct scope_bus *bus)
 {
 	while (sd_bus_process(bus->bus, NULL) > 0)
 		;
+}
+
+/* Before each use: what queued up since the last is read, and a
+ * connection systemd closed (systemctl daemon-reexec, as package upgrades
+ * run it) is made again. */
+static int bus_ready(struct scope_bus *bus, const char **why)
+{
+	drain(bus);
+	if (sd_bus_is_open(bus->bus) > 0)
+		return 0;
+	sd_bus_flush_close_unref(bus->bus);
+	bus->bus = NULL;
+	return bus_connect(&bus->bus, why);
+}
+
+void scope_bus_free(struct scope_bus *bus)
+{
+	if (!bus)
+		return;
+	sd_bus_flush_close_unref(bus->bus);
+	free(bus);
 }
 
 /* An sd-bus error as *why (in static storage, as *why always is: the
@@ -436,6 +461,9 @@ int scope_attach(struct scope_bus *bus, pid_t pid, uid_t uid, const char *grant_
 	int r;
 
 	memset(ref, 0, sizeof(*ref));
+	r = bus_ready(bus, why);
+	if (r != 0)
+		return r;
 	/* logind's session of this login, if it has one and it is the
 	 * account's (never, say, a session sshd itself was started from). */
 	if (sd_pid_get_session(pid, &session) >= 0 && sd_session_get_uid(session, &owner) >= 0 &&
@@ -491,7 +519,10 @@ static int unit_current(struct scope_bus *bus, const struct scope_ref *ref, cons
 
 int scope_alive(struct scope_bus *bus, const struct scope_ref *ref, const char **why)
 {
-	int r = unit_current(bus, ref, why);
+	int r = bus_ready(bus, why);
+
+	if (r == 0)
+		r = unit_current(bus, ref, why);
 
 	drain(bus);
 	return r;
@@ -503,6 +534,9 @@ int scope_kill(struct scope_bus *bus, const struct scope_ref *ref, int sig,
 	sd_bus_error error = SD_BUS_ERROR_NULL;
 	int r;
 
+	r = bus_ready(bus, why);
+	if (r != 0)
+		return r;
 	/* A unit made anew has no InvocationID yet: its name is enough,
 	 * and KillUnit says so when it is gone. */
 	r = ref->invocation[0] ? unit_current(bus, ref, why)

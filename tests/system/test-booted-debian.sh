@@ -419,6 +419,24 @@ check_session_leftovers_after_close() {
 	in_ct kill "$pid"
 }
 
+# systemctl daemon-reexec (package upgrades run it) closes every bus
+# connection to systemd: sshleased connects again, and the next grant's
+# processes still end with it.
+check_session_scope_after_reexec() {
+	local user id out client
+	out=$(ct_new_grant slx reexec) || exit 1
+	read -r user id <<<"$out"
+	in_ct systemctl daemon-reexec || fail "systemctl daemon-reexec failed"
+	CONTAINER_TIMEOUT=120 ct_ssh reexec "$user" 'setsid -f sleep 7795 </dev/null >/dev/null 2>&1; exec sleep 600' &
+	client=$!
+	ct_wait audit_has "$id" session_start || fail "no session_start of $id after the reexec"
+	ct_wait in_ct pgrep -u "$user" -fx 'sleep 7795' >/dev/null || fail "the login's process did not start"
+	sl revoke "$id" >/dev/null || fail "revoke $id failed"
+	ct_wait bash -c "! kill -0 $client 2>/dev/null" || fail "the session of $id still runs 10 s after revoke"
+	ct_wait in_ct bash -c "! pgrep -u '$user' -fx 'sleep 7795' >/dev/null" ||
+		{ in_ct pkill -u "$user" -fx 'sleep 7795'; fail "after daemon-reexec the grant's detached process outlived it: $(in_ct journalctl -u sshleased -n 3 --no-pager)"; }
+}
+
 # Without PAM there is no logind session: sshleased moves the login into a
 # transient scope of its own through systemd's D-Bus API.
 check_session_leftovers_nopam() {
@@ -713,6 +731,7 @@ checks=(
 	check_session_leftovers_logind
 	check_session_leftovers_nopam
 	check_session_leftovers_after_close
+	check_session_scope_after_reexec
 	check_session_terminal_notice
 	check_reload_good_and_bad
 	check_expiry_while_stopped
