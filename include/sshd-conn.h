@@ -138,4 +138,11 @@ int sshd_conn_signal(int pidfd, int sig);
 int sshd_conn_end(const struct sshd_conn_peer *peer, pid_t *pid,
 		  const char **why);
 
+/* Whether /proc/PID/cgroup (its text) puts the process in a logind session
+ * scope of uid's or in uid's systemd --user itself (init.scope), by the
+ * whole path as systemd names them, so that a unit the account names
+ * "session-1.scope" under its own user manager is not taken for one. The
+ * unified line (0::) when there is one, else the name=systemd line. */
+bool sshd_conn_cgroup_is_login(const char *cgroup, uid_t uid);
+
 #endif

@@ -554,6 +554,45 @@ static void process_command(int dirfd, char *buf, size_t size)
 		buf[--n] = '\0';
 }
 
+bool sshd_conn_cgroup_is_login(const char *cgroup, uid_t uid)
+{
+	char slice[64], manager[128];
+	const char *line = NULL, *path, *end;
+	size_t len, slice_len;
+
+	for (const char *p = cgroup; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, "0::", 3) == 0) {
+			line = p + 3;
+			break;
+		}
+		if (!line && (path = strstr(p, ":name=systemd:")) &&
+		    (!strchr(p, '\n') || path < strchr(p, '\n')))
+			line = path + strlen(":name=systemd:");
+	}
+	if (!line)
+		return false;
+	end = strchr(line, '\n');
+	len = end ? (size_t)(end - line) : strlen(line);
+	slice_len = (size_t)snprintf(slice, sizeof(slice), "/user.slice/user-%lu.slice/",
+				     (unsigned long)uid);
+	snprintf(manager, sizeof(manager), "%suser@%lu.service/init.scope", slice,
+		 (unsigned long)uid);
+	if (len == strlen(manager) && strncmp(line, manager, len) == 0)
+		return true;
+	if (len <= slice_len + strlen("session-.scope") || strncmp(line, slice, slice_len) != 0)
+		return false;
+	path = line + slice_len;
+	len -= slice_len;
+	if (strncmp(path, "session-", 8) != 0 || strncmp(path + len - 6, ".scope", 6) != 0)
+		return false;
+	/* logind's session ids: letters and digits, no further level. */
+	for (size_t i = 8; i < len - 6; i++)
+		if (!((path[i] >= '0' && path[i] <= '9') || (path[i] >= 'a' && path[i] <= 'z') ||
+		      (path[i] >= 'A' && path[i] <= 'Z')))
+			return false;
+	return true;
+}
+
 int sshd_conn_leftovers(uid_t uid, unsigned long long since_start, time_t since,
 			struct sshd_conn_leftover *out, size_t max, size_t *count)
 {
@@ -603,8 +642,7 @@ int sshd_conn_leftovers(uid_t uid, unsigned long long since_start, time_t since,
 		 * for the login and stops after the last one (what it runs for
 		 * the account is reported). */
 		if (proc_read(dirfd, "cgroup", cgroup, sizeof(cgroup)) > 0 &&
-		    ((strstr(cgroup, "/session-") && strstr(cgroup, ".scope\n")) ||
-		     (strstr(cgroup, "/user@") && strstr(cgroup, ".service/init.scope\n"))))
+		    sshd_conn_cgroup_is_login(cgroup, uid))
 			goto next;
 		if (*count < max) {
 			out[*count].pid = (pid_t)pid;

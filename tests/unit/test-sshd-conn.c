@@ -356,6 +356,40 @@ static void test_impostors(void)
 	conn_close(&c);
 }
 
+/* A process in a logind session scope or the account's systemd --user is
+ * the account's own login; a unit the account named like one under its
+ * user manager is not. */
+static void test_cgroup_is_login(void)
+{
+	static const struct {
+		const char *cgroup;
+		bool login;
+	} cases[] = {
+		{ "0::/user.slice/user-1000.slice/session-4.scope\n", true },
+		{ "0::/user.slice/user-1000.slice/session-c12.scope\n", true },
+		{ "0::/user.slice/user-1000.slice/user@1000.service/init.scope\n", true },
+		{ "1:name=systemd:/user.slice/user-1000.slice/session-4.scope\n", true },
+		{ "9:name=systemd:/user.slice/user-1000.slice/session-4.scope\n8:pids:/\n"
+		  "0::/user.slice/user-1000.slice/session-4.scope\n", true },
+		/* hybrid: the unified line counts */
+		{ "9:name=systemd:/user.slice/user-1000.slice/session-4.scope\n"
+		  "0::/sshlease-escape\n", false },
+		{ "0::/user.slice/user-1000.slice/user@1000.service/app.slice/session-1.scope\n", false },
+		{ "0::/user.slice/user-1000.slice/user@1000.service/session-1.scope\n", false },
+		{ "0::/user.slice/user-1000.slice/user@1000.service/app.slice/x.service/init.scope\n", false },
+		{ "0::/user.slice/user-1001.slice/session-4.scope\n", false },
+		{ "0::/user.slice/user-1000.slice/session-4.scope/sub\n", false },
+		{ "0::/user.slice/user-1000.slice/session-.scope\n", false },
+		{ "0::/user.slice/user-1000.slice/session-a/b.scope\n", false },
+		{ "0::/system.slice/ssh.service\n", false },
+		{ "0::/sshlease-escape\n", false },
+		{ "", false },
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++)
+		CHECK(sshd_conn_cgroup_is_login(cases[i].cgroup, 1000) == cases[i].login);
+}
+
 static void test_arguments(void)
 {
 	struct sshd_conn_peer peer = { .family = AF_UNIX, .port = 22 };
@@ -400,6 +434,7 @@ int main(void)
 {
 	TEST(test_is_monitor());
 	TEST(test_arguments());
+	TEST(test_cgroup_is_login());
 	if (geteuid() != 0) {
 		fprintf(stderr, "skipped: the /proc part needs root\n");
 		return test_failures ? 1 : 77;
