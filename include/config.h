@@ -41,6 +41,7 @@ struct sshlease_config {
 	unsigned min_rsa_bits;
 	enum authkeys_mode mode;
 	char *from; /* canonical list, or NULL */
+	bool added_keys_report; /* added_keys = report: found, not removed */
 	/* [tokens] */
 	bool require_signed;
 	struct config_signer *signers;

@@ -40,6 +40,8 @@ struct sshd_info {
 	enum sshd_info_source source;
 	enum sshd_answer use_pam; /* sshd -T's usepam; unknown when it did not
 				     answer */
+	char key_files[512];      /* sshd -T's authorizedkeysfile; "" when it
+				     did not answer or it was longer */
 	struct sshd_version version; /* 0.0 when the server is not OpenSSH */
 	char software[128];    /* the banner, or sshd -V's line; sanitised */
 	unsigned port;         /* the port probed */

@@ -13,8 +13,11 @@
  *    "sessions":[{"grant","user","address","port","since","pid",
  *                 "pid_start"[,"kind"]}, ...],
  *    "scopes":[{"grant","user","uid","since","pid_start","unit",
- *               "invocation"}, ...]}
- * ("scopes" only when there are any, so that a file without pends is what
+ *               "invocation"}, ...],
+ *    "key_watches":[{"uid","user","since","known":[hash, ...]}, ...],
+ *    "added_keys":[{"uid","user","file","line_hex","truncated",
+ *                   "fingerprint","key_type","at","removed"}, ...]}
+ * ("scopes", "key_watches" and "added_keys" only when there are any, so that a file without pends is what
  * the sshleased before them wrote; version 2; a version 1 file, written before sessions were kept, has no
  * "sessions" and no grant "last_login", and loads with none). Every grant
  * field is present; comment, ticket, from, signer, by_uid,
@@ -32,6 +35,7 @@
 #include <jansson.h>
 
 #include "authkeys.h"
+#include "keyguard.h"
 #include "scope.h"
 #include "common.h"
 
@@ -94,6 +98,31 @@ struct login_scope {
 					       off (a notice); 0 */
 };
 
+/* An account with a live grant (DESIGN.md §13): what its key files held
+ * when its first live grant began, kept until its last one ends; lines
+ * found since that are neither in it nor a grant's are added keys. */
+struct key_watch {
+	uid_t uid;
+	char user[33];
+	time_t since;         /* when the snapshot was taken */
+	keyguard_hash *known; /* sorted, no duplicates */
+	size_t n_known;
+};
+
+/* A key line found added while a grant of the account was live. */
+struct added_key {
+	uid_t uid;
+	char user[33];
+	char file[64];        /* its file in ~/.ssh */
+	char *line;           /* its bytes (a NUL ends them early: truncated) */
+	size_t len;
+	bool truncated;       /* only the start is kept: it cannot be put back */
+	char fingerprint[64]; /* "" when the line reads as no key */
+	char key_type[65];
+	time_t at;            /* when it was found */
+	bool removed;         /* taken out ([grant] added_keys = remove) */
+};
+
 struct nonce {
 	char *value;
 	time_t valid_until;
@@ -112,6 +141,10 @@ struct state {
 	size_t n_sessions;
 	struct login_scope *scopes;
 	size_t n_scopes;
+	struct key_watch *key_watches;
+	size_t n_key_watches;
+	struct added_key *added_keys;
+	size_t n_added_keys;
 	/* Allocated slots of the arrays above; kept by state.c (0 is fine for
 	 * a state built by hand). */
 	size_t grants_alloc;
@@ -119,6 +152,8 @@ struct state {
 	size_t accounts_alloc;
 	size_t sessions_alloc;
 	size_t scopes_alloc;
+	size_t key_watches_alloc;
+	size_t added_keys_alloc;
 };
 
 /*
@@ -234,5 +269,16 @@ void state_nonce_prune(struct state *state, time_t now);
  * keep their order.
  */
 int state_nonce_remove(struct state *state, const char *value);
+
+/* The key watch of uid, or NULL. */
+struct key_watch *state_find_key_watch(struct state *state, uid_t uid);
+/* Add *watch (its known array moves in; *watch is zeroed): 0 or -ENOMEM. */
+int state_add_key_watch(struct state *state, struct key_watch *watch);
+/* Remove (and free) the key watch at index i. */
+void state_remove_key_watch(struct state *state, size_t i);
+/* Add *key (its line moves in; *key is zeroed): 0 or -ENOMEM. */
+int state_add_added_key(struct state *state, struct added_key *key);
+/* Remove (and free) the added key at index i. */
+void state_remove_added_key(struct state *state, size_t i);
 
 #endif

@@ -10,6 +10,8 @@
 #include <linux/capability.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/securebits.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -140,6 +142,46 @@ int become_account(const struct account *acct, const gid_t *groups,
 		return -EPERM;
 	/* The kernel already made us undumpable when the ids changed; say it
 	 * again so the account cannot ptrace or read the daemon's memory. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0)
+		return -errno;
+	umask(077);
+	return 0;
+}
+
+int become_fs_account(const struct account *acct, const gid_t *groups,
+		      size_t ngroups)
+{
+	const struct rlimit no_core = { 0, 0 };
+	const unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+				   SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+				   SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+				   SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+	int r;
+
+	if (setgroups(ngroups, groups) < 0)
+		return -errno;
+	setfsgid(acct->gid);
+	if ((gid_t)setfsgid((gid_t)-1) != acct->gid)
+		return -EPERM;
+	setfsuid(acct->uid);
+	if ((uid_t)setfsuid((uid_t)-1) != acct->uid)
+		return -EPERM;
+	/* Needs CAP_SETPCAP, so before the drop. */
+	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
+		return -errno;
+	for (int cap = 0; cap <= CAP_PROBE_MAX; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+			break; /* past the last capability */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	r = caps_drop_all();
+	if (r < 0)
+		return r;
+	if (!caps_all_empty() || prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0)
+		return -EPERM;
+	/* The account's own files, as the account; nothing else. */
+	if ((uid_t)setfsuid((uid_t)-1) != acct->uid || (gid_t)setfsgid((gid_t)-1) != acct->gid)
+		return -EPERM;
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0)
 		return -errno;
 	umask(077);

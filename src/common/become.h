@@ -32,4 +32,17 @@ void become_reset_signals(void);
 int become_account(const struct account *acct, const gid_t *groups,
 		   size_t ngroups);
 
+/* Act as the account for file access only, for a child that lives long
+ * (userwatch.c): the ngroups groups and the account's filesystem uid and
+ * gid, while the real, effective and saved ids stay root's, so that the
+ * account can neither signal nor trace it (the kernel checks signals and
+ * ptrace against those ids, and a process with more capabilities than
+ * the tracer cannot be traced); then no capability in any set, the
+ * bounding set emptied, no privilege from exec (securebits locked,
+ * no_new_privs), not dumpable, no core, umask 077. Proven as
+ * become_account proves its drop. 0, -EPERM when a proof fails, or
+ * -errno. */
+int become_fs_account(const struct account *acct, const gid_t *groups,
+		      size_t ngroups);
+
 #endif

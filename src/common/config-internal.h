@@ -22,6 +22,7 @@ enum config_key_id {
 	K_MIN_RSA_BITS,
 	K_MODE,
 	K_FROM,
+	K_ADDED_KEYS,
 	K_REQUIRE_SIGNED,
 	K_TRUSTED_SIGNER,
 	K_PORT,

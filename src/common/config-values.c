@@ -37,6 +37,8 @@ const struct config_key_info config_keys[] = {
 		     "shell for a login with a terminal, sftp for file transfer only" },
 	[K_FROM] = { "grant", "from", "",
 		     "addresses or CIDRs a granted key may log in from, comma-separated; empty means anywhere" },
+	[K_ADDED_KEYS] = { "grant", "added_keys", "remove",
+			   "what happens to a key line added to an account's key files while a grant of it is live: remove or report" },
 	[K_REQUIRE_SIGNED] = { "tokens", "require_signed", "no",
 			       "refuse raw keys: accept only tokens signed by a trusted_signer" },
 	[K_TRUSTED_SIGNER] = { "tokens", "trusted_signer", "",
@@ -508,6 +510,12 @@ int config_set_value(struct load_ctx *ctx, enum config_key_id id, const char *va
 		return 0;
 	case K_FROM:
 		return set_from(ctx, value);
+	case K_ADDED_KEYS:
+		if (strcmp(value, "remove") == 0 || strcmp(value, "report") == 0)
+			c->added_keys_report = strcmp(value, "report") == 0;
+		else
+			bad_value(ctx, id, value, "expected remove or report");
+		return 0;
 	case K_REQUIRE_SIGNED:
 		set_bool(ctx, id, &c->require_signed, value);
 		return 0;

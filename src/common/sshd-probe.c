@@ -663,8 +663,12 @@ done:
 	if (settings) {
 		const char *use_pam = sshd_settings_get(settings, "usepam");
 
+		const char *key_files = sshd_settings_get(settings, "authorizedkeysfile");
+
 		info.use_pam = use_pam ? strcmp(use_pam, "yes") == 0 ? SSHD_YES : SSHD_NO
 				       : SSHD_UNKNOWN;
+		if (key_files && strlen(key_files) < sizeof(info.key_files))
+			memcpy(info.key_files, key_files, strlen(key_files) + 1);
 	}
 	*out = info;
 out:

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "key.h"
+#include <sodium.h>
+
 #include "state-json.h"
 #include "timeutil.h"
 #include "validate.h"
@@ -564,4 +566,195 @@ int state_scope_from_json(json_t *object, struct login_scope *sc, const char **w
 	sc->since = (time_t)since;
 	sc->pid_start = (unsigned long long)pid_start;
 	return state_scope_check(sc, why);
+}
+
+/* ---- key watches and added keys ---- */
+
+int state_key_watch_check(const struct key_watch *kw, const char **why)
+{
+	if (kw->uid == (uid_t)-1 || !time_sane(kw->since)) {
+		*why = "a key watch's uid or time is out of range";
+		return SL_REFUSED;
+	}
+	if (strnlen(kw->user, sizeof(kw->user)) == sizeof(kw->user) || !username_valid(kw->user)) {
+		*why = "a key watch's user is not an account name";
+		return SL_REFUSED;
+	}
+	for (size_t i = 0; i < kw->n_known; i++) {
+		if (!keyguard_hash_valid(kw->known[i]) ||
+		    (i > 0 && strcmp(kw->known[i - 1], kw->known[i]) >= 0)) {
+			*why = "a key watch's snapshot is not sorted hashes";
+			return SL_REFUSED;
+		}
+	}
+	return 0;
+}
+
+json_t *state_key_watch_to_json(const struct key_watch *kw)
+{
+	static const char *const keys[] = { "uid", "user", "since", "known" };
+	json_t *known = json_array();
+
+	for (size_t i = 0; known && i < kw->n_known; i++) {
+		if (json_array_append_new(known, json_string(kw->known[i])) < 0) {
+			json_decref(known);
+			known = NULL;
+		}
+	}
+	json_t *values[] = {
+		json_integer((json_int_t)kw->uid),
+		json_string(kw->user),
+		json_integer(kw->since),
+		known,
+	};
+	return object_of(keys, values, SL_ARRAY_SIZE(keys));
+}
+
+int state_key_watch_from_json(json_t *object, struct key_watch *kw, const char **why)
+{
+	long long uid = 0, since = 0;
+	json_t *known;
+	size_t n;
+
+	memset(kw, 0, sizeof(*kw));
+	known = json_object_get(object, "known");
+	if (!json_is_object(object) || json_object_size(object) != 4 || !json_is_array(known) ||
+	    !take_text(object, "user", kw->user, sizeof(kw->user)) ||
+	    take_integer(object, "uid", false, &uid) != 0 ||
+	    take_integer(object, "since", false, &since) != 0) {
+		*why = "a key watch is not an object with exactly the expected fields";
+		return SL_REFUSED;
+	}
+	if (!uid_sane(uid) || !time_sane(since)) {
+		*why = "a key watch's uid or time is out of range";
+		return SL_REFUSED;
+	}
+	kw->uid = (uid_t)uid;
+	kw->since = (time_t)since;
+	n = json_array_size(known);
+	kw->known = n ? calloc(n, sizeof(*kw->known)) : NULL;
+	if (n && !kw->known)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		json_t *h = json_array_get(known, i);
+
+		if (!json_is_string(h) || json_string_length(h) != KEYGUARD_HASH_HEX) {
+			free(kw->known);
+			kw->known = NULL;
+			*why = "a key watch's snapshot is not sorted hashes";
+			return SL_REFUSED;
+		}
+		memcpy(kw->known[i], json_string_value(h), KEYGUARD_HASH_HEX + 1);
+	}
+	kw->n_known = n;
+	if (state_key_watch_check(kw, why) != 0) {
+		free(kw->known);
+		kw->known = NULL;
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+static const char *const added_key_keys[] = {
+	"uid", "user", "file", "line_hex", "truncated", "fingerprint", "key_type", "at", "removed",
+};
+
+int state_added_key_check(const struct added_key *ak, const char **why)
+{
+	if (ak->uid == (uid_t)-1 || !time_sane(ak->at) || !ak->line ||
+	    ak->len > KEYGUARD_LINE_MAX) {
+		*why = "an added key's uid, time or line is out of range";
+		return SL_REFUSED;
+	}
+	if (strnlen(ak->user, sizeof(ak->user)) == sizeof(ak->user) || !username_valid(ak->user)) {
+		*why = "an added key's user is not an account name";
+		return SL_REFUSED;
+	}
+	if (!ak->file[0] || strchr(ak->file, '/') || strspn(ak->file, ".") == strlen(ak->file)) {
+		*why = "an added key's file is not a name in ~/.ssh";
+		return SL_REFUSED;
+	}
+	if (strspn(ak->fingerprint, "SHA256:+/ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") !=
+		    strlen(ak->fingerprint) ||
+	    strspn(ak->key_type, "-@._ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") !=
+		    strlen(ak->key_type)) {
+		*why = "an added key's fingerprint or type is malformed";
+		return SL_REFUSED;
+	}
+	return 0;
+}
+
+json_t *state_added_key_to_json(const struct added_key *ak)
+{
+	char *hex = malloc(2 * ak->len + 1);
+
+	if (!hex)
+		return NULL;
+	sodium_bin2hex(hex, 2 * ak->len + 1, (const unsigned char *)ak->line, ak->len);
+	json_t *values[] = {
+		json_integer((json_int_t)ak->uid),
+		json_string(ak->user),
+		json_string(ak->file),
+		json_string(hex),
+		json_boolean(ak->truncated),
+		json_string(ak->fingerprint),
+		json_string(ak->key_type),
+		json_integer(ak->at),
+		json_boolean(ak->removed),
+	};
+	free(hex);
+	return object_of(added_key_keys, values, SL_ARRAY_SIZE(added_key_keys));
+}
+
+int state_added_key_from_json(json_t *object, struct added_key *ak, const char **why)
+{
+	long long uid = 0, at = 0;
+	json_t *hex = json_object_get(object, "line_hex");
+	json_t *truncated = json_object_get(object, "truncated");
+	json_t *removed = json_object_get(object, "removed");
+	size_t hex_len, len = 0;
+
+	memset(ak, 0, sizeof(*ak));
+	if (!json_is_object(object) || json_object_size(object) != SL_ARRAY_SIZE(added_key_keys) ||
+	    !json_is_string(hex) || !json_is_boolean(truncated) || !json_is_boolean(removed) ||
+	    !take_text(object, "user", ak->user, sizeof(ak->user)) ||
+	    !take_text(object, "file", ak->file, sizeof(ak->file)) ||
+	    !take_text(object, "fingerprint", ak->fingerprint, sizeof(ak->fingerprint)) ||
+	    !take_text(object, "key_type", ak->key_type, sizeof(ak->key_type)) ||
+	    take_integer(object, "uid", false, &uid) != 0 ||
+	    take_integer(object, "at", false, &at) != 0) {
+		*why = "an added key is not an object with exactly the expected fields";
+		return SL_REFUSED;
+	}
+	if (!uid_sane(uid) || !time_sane(at)) {
+		*why = "an added key's uid, time or line is out of range";
+		return SL_REFUSED;
+	}
+	hex_len = json_string_length(hex);
+	if (hex_len % 2 != 0 || hex_len / 2 > KEYGUARD_LINE_MAX) {
+		*why = "an added key's uid, time or line is out of range";
+		return SL_REFUSED;
+	}
+	ak->line = malloc(hex_len / 2 + 1);
+	if (!ak->line)
+		return -ENOMEM;
+	if (sodium_hex2bin((unsigned char *)ak->line, hex_len / 2, json_string_value(hex), hex_len,
+			   NULL, &len, NULL) != 0 || len != hex_len / 2) {
+		free(ak->line);
+		ak->line = NULL;
+		*why = "an added key's line is not hex";
+		return SL_REFUSED;
+	}
+	ak->line[len] = '\0';
+	ak->len = len;
+	ak->uid = (uid_t)uid;
+	ak->at = (time_t)at;
+	ak->truncated = json_is_true(truncated);
+	ak->removed = json_is_true(removed);
+	if (state_added_key_check(ak, why) != 0) {
+		free(ak->line);
+		ak->line = NULL;
+		return SL_REFUSED;
+	}
+	return 0;
 }

@@ -58,4 +58,14 @@ json_t *state_scope_to_json(const struct login_scope *scope);
 int state_scope_from_json(json_t *object, struct login_scope *scope,
 			  const char **why);
 
+/* The same three for an account's key watch and an added key. */
+int state_key_watch_check(const struct key_watch *watch, const char **why);
+json_t *state_key_watch_to_json(const struct key_watch *watch);
+int state_key_watch_from_json(json_t *object, struct key_watch *watch,
+			      const char **why);
+int state_added_key_check(const struct added_key *key, const char **why);
+json_t *state_added_key_to_json(const struct added_key *key);
+int state_added_key_from_json(json_t *object, struct added_key *key,
+			      const char **why);
+
 #endif

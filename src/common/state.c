@@ -114,7 +114,65 @@ void state_free(struct state *state)
 	free(state->accounts);
 	free(state->sessions);
 	free(state->scopes);
+	for (i = 0; i < state->n_key_watches; i++)
+		free(state->key_watches[i].known);
+	free(state->key_watches);
+	for (i = 0; i < state->n_added_keys; i++)
+		free(state->added_keys[i].line);
+	free(state->added_keys);
 	free(state);
+}
+
+struct key_watch *state_find_key_watch(struct state *state, uid_t uid)
+{
+	for (size_t i = 0; i < state->n_key_watches; i++)
+		if (state->key_watches[i].uid == uid)
+			return &state->key_watches[i];
+	return NULL;
+}
+
+int state_add_key_watch(struct state *state, struct key_watch *watch)
+{
+	int r = grow((void **)&state->key_watches, state->n_key_watches,
+		     &state->key_watches_alloc, sizeof(*state->key_watches));
+
+	if (r < 0)
+		return r;
+	state->key_watches[state->n_key_watches++] = *watch;
+	memset(watch, 0, sizeof(*watch));
+	return 0;
+}
+
+void state_remove_key_watch(struct state *state, size_t i)
+{
+	if (i >= state->n_key_watches)
+		return;
+	free(state->key_watches[i].known);
+	memmove(&state->key_watches[i], &state->key_watches[i + 1],
+		(state->n_key_watches - i - 1) * sizeof(*state->key_watches));
+	state->n_key_watches--;
+}
+
+int state_add_added_key(struct state *state, struct added_key *key)
+{
+	int r = grow((void **)&state->added_keys, state->n_added_keys,
+		     &state->added_keys_alloc, sizeof(*state->added_keys));
+
+	if (r < 0)
+		return r;
+	state->added_keys[state->n_added_keys++] = *key;
+	memset(key, 0, sizeof(*key));
+	return 0;
+}
+
+void state_remove_added_key(struct state *state, size_t i)
+{
+	if (i >= state->n_added_keys)
+		return;
+	free(state->added_keys[i].line);
+	memmove(&state->added_keys[i], &state->added_keys[i + 1],
+		(state->n_added_keys - i - 1) * sizeof(*state->added_keys));
+	state->n_added_keys--;
 }
 
 int state_add_session(struct state *state, const struct session *session)
@@ -338,7 +396,7 @@ static json_t *take_value(struct reader *rd)
 }
 
 enum section { SECTION_GRANTS, SECTION_NONCES, SECTION_ACCOUNTS, SECTION_SESSIONS,
-	       SECTION_SCOPES };
+	       SECTION_SCOPES, SECTION_KEY_WATCHES, SECTION_ADDED_KEYS };
 
 static int load_element(struct state *state, enum section section, json_t *value,
 			long long version, const char **why)
@@ -350,7 +408,26 @@ static int load_element(struct state *state, enum section section, json_t *value
 	char *copy;
 	int r;
 
+	struct key_watch kw;
+	struct added_key ak;
+
 	switch (section) {
+	case SECTION_KEY_WATCHES:
+		r = state_key_watch_from_json(value, &kw, why);
+		if (r == 0 && state_find_key_watch(state, kw.uid)) {
+			*why = "two key watches of one account";
+			r = SL_REFUSED;
+		}
+		if (r == 0)
+			r = state_add_key_watch(state, &kw);
+		free(kw.known);
+		return r;
+	case SECTION_ADDED_KEYS:
+		r = state_added_key_from_json(value, &ak, why);
+		if (r == 0)
+			r = state_add_added_key(state, &ak);
+		free(ak.line);
+		return r;
 	case SECTION_SCOPES:
 		r = state_scope_from_json(value, &scope, why);
 		if (r == 0)
@@ -449,7 +526,7 @@ static int parse_state(const char *text, size_t len, struct state *state,
 {
 	struct reader rd = { .text = text, .len = len };
 	static const char *const names[] = { "grants", "nonces", "accounts", "sessions",
-					      "scopes" };
+					      "scopes", "key_watches", "added_keys" };
 	bool seen[SL_ARRAY_SIZE(names)] = { false };
 	size_t n_names = SL_ARRAY_SIZE(names);
 	long long version_number;
@@ -476,11 +553,11 @@ static int parse_state(const char *text, size_t len, struct state *state,
 		*why = "state.json has an unknown version (written by another sshleased?)";
 		return SL_REFUSED;
 	}
-	/* Version 1 has no sessions and no scopes: the last two names are not
-	 * among its fields. */
+	/* Version 1 has no sessions, scopes or key watches: the last four
+	 * names are not among its fields. */
 	version_number = json_integer_value(version);
 	if (version_number == STATE_VERSION_NO_SESSIONS)
-		n_names -= 2;
+		n_names -= 4;
 	json_decref(version);
 	while (!take_char(&rd, '}')) {
 		if (!take_char(&rd, ',')) {
@@ -746,6 +823,20 @@ static int write_state(struct writer *w, const struct state *state)
 		if (r == 0)
 			r = writer_value(w, state_scope_to_json(&state->scopes[i]));
 	}
+	if (r == 0 && state->n_key_watches)
+		r = writer_text(w, "],\n\"key_watches\":[");
+	for (i = 0; r == 0 && i < state->n_key_watches; i++) {
+		r = writer_text(w, i ? ",\n" : "\n");
+		if (r == 0)
+			r = writer_value(w, state_key_watch_to_json(&state->key_watches[i]));
+	}
+	if (r == 0 && state->n_added_keys)
+		r = writer_text(w, "],\n\"added_keys\":[");
+	for (i = 0; r == 0 && i < state->n_added_keys; i++) {
+		r = writer_text(w, i ? ",\n" : "\n");
+		if (r == 0)
+			r = writer_value(w, state_added_key_to_json(&state->added_keys[i]));
+	}
 	if (r == 0)
 		r = writer_text(w, "]}\n");
 	if (r == 0) {
@@ -776,6 +867,10 @@ static int state_check(const struct state *state)
 		r = state_session_check(&state->sessions[i], &why);
 	for (i = 0; r == 0 && i < state->n_scopes; i++)
 		r = state_scope_check(&state->scopes[i], &why);
+	for (i = 0; r == 0 && i < state->n_key_watches; i++)
+		r = state_key_watch_check(&state->key_watches[i], &why);
+	for (i = 0; r == 0 && i < state->n_added_keys; i++)
+		r = state_added_key_check(&state->added_keys[i], &why);
 	if (r == 0)
 		r = check_unique(state, &why);
 	if (r == SL_REFUSED) {

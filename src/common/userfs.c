@@ -218,6 +218,22 @@ static int child_open_ssh(int home_fd, uid_t uid, bool create, int *out,
 	return walk_judge(fd, home_fd, ".ssh", uid, &step_ssh, out, reason);
 }
 
+int userfs_walk(const struct account *acct, int *home_fd, int *ssh_fd)
+{
+	enum userfs_reason reason = USERFS_R_NONE;
+	int r;
+
+	*home_fd = *ssh_fd = -1;
+	r = child_open_home(acct, home_fd, &reason);
+	if (r == 0)
+		r = child_open_ssh(*home_fd, acct->uid, false, ssh_fd, &reason);
+	if (r != 0 && *home_fd >= 0) {
+		close(*home_fd);
+		*home_fd = -1;
+	}
+	return r;
+}
+
 static void current_finish(struct current *cur)
 {
 	if (cur->fd >= 0)
@@ -227,15 +243,15 @@ static void current_finish(struct current *cur)
 }
 
 /* Open and read authorized_keys; a missing file is empty and !exists. */
-static int child_read(int ssh_fd, uid_t uid, struct current *cur,
-		      enum userfs_reason *reason)
+static int child_read(int ssh_fd, const char *name, uid_t uid,
+		      struct current *cur, enum userfs_reason *reason)
 {
 	struct stat st;
 	int r;
 
 	/* Look before opening so a device or FIFO is never opened at all;
 	 * the fstat below, on what was really opened, is what counts. */
-	if (fstatat(ssh_fd, AUTHKEYS_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	if (fstatat(ssh_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !S_ISREG(st.st_mode)) {
 		*reason = S_ISLNK(st.st_mode) ? USERFS_R_FILE_SYMLINK :
 			  S_ISDIR(st.st_mode) ? USERFS_R_FILE_DIR :
@@ -243,7 +259,7 @@ static int child_read(int ssh_fd, uid_t uid, struct current *cur,
 		return SL_REFUSED;
 	}
 	/* O_NONBLOCK so a FIFO cannot hang the open; O_NOCTTY for devices. */
-	cur->fd = openat(ssh_fd, AUTHKEYS_NAME,
+	cur->fd = openat(ssh_fd, name,
 			 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (cur->fd < 0) {
 		switch (errno) {
@@ -290,14 +306,15 @@ static int child_read(int ssh_fd, uid_t uid, struct current *cur,
 /* Compare-and-swap check: is authorized_keys still the file we read, with
  * the same bytes? Returns 0 when it is, SL_CHANGED, or -errno. The bytes
  * are compared too because mtime only moves with the kernel's coarse clock. */
-static int child_unchanged(int ssh_fd, const struct current *cur)
+static int child_unchanged(int ssh_fd, const char *name,
+			   const struct current *cur)
 {
 	struct stat now;
 	char *again = NULL;
 	size_t len;
 	int r;
 
-	if (fstatat(ssh_fd, AUTHKEYS_NAME, &now, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(ssh_fd, name, &now, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
 			return -errno;
 		return cur->exists ? SL_CHANGED : 0;
@@ -322,6 +339,7 @@ static int child_unchanged(int ssh_fd, const struct current *cur)
 
 /* The compare-and-swap check fsutil_replace runs just before the rename. */
 struct cas {
+	const char *name;
 	const struct current *cur;
 	unsigned attempt;
 };
@@ -332,7 +350,7 @@ static int child_cas(int ssh_fd, void *arg)
 
 	if (userfs_test_hook_before_rename)
 		userfs_test_hook_before_rename(ssh_fd, cas->attempt);
-	return child_unchanged(ssh_fd, cas->cur);
+	return child_unchanged(ssh_fd, cas->name, cas->cur);
 }
 
 /* Put the new bytes in place of authorized_keys with fsutil_replace: temp
@@ -341,11 +359,11 @@ static int child_cas(int ssh_fd, void *arg)
  * *reason naming the step. On every return but 0 the original is
  * untouched and the temp file gone, except after the rename
  * (USERFS_R_STEP_DIRSYNC: the new file is in place). */
-static int child_replace(int ssh_fd, const struct current *cur,
-			 const char *content, size_t len, unsigned attempt,
-			 enum userfs_reason *reason)
+static int child_replace(int ssh_fd, const char *name,
+			 const struct current *cur, const char *content,
+			 size_t len, unsigned attempt, enum userfs_reason *reason)
 {
-	struct cas cas = { .cur = cur, .attempt = attempt };
+	struct cas cas = { .name = name, .cur = cur, .attempt = attempt };
 	struct fsutil_replace how = {
 		.data = content,
 		.len = len,
@@ -368,7 +386,7 @@ static int child_replace(int ssh_fd, const struct current *cur,
 		how.uid = (uid_t)-1;
 		how.gid = cur->st.st_gid;
 	}
-	r = fsutil_replace(ssh_fd, AUTHKEYS_NAME, &how, &step);
+	r = fsutil_replace(ssh_fd, name, &how, &step);
 	switch (step) {
 	case FSUTIL_STEP_NONE:
 		*reason = USERFS_R_NONE;
@@ -448,6 +466,7 @@ static int child_may_create(int dir_fd, enum userfs_reason refusal,
 static int child_work(const struct account *acct, const struct userfs_op *op,
 		      struct userfs_change *change)
 {
+	const char *name = op->name ? op->name : AUTHKEYS_NAME;
 	struct current cur = { .fd = -1 };
 	enum userfs_reason reason = USERFS_R_NONE;
 	int home_fd = -1, ssh_fd = -1, r;
@@ -469,11 +488,11 @@ static int child_work(const struct account *acct, const struct userfs_op *op,
 	/* Temp files of ours left by a run that was killed. The account's
 	 * lock is held, so no live run of ours owns one. */
 	if (op->write)
-		fsutil_clean_temps(ssh_fd, AUTHKEYS_NAME);
+		fsutil_clean_temps(ssh_fd, name);
 
 	for (unsigned attempt = 0;; attempt++) {
 		reason = USERFS_R_NONE;
-		r = child_read(ssh_fd, acct->uid, &cur, &reason);
+		r = child_read(ssh_fd, name, acct->uid, &cur, &reason);
 		if (r != 0)
 			goto out;
 		change_reset(change);
@@ -498,8 +517,8 @@ static int child_work(const struct account *acct, const struct userfs_op *op,
 				     &reason);
 		if (r != 0)
 			goto out;
-		r = child_replace(ssh_fd, &cur, change->content, change->len,
-				  attempt, &reason);
+		r = child_replace(ssh_fd, name, &cur, change->content,
+				  change->len, attempt, &reason);
 		if (r != SL_CHANGED)
 			goto out;
 		current_finish(&cur);
@@ -542,7 +561,7 @@ static int child_check(const struct account *acct, struct userfs_change *change)
 				     &reason);
 		goto out;
 	}
-	r = child_read(ssh_fd, acct->uid, &cur, &reason);
+	r = child_read(ssh_fd, AUTHKEYS_NAME, acct->uid, &cur, &reason);
 	if (r != 0)
 		goto out;
 	reason = child_owner_kept(&cur, acct->uid);

@@ -79,6 +79,9 @@ typedef int userfs_edit_fn(const void *arg, const char *content, size_t len,
 			   struct userfs_change *change);
 
 struct userfs_op {
+	const char *name; /* the file in ~/.ssh (a plain name, no '/');
+			     NULL: authorized_keys. The reasons still say
+			     authorized_keys */
 	userfs_edit_fn *edit;
 	const void *arg;
 	bool write;  /* change->content may be written */
@@ -108,6 +111,13 @@ struct userfs_result {
  */
 void userfs_test_hook_before_rename(int ssh_dir_fd, unsigned attempt) __attribute__((weak));
 void userfs_test_hook_answered(void) __attribute__((weak));
+
+/*
+ * In a child acting as the account only (userwatch.c): the walk every op
+ * makes, from the home directory to ~/.ssh, with its checks. 0 with both
+ * fds (*ssh_fd -1 when there is no ~/.ssh), SL_REFUSED or -errno (no fd).
+ */
+int userfs_walk(const struct account *acct, int *home_fd, int *ssh_fd);
 
 /*
  * Take the account's lock in ctx->lock_dir (not for a check, which changes

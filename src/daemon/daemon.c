@@ -358,6 +358,7 @@ void daemon_finish(struct daemon *d)
 	} else {
 		log_info("sshleased stopped");
 	}
+	daemon_keywatch_close(d);
 	daemon_sessions_close(d);
 	state_free(d->state);
 	config_free(d->config);

@@ -43,6 +43,12 @@ enum daemon_tag {
 };
 /* A session's monitor exited: this bit and its pid (pids are < 2^22). */
 #define DAEMON_TAG_SESSION 0x80000000u
+/* An account's key watcher spoke or died: this bit and its pid. */
+#define DAEMON_TAG_KEYWATCH 0x40000000u
+
+/* The most added keys kept in the state per account (all are handled and
+ * audited; the state keeps the first). */
+#define DAEMON_ADDED_KEYS_MAX 256
 
 /* How long before a deadline the terminals of a grant's sessions are told
  * (half the grant's length for a grant shorter than twice this). */
@@ -87,6 +93,15 @@ struct ended_key {
  * grants at most (the oldest give way). */
 #define DAEMON_ENDED_KEY_SECONDS 600
 #define DAEMON_ENDED_KEYS_MAX 4096
+
+/* The process watching an account's key files (keywatch.c, userwatch.h). */
+struct key_watcher {
+	uid_t uid;
+	pid_t pid;        /* -1: none running */
+	int fd;
+	long long started_ms; /* CLOCK_MONOTONIC of its start */
+	bool refused_said;    /* a refused sweep was logged once */
+};
 
 struct connection {
 	int fd;           /* -1: slot free */
@@ -156,6 +171,11 @@ struct daemon {
 	size_t n_watches;
 	struct ended_key *ended_keys;
 	size_t n_ended_keys;
+
+	/* Key watchers of accounts with live grants (keywatch.c); their
+	 * snapshots and what they found are in the state */
+	struct key_watcher *key_watchers;
+	size_t n_key_watchers;
 	bool sessions_catching_up; /* reading, at start-up, what was logged
 				      while the daemon was down */
 	struct scope_bus *scope_bus; /* systemd's, for logins' scopes; NULL:
@@ -305,6 +325,39 @@ void daemon_sessions_tick(struct daemon *d);
 
 /* Close the log and the pidfds. */
 void daemon_sessions_close(struct daemon *d);
+
+/* keywatch.c: keys added while a grant is live (DESIGN.md §13). */
+
+/*
+ * Make the watches fit the grants: an account with a live grant and no
+ * snapshot gets one (keyguard_snapshot of each key file; the grant's own
+ * lines are managed lines, never in it) and a watcher (userwatch.h) that
+ * is swept once at its start; an account without a live grant loses both.
+ * Saves the state when it changed. Cheap when nothing changed: run after
+ * every round of the loop.
+ */
+void daemon_keywatch_sync(struct daemon *d);
+
+/* The snapshot of acct's key files, added to the state (not saved) unless
+ * it has a watch already: taken before a grant's line is written, so that
+ * it is saved with the grant. 0 or -ENOMEM. */
+int daemon_keywatch_begin(struct daemon *d, const struct account *acct);
+
+/* Take out of the state (not saved) the watches of accounts that no
+ * longer have a live grant; into *out (the caller frees each known and
+ * the array, or puts them back) unless out is NULL (freed). Their count. */
+size_t daemon_keywatch_take_ended(struct daemon *d, struct key_watch **out);
+
+/* Put back what take_ended took (the save that would drop them failed);
+ * frees taken. */
+void daemon_keywatch_put_back(struct daemon *d, struct key_watch *taken, size_t n);
+
+/* The watcher with that pid spoke (sweep the account's files) or died
+ * (reap it; the next sync starts another). */
+void daemon_keywatch_event(struct daemon *d, pid_t pid);
+
+/* Stop every watcher. */
+void daemon_keywatch_close(struct daemon *d);
 
 /* recovery.c: make files and state agree before serving anything. */
 int daemon_recover(struct daemon *d);

@@ -172,6 +172,7 @@ static void withdraw(struct daemon *d, const char *id, const char *nonce)
 	state_remove_grant(d->state, id);
 	if (nonce)
 		state_nonce_remove(d->state, nonce);
+	daemon_keywatch_take_ended(d, NULL);
 	r = state_save(d->config->state_dir, d->state);
 	if (r < 0)
 		/* The next start finds no line for it and ends it; the nonce
@@ -261,6 +262,10 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 
 	memcpy(id, grant->id, sizeof(id));
 	r = state_account_note(d->state, acct->name);
+	/* The account's first live grant: what its key files hold now is
+	 * its own (sshlease(1) PLANTED KEYS), saved with the grant. */
+	if (r == 0)
+		r = daemon_keywatch_begin(d, acct);
 	if (r == 0)
 		r = state_add_grant(d->state, grant);
 	if (r == 0 && a->nonce) {
@@ -269,14 +274,17 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 		if (r != 0)
 			state_remove_grant(d->state, id);
 	}
-	if (r != 0)
+	if (r != 0) {
+		daemon_keywatch_take_ended(d, NULL);
 		return reply_error(PROTO_ERR_FAILED, "cannot record the grant: %s",
 				   r < 0 ? strerror(-r) : "the token's nonce is recorded already");
+	}
 	r = state_save(d->config->state_dir, d->state);
 	if (r < 0) {
 		state_remove_grant(d->state, id);
 		if (a->nonce)
 			state_nonce_remove(d->state, a->nonce);
+		daemon_keywatch_take_ended(d, NULL);
 		log_err("cannot save the state: %s", strerror(-r));
 		return reply_error(PROTO_ERR_FAILED, "cannot save the daemon's state: %s; nothing was granted",
 				   strerror(-r));
@@ -445,7 +453,8 @@ int daemon_grants_end(struct daemon *d, size_t n,
 	size_t *taken_from = calloc(n + 1, sizeof(*taken_from));
 	struct authkeys_entry *entries = calloc(n + 1, sizeof(*entries));
 	struct grant *ended = calloc(n + 1, sizeof(*ended));
-	size_t n_order = 0, n_ended = 0;
+	size_t n_order = 0, n_ended = 0, n_watches = 0;
+	struct key_watch *watches = NULL;
 	int r = 0;
 
 	if (!endings || !order || !removed || !taken_from || !entries || !ended) {
@@ -501,6 +510,8 @@ int daemon_grants_end(struct daemon *d, size_t n,
 	 * sessions leave the state with them, in the same save. */
 	for (size_t k = 0; k < n_ended; k++)
 		daemon_sessions_end_grant(d, &ended[k], "grant ended");
+	/* An account's key watch ends with its last grant, in the same save. */
+	n_watches = daemon_keywatch_take_ended(d, &watches);
 	r = state_save(d->config->state_dir, d->state);
 	if (r < 0) {
 		log_err("%zu grant%s: lines removed but the state could not be saved: %s",
@@ -514,9 +525,13 @@ int daemon_grants_end(struct daemon *d, size_t n,
 				log_err("grant %s: out of memory restoring it",
 					ended[k].id);
 		}
+		daemon_keywatch_put_back(d, watches, n_watches);
 		r = 0;
 		goto out;
 	}
+	for (size_t k = 0; k < n_watches; k++)
+		free(watches[k].known);
+	free(watches);
 
 	/* Last, one audit record per grant. The grants have ended whether or
 	 * not a record could be written; daemon_audit logs that loudly. */

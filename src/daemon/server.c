@@ -626,6 +626,8 @@ int daemon_loop(struct daemon *d)
 		log_err("epoll: %s", strerror(-r));
 		return r;
 	}
+	/* The live grants' accounts are watched before the first request. */
+	daemon_keywatch_sync(d);
 	while (!d->quit) {
 		int n = epoll_wait(d->epoll_fd, events, (int)SL_ARRAY_SIZE(events),
 				   next_timeout_ms(d));
@@ -641,6 +643,8 @@ int daemon_loop(struct daemon *d)
 
 			if (tag & DAEMON_TAG_SESSION) {
 				daemon_session_exited(d, (pid_t)(tag & ~DAEMON_TAG_SESSION));
+			} else if (tag & DAEMON_TAG_KEYWATCH) {
+				daemon_keywatch_event(d, (pid_t)(tag & ~DAEMON_TAG_KEYWATCH));
 			} else if (tag == DAEMON_TAG_SSHD_LOG) {
 				daemon_sshd_log_event(d);
 			} else if (tag == DAEMON_TAG_LISTEN) {
@@ -660,6 +664,7 @@ int daemon_loop(struct daemon *d)
 		}
 		expire_connections(d);
 		daemon_sessions_tick(d);
+		daemon_keywatch_sync(d);
 	}
 	for (size_t i = 0; i < DAEMON_MAX_CONNECTIONS; i++)
 		connection_close(d, &d->connections[i]);

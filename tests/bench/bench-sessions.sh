@@ -30,13 +30,7 @@ n=24
 fixture_add_user slbs
 user=$FIXTURE_USER
 log=$FIXTURE_DIR/sshd-info.log
-wrapper=$FIXTURE_DIR/sshd-info
-printf '#!/bin/sh\nexec /usr/sbin/sshd -o LogLevel=INFO -o MaxStartups=100 -o MaxSessions=100 -E %s "$@"\n' \
-	"$log" >"$wrapper"
-chmod 0700 "$wrapper"
-FIXTURE_SSHD=$wrapper FIXTURE_SSHD_ELOG=$log fixture_sshd_start
-: >>"$log"
-chmod 0600 "$log"
+fixture_sshd_start_elog "$log" -o LogLevel=INFO -o MaxStartups=100 -o MaxSessions=100
 daemon_config_write "[grant]" "users = $user" "[sshd]" "log = $log"
 daemon_start
 

@@ -53,13 +53,7 @@ mkdir -p "$work"
 # sshd at its default LogLevel INFO (or VERBOSE), its log in a file of root's.
 fixture_log "UsePAM $pam, LogLevel $level"
 log=$FIXTURE_DIR/sshd-info.log
-wrapper=$FIXTURE_DIR/sshd-info
-printf '#!/bin/sh\nexec /usr/sbin/sshd -o LogLevel=%s -o UsePAM=%s -E %s "$@"\n' \
-	"$level" "$pam" "$log" >"$wrapper"
-chmod 0700 "$wrapper"
-FIXTURE_SSHD=$wrapper FIXTURE_SSHD_ELOG=$log fixture_sshd_start
-: >>"$log"
-chmod 0600 "$log"
+fixture_sshd_start_elog "$log" -o "LogLevel=$level" -o "UsePAM=$pam"
 daemon_config_write "[grant]" "users = $user" "[sshd]" "log = $log"
 daemon_start
 

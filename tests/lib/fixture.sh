@@ -255,6 +255,24 @@ fixture_sshd_start() { # [extra config line...]
 # Stop the fixture sshd (or the given pid of one) and wait for it. Only a
 # pid this fixture started and has not yet waited for is signalled, so a
 # recycled pid is never hit.
+# Start the fixture sshd logging to FILE (sshd -E, as a daemon following a
+# log file reads it), with extra "-o Name=value" command-line options; the
+# file exists, mode 0600, when this returns.
+fixture_sshd_start_elog() { # file [-o Name=value...]
+	local log=$1 wrapper
+	shift
+	wrapper=$FIXTURE_DIR/sshd-elog
+	{
+		printf '#!/bin/sh\nexec /usr/sbin/sshd'
+		printf ' %q' "$@" -E "$log"
+		printf ' "$@"\n'
+	} >"$wrapper"
+	chmod 0700 "$wrapper"
+	FIXTURE_SSHD=$wrapper FIXTURE_SSHD_ELOG=$log fixture_sshd_start
+	: >>"$log"
+	chmod 0600 "$log"
+}
+
 fixture_sshd_stop() { # [pid]
 	local pid=${1:-$FIXTURE_SSHD_PID}
 	[ -n "$pid" ] || return 0

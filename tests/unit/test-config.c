@@ -149,6 +149,7 @@ static void check_is_default(const char *name, const struct sshlease_config *c)
 	CHECK_INT(c->expiry_format, CONFIG_EXPIRY_AUTO);
 	CHECK_STR(c->sshd_config, "/etc/ssh/sshd_config");
 	CHECK(c->sshd_log == NULL); /* the journal */
+	CHECK(!c->added_keys_report);
 }
 
 static void test_defaults(void)
@@ -162,7 +163,7 @@ static void test_defaults(void)
 
 static void test_key_table(void)
 {
-	CHECK_INT(config_keys_count, 18);
+	CHECK_INT(config_keys_count, 19);
 	for (size_t i = 0; i < config_keys_count; i++) {
 		const struct config_key_info *k = &config_keys[i];
 

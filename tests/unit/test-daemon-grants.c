@@ -60,8 +60,34 @@ static void test_grants_signals(struct grants_run *g)
 	CHECK(proc_mask_has(pid, "SigIgn:", SIGPIPE));
 }
 
+/* Restart the daemon with `[grant] added_keys = mode`: the config the
+ * harness wrote has one [grant] section, the line goes right after it. */
+static void grants_restart_added_keys(struct grants_run *g, const char *mode)
+{
+	char *config = fixture_read_text(g->daemon.config), *at, *edited = NULL;
+	const char *rest;
+
+	CHECK_INT(daemon_run_stop(&g->daemon, SIGTERM), 0);
+	at = strstr(config, "[grant]\n");
+	if (!at)
+		exit(1);
+	rest = at + strlen("[grant]\n");
+	if (strncmp(rest, "added_keys = ", 13) == 0)
+		rest = strchr(rest, '\n') + 1;
+	if (asprintf(&edited, "%.*s[grant]\nadded_keys = %s\n%s", (int)(at - config), config,
+		     mode, rest) < 0)
+		exit(1);
+	fixture_write_file(g->daemon.config, edited, 0600);
+	free(edited);
+	free(config);
+	CHECK_INT(daemon_run_start(&g->daemon), 0);
+}
+
 /* Item: extend swaps the line in place (authkeys_replace), keeping its
- * place among the account's own lines, its id, and every other byte. */
+ * place among the account's own lines, its id, and every other byte. The
+ * account's line after ours is written while the grant is live, which
+ * the default added_keys = remove would take out: this runs in report
+ * mode (the planted-keys test covers removal). */
 static void test_grants_extend_in_place(struct grants_run *g)
 {
 	char owner[256], later[256], key[256], id[AUTHKEYS_ID_LEN + 1];
@@ -75,6 +101,7 @@ static void test_grants_extend_in_place(struct grants_run *g)
 	if (asprintf(&before, "# keys of the shop owner\r\n%s\r\n", owner) < 0)
 		exit(1);
 	fixture_write_keys(g->account, before);
+	grants_restart_added_keys(g, "report");
 
 	reply = grants_run_grant(g, key, "1h", id);
 	CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "grant: %s",
@@ -129,6 +156,7 @@ static void test_grants_extend_in_place(struct grants_run *g)
 				 json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
 	CHECK(json_is_true(json_object_get(reply, "ok")));
 	json_decref(reply);
+	grants_restart_added_keys(g, "remove");
 	free(before);
 	free(line);
 	free(expected);
@@ -355,9 +383,18 @@ static void test_grants_orphan_flood(struct grants_run *g)
 	json_t *reply, *records, *record;
 	const char *reason;
 
-	fixture_key_new(own, sizeof(own), "owner@laptop");
 	fixture_key_new(key, sizeof(key), "live@vendor");
-	fixture_write_keys(g->account, "# mine\r\n");
+	/* The owner's line is there before the grant (a line that appears
+	 * while a grant is live is an added key, not the owner's). */
+	fixture_key_new(own, sizeof(own), "owner@laptop");
+	{
+		char *mine = NULL;
+
+		if (asprintf(&mine, "# mine\r\n%s\n", own) < 0)
+			exit(1);
+		fixture_write_keys(g->account, mine);
+		free(mine);
+	}
 	reply = grants_run_grant(g, key, "1h", id);
 	CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "grant: %s",
 		  json_string_value(json_object_get(reply, "message")));

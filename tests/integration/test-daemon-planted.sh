@@ -1,0 +1,192 @@
+#!/bin/bash
+# Keys a grantee plants (DESIGN.md §13) against a real sshd, sftp and ssh:
+# while a grant of the account is live, a key line added to its
+# authorized_keys or authorized_keys2 (through sftp, through a shell, or
+# written after a restart of the daemon) is removed within a second,
+# recorded (key_added, journal, state) and no longer lets anyone in. The
+# account's own lines from before the grant keep every byte, also when the
+# grantee edits around them, and a line the owner adds while no grant is
+# live is never touched. With [grant] added_keys = report the line stays
+# and is recorded.
+#
+# usage: test-daemon-planted.sh SSHLEASED SSHLEASE
+# Needs root, openssh-server, openssh-client (ssh, sftp, ssh-keygen), passwd.
+
+# shellcheck source=../lib/fixture.sh
+. "$(dirname "$0")/../lib/fixture.sh"
+# shellcheck source=../lib/daemon.sh
+. "$(dirname "$0")/../lib/daemon.sh"
+
+fixture_require_root
+fixture_require_cmd ssh sftp ssh-keygen useradd usermod userdel
+fixture_init
+daemon_init "${1:-}" "${2:-}"
+
+fixture_add_user slpl
+user=$FIXTURE_USER
+home=$FIXTURE_HOME
+group=$(id -g "$user")
+for k in support shell owner owner2 planted planted2 planted3 planted4; do
+	fixture_keygen "$k"
+done
+ak=$home/.ssh/authorized_keys
+ak2=$home/.ssh/authorized_keys2
+install -d -o "$user" -g "$group" -m 0700 "$home/.ssh"
+# The owner's file: a comment, a CRLF line, options, a line no key reads
+# from, and no final newline.
+{
+	printf '# the owner'"'"'s keys\r\n'
+	printf 'from="10.0.0.0/8" %s\r\n' "$(cat "$FIXTURE_DIR/owner.pub")"
+	printf 'not a key line at all\n'
+	printf '%s' "$(cat "$FIXTURE_DIR/owner2.pub")"
+} >"$ak"
+chown "$user:$group" "$ak"
+chmod 0600 "$ak"
+cp -p "$ak" "$FIXTURE_DIR/owner.bytes"
+work=$FIXTURE_DIR/work
+mkdir -p "$work"
+
+log=$FIXTURE_DIR/sshd.log
+fixture_sshd_start_elog "$log"
+daemon_config_write "[grant]" "users = $user" "[sshd]" "log = $log"
+daemon_start
+
+opts() { # key
+	printf '%s\n' -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes \
+		-o IdentityAgent=none -o PreferredAuthentications=publickey \
+		-o ConnectTimeout=5 -o LogLevel=ERROR -i "$1"
+}
+login() { # key: 0 when it gets in
+	local -a lo
+	mapfile -t lo < <(opts "$1")
+	ssh "${lo[@]}" -p "$FIXTURE_SSHD_PORT" "$user@127.0.0.1" true </dev/null 2>/dev/null
+}
+as_user() { # command
+	su -s /bin/sh "$user" -c "$1"
+}
+# The account itself appends a key to its authorized_keys (on a line of its own).
+append_as_user() { # key.pub
+	{ echo; cat "$1"; } | as_user "cat >>'$ak'" || fixture_fail "the account could not append $1"
+}
+wait_for() { # what command...
+	local what=$1 i
+	shift
+	for ((i = 0; i < 50; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fixture_fail "waited 5 s for: $what"
+}
+grant() { # key args...
+	local key=$1 rc=0
+	shift
+	sl grant --yes --json --user "$user" "$@" "@$key.pub" >"$work/grant.json" 2>"$work/grant.err" || rc=$?
+	[ "$rc" -eq 0 ] || fixture_fail "grant $*: exit $rc: $(head -c 400 "$work/grant.err")"
+	G_ID=$(json_field "$work/grant.json" id)
+}
+fp() { ssh-keygen -l -E sha256 -f "$1.pub" | awk '{print $2}'; }
+key_added() { # fingerprint
+	grep '"event":"key_added"' "$DAEMON_AUDIT" | grep -qF "\"fingerprint\":\"$1\""
+}
+key_added_twice() { # fingerprint
+	[ "$(grep '"event":"key_added"' "$DAEMON_AUDIT" | grep -cF "\"fingerprint\":\"$1\"")" -ge 2 ]
+}
+no_line() { # file key
+	! grep -qF "$(awk '{print $2}' "$2.pub")" "$1" 2>/dev/null
+}
+# Every line of the owner's is there, byte for byte (CR included), in
+# order, and no other line but sshlease's own: the line ends that grants
+# and the grantee added around them aside.
+owner_lines() { grep -av ' sshlease:[0-9a-f]\{12\}$' "$1" | awk 'length($0) > 0'; }
+owner_bytes_kept() {
+	cmp -s <(owner_lines "$ak") <(owner_lines "$FIXTURE_DIR/owner.bytes")
+}
+
+# --- a line the owner adds while no grant is live is the owner's ---
+printf '\n%s' "$(cat "$FIXTURE_DIR/planted4.pub")" >>"$ak"
+cp -p "$ak" "$FIXTURE_DIR/owner.bytes"
+
+# --- an SFTP-only grant plants a key with two sftp commands ---
+grant "$FIXTURE_DIR/support" --for 10m --sftp-only
+sftp_id=$G_ID
+wait_for "a key watch in the state after a grant" grep -q '"key_watches"' "$DAEMON_STATE/state.json"
+mapfile -t o < <(opts "$FIXTURE_DIR/support")
+sftp "${o[@]}" -P "$FIXTURE_SSHD_PORT" -b - "$user@127.0.0.1" >"$work/sftp.out" 2>&1 <<SFTP ||
+get .ssh/authorized_keys $work/ak
+SFTP
+	fixture_fail "sftp get failed: $(head -c 300 "$work/sftp.out")"
+# (the file may lack a final newline: a grant keeps that as it was)
+{ echo; cat "$FIXTURE_DIR/planted.pub"; } >>"$work/ak"
+sftp "${o[@]}" -P "$FIXTURE_SSHD_PORT" -b - "$user@127.0.0.1" >"$work/sftp.out" 2>&1 <<SFTP ||
+put $work/ak .ssh/authorized_keys
+SFTP
+	fixture_fail "sftp put failed: $(head -c 300 "$work/sftp.out")"
+wait_for "the key planted through sftp to be removed" no_line "$ak" "$FIXTURE_DIR/planted"
+key_added "$(fp "$FIXTURE_DIR/planted")" || fixture_fail "no key_added record of the key planted through sftp"
+login "$FIXTURE_DIR/planted" && fixture_fail "the key planted through sftp logs in"
+mapfile -t o < <(opts "$FIXTURE_DIR/support")
+echo 'ls .ssh' | sftp "${o[@]}" -P "$FIXTURE_SSHD_PORT" -b - "$user@127.0.0.1" >/dev/null 2>&1 ||
+	fixture_fail "the grant's own key no longer logs in"
+owner_bytes_kept || fixture_fail "the owner's lines changed: $(od -c "$ak" | head -n 20)"
+grep -q 'a line was added to ~/.ssh/authorized_keys while grant' "$DAEMON_LOG" ||
+	fixture_fail "no journal warning for the planted key"
+grep -q "$(fp "$FIXTURE_DIR/planted")" "$DAEMON_STATE/state.json" ||
+	fixture_fail "the planted key is not in the state"
+fixture_pass "a key planted through sftp is removed, recorded and refused; the owner's bytes are kept"
+
+# --- a shell grant plants into authorized_keys2 and edits its own line ---
+grant "$FIXTURE_DIR/shell" --for 10m
+shell_id=$G_ID
+mapfile -t o < <(opts "$FIXTURE_DIR/shell")
+ssh "${o[@]}" -p "$FIXTURE_SSHD_PORT" "$user@127.0.0.1" \
+	"cat >>.ssh/authorized_keys2 && chmod 600 .ssh/authorized_keys2" <"$FIXTURE_DIR/planted2.pub" ||
+	fixture_fail "the shell grant could not write authorized_keys2"
+wait_for "the key planted in authorized_keys2 to be removed" no_line "$ak2" "$FIXTURE_DIR/planted2"
+key_added "$(fp "$FIXTURE_DIR/planted2")" || fixture_fail "no key_added record of the key in authorized_keys2"
+login "$FIXTURE_DIR/planted2" && fixture_fail "the key planted in authorized_keys2 logs in"
+# Its own line without its restrictions (and no marker) is a new line.
+ssh "${o[@]}" -p "$FIXTURE_SSHD_PORT" "$user@127.0.0.1" \
+	"grep sshlease:$sftp_id .ssh/authorized_keys | sed 's/^restrict[^ ]* //; s/ sshlease:.*//' >x; { echo; cat x; } >>.ssh/authorized_keys" ||
+	fixture_fail "the shell grant could not copy a line"
+wait_for "the SFTP grant's line copied without its restrictions to be removed" \
+	bash -c "[ \$(grep -cF '$(awk '{print $2}' "$FIXTURE_DIR/support.pub")' '$ak') -eq 1 ]"
+owner_bytes_kept || fixture_fail "the owner's lines changed after the shell grant's edits"
+fixture_pass "a shell grant's key in authorized_keys2 and a grant line stripped of its options are removed"
+
+# --- the daemon restarted during the grants: the watch comes back with
+#     the snapshot of before (the owner's lines still the owner's) ---
+daemon_stop
+append_as_user "$FIXTURE_DIR/planted3.pub"
+grep -qF "$(awk '{print $2}' "$FIXTURE_DIR/planted3.pub")" "$ak" || fixture_fail "the key added while the daemon was down is not there"
+daemon_start
+wait_for "the key added while the daemon was down to be removed" no_line "$ak" "$FIXTURE_DIR/planted3"
+key_added "$(fp "$FIXTURE_DIR/planted3")" || fixture_fail "no key_added record of the key added while the daemon was down"
+owner_bytes_kept || fixture_fail "the owner's lines changed after the restart"
+append_as_user "$FIXTURE_DIR/planted.pub"
+wait_for "a key planted after the restart to be recorded" key_added_twice "$(fp "$FIXTURE_DIR/planted")"
+wait_for "a key planted after the restart to be removed" no_line "$ak" "$FIXTURE_DIR/planted"
+fixture_pass "after a restart the watch is back and the snapshot from before is kept"
+
+# --- no grant live: a line the owner adds stays ---
+sl revoke --user "$user" --all >/dev/null || fixture_fail "revoke --all failed"
+wait_for "the key watch to end with the last grant" \
+	bash -c "! grep -q '\"key_watches\"' '$DAEMON_STATE/state.json'"
+append_as_user "$FIXTURE_DIR/planted.pub"
+cp -p "$ak" "$work/after.bytes"
+sleep 1.5
+cmp -s "$ak" "$work/after.bytes" || fixture_fail "a line the owner added with no grant live was touched"
+login "$FIXTURE_DIR/planted" || fixture_fail "the owner's own new key does not log in: $(tail -c 300 "$ak" | od -c | tail -n 5) $(tail -n 3 "$log")"
+fixture_pass "with no grant live, a line the owner adds is never touched"
+
+# --- added_keys = report: found and recorded, not removed ---
+daemon_stop
+daemon_config_write "[grant]" "users = $user" "added_keys = report" "[sshd]" "log = $log"
+daemon_start
+grant "$FIXTURE_DIR/shell" --for 10m
+append_as_user "$FIXTURE_DIR/planted2.pub"
+wait_for "the key added under report to be recorded" key_added_twice "$(fp "$FIXTURE_DIR/planted2")"
+no_line "$ak" "$FIXTURE_DIR/planted2" && fixture_fail "added_keys = report removed the line"
+fixture_pass "added_keys = report records the added line and keeps it"
+sl revoke --all >/dev/null
+daemon_stop
