@@ -252,7 +252,8 @@ static int snapshot(struct daemon *d, const struct account *acct, struct key_wat
 			return -ENOMEM;
 		}
 		kw->known = grown;
-		memcpy(kw->known + kw->n_known, hashes, n * sizeof(*hashes));
+		if (n)
+			memcpy(kw->known + kw->n_known, hashes, n * sizeof(*hashes));
 		kw->n_known += n;
 		free(hashes);
 	}
