@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "scope.h"
+#include "scopes.h"
 #include "sshd-conn.h"
 #include "sshd-log.h"
 #include "tty-notice.h"
@@ -193,185 +194,6 @@ time_t daemon_sessions_notice(struct daemon *d, time_t now)
 	return next;
 }
 
-/* ---- scopes: what a login started, ended with its grant ---- */
-
-/* Most processes named in a leftovers record. */
-#define LEFTOVERS_LISTED 16
-
-/* Hold what the login of session s (its monitor watched) starts in a
- * scope (scope.h), recorded until the grant ends. With no scope, a record
- * without a unit: the account's processes started since are reported at
- * the grant's end. connected: the monitor was found (else the login was
- * over before it was seen, and only the report can cover what it left). */
-static void scope_begin(struct daemon *d, const struct session *s, const struct grant *g,
-			bool connected)
-{
-	struct login_scope sc = {
-		.uid = g->uid,
-		.since = s->since,
-		.pid_start = connected ? s->pid_start : 0,
-	};
-	const char *why = NULL;
-	char description[160];
-	int r;
-
-	snprintf(sc.grant_id, sizeof(sc.grant_id), "%s", g->id);
-	snprintf(sc.user, sizeof(sc.user), "%s", g->user);
-	if (connected && d->scope_bus) {
-		snprintf(description, sizeof(description),
-			 "sshlease grant %s: login of %s from %s port %u", g->id, g->user,
-			 s->address, s->port);
-		r = scope_attach(d->scope_bus, s->pid, g->uid, g->id, description, &sc.ref, &why);
-		if (r != 0) {
-			log_warn("grant %s: the processes of the login from %s port %u are not held in a scope (%s%s%s); those left when the grant ends are reported, not ended",
-				 g->id, s->address, s->port, why ? why : "",
-				 r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
-			memset(&sc.ref, 0, sizeof(sc.ref));
-		}
-	}
-	/* One record without a unit per grant is enough: the earliest. */
-	if (!sc.ref.unit[0]) {
-		for (size_t i = 0; i < d->state->n_scopes; i++) {
-			struct login_scope *o = &d->state->scopes[i];
-
-			if (!o->ref.unit[0] && strcmp(o->grant_id, g->id) == 0) {
-				if (sc.since < o->since)
-					o->since = sc.since;
-				/* 0: one login's monitor unknown, the time counts */
-				if (sc.pid_start < o->pid_start)
-					o->pid_start = sc.pid_start;
-				return;
-			}
-		}
-	}
-	if (state_add_scope(d->state, &sc) < 0)
-		log_err("grant %s: out of memory recording a login's scope", g->id);
-}
-
-/* SIGTERM to the unit of sc, if it has one. */
-static void scope_term(struct daemon *d, const struct login_scope *sc)
-{
-	const char *why = NULL;
-	int r;
-
-	if (!sc->ref.unit[0] || !d->scope_bus)
-		return;
-	r = scope_kill(d->scope_bus, &sc->ref, SIGTERM, &why);
-	if (r != 0 && r != SL_NOT_FOUND)
-		log_err("grant %s: cannot end %s: %s%s%s", sc->grant_id, sc->ref.unit,
-			why ? why : "", r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
-}
-
-/* Start ending the scopes of grant id: SIGTERM to each unit in delay_ms
- * (now when 0), and DAEMON_SESSION_KILL_MS later SIGKILL and the
- * leftovers report (scopes_tick). */
-static void scopes_end(struct daemon *d, const char *id, long long delay_ms)
-{
-	long long now = time_monotonic_ms();
-
-	for (size_t i = 0; i < d->state->n_scopes; i++) {
-		struct login_scope *sc = &d->state->scopes[i];
-
-		if (strcmp(sc->grant_id, id) != 0 || sc->kill_at_ms)
-			continue;
-		sc->kill_at_ms = now + delay_ms + DAEMON_SESSION_KILL_MS;
-		if (delay_ms > 0)
-			sc->term_at_ms = now + delay_ms;
-		else
-			scope_term(d, sc);
-	}
-}
-
-/* The account's processes that outlived the ends of grant id's scopes, in
- * a "leftovers" record and a journal warning: those the host could not
- * tell apart are reported instead of being claimed ended. */
-static void leftovers_report(struct daemon *d, const char *id, const char *user, uid_t uid,
-			     unsigned long long start, time_t since, bool unscoped)
-{
-	struct sshd_conn_leftover found[LEFTOVERS_LISTED];
-	char reason[1024];
-	size_t n = 0, used;
-	int r = sshd_conn_leftovers(uid, start, since, found, LEFTOVERS_LISTED, &n);
-
-	if (r < 0) {
-		log_err("grant %s: cannot look for processes of %s left running: %s", id, user,
-			strerror(-r));
-		return;
-	}
-	if (n == 0)
-		return;
-	used = (size_t)snprintf(reason, sizeof(reason),
-				"%zu process%s of %s started since the grant's first login still run%s (%s): ",
-				n, n == 1 ? "" : "es", user, n == 1 ? "s" : "",
-				unscoped ? "this host could not tell them from the owner's, so they were left alone"
-					 : "outside the grant's scopes, so they may be the owner's");
-	for (size_t i = 0; i < n && i < LEFTOVERS_LISTED && used < sizeof(reason); i++)
-		used += (size_t)snprintf(reason + used, sizeof(reason) - used, "%s%ld %s",
-					 i ? ", " : "", (long)found[i].pid, found[i].command);
-	if (n > LEFTOVERS_LISTED && used < sizeof(reason))
-		snprintf(reason + used, sizeof(reason) - used, ", ...");
-	struct audit_event ev = {
-		.event = "leftovers",
-		.id = id,
-		.user = user,
-		.by_uid = -1,
-		.reason = reason,
-	};
-	daemon_audit(d, &ev);
-}
-
-/* SIGKILL for the scopes whose SIGTERM was DAEMON_SESSION_KILL_MS ago,
- * then the leftovers report of their grant, and their records out. */
-static void scopes_tick(struct daemon *d, long long now)
-{
-	bool changed = false;
-
-	for (size_t i = 0; i < d->state->n_scopes; i++) {
-		struct login_scope *sc = &d->state->scopes[i];
-
-		if (sc->term_at_ms && sc->term_at_ms <= now) {
-			sc->term_at_ms = 0;
-			scope_term(d, sc);
-		}
-	}
-	for (size_t i = 0; i < d->state->n_scopes;) {
-		struct login_scope first = d->state->scopes[i];
-		bool unscoped = false;
-		time_t since = first.since;
-		unsigned long long start = first.pid_start;
-
-		if (first.kill_at_ms == 0 || first.kill_at_ms > now) {
-			i++;
-			continue;
-		}
-		/* Every due record of this grant, then one report. */
-		for (size_t k = i; k < d->state->n_scopes;) {
-			struct login_scope *sc = &d->state->scopes[k];
-			const char *why = NULL;
-
-			if (sc->kill_at_ms == 0 || sc->kill_at_ms > now ||
-			    strcmp(sc->grant_id, first.grant_id) != 0) {
-				k++;
-				continue;
-			}
-			if (sc->since < since)
-				since = sc->since;
-			if (sc->pid_start < start)
-				start = sc->pid_start;
-			if (!sc->ref.unit[0] || !d->scope_bus)
-				unscoped = true;
-			else if (scope_kill(d->scope_bus, &sc->ref, SIGKILL, &why) == 0)
-				log_warn("grant %s: processes in %s were still running %d ms after SIGTERM; sent SIGKILL",
-					 sc->grant_id, sc->ref.unit, DAEMON_SESSION_KILL_MS);
-			state_remove_scope(d->state, k);
-			changed = true;
-		}
-		leftovers_report(d, first.grant_id, first.user, first.uid, start, since, unscoped);
-	}
-	if (changed)
-		save_state(d);
-}
-
 /* Take the scope of the login watched by w once its monitor forked (or
  * DAEMON_SCOPE_WAIT_MS passed, or now: the grant ends); until then, try
  * again shortly. gone: the monitor exited, so only a record without a unit
@@ -396,7 +218,7 @@ static void scope_try(struct daemon *d, struct session_watch *w, bool now_or_nev
 	g = s ? state_find_grant(d->state, s->grant_id) : NULL;
 	if (!g)
 		return;
-	scope_begin(d, s, g, !gone);
+	login_scope_begin(d, s, g, !gone);
 	save_state(d);
 }
 
@@ -528,19 +350,19 @@ static void session_too_late(struct daemon *d, const struct sshd_log_event *ev,
 		if (watch_add(d, pid, pidfd) == 0) {
 			struct session_watch *w = watch_find(d, pid);
 
-			scope_begin(d, &s, &g, true);
+			login_scope_begin(d, &s, &g, true);
 			monitor_term(w);
 		}
 	} else if (r != SL_NOT_FOUND) {
 		reason = "the login came as the grant ended, and its connection's sshd process was not found, so sshleased cannot end it";
-		scope_begin(d, &s, &g, false);
+		login_scope_begin(d, &s, &g, false);
 	} else {
 		reason = "the login came as the grant ended; its connection had closed before sshleased saw it";
-		scope_begin(d, &s, &g, false);
+		login_scope_begin(d, &s, &g, false);
 	}
 	log_warn("grant %s: a login from %s port %u came as the grant ended: %s", id,
 		 s.address, s.port, reason);
-	scopes_end(d, id, 0);
+	login_scopes_end(d, id, 0);
 	save_state(d);
 	struct audit_session as = { .address = s.address, .port = s.port, .pid = s.pid,
 				    .since = s.since, .duration = 0 };
@@ -610,7 +432,7 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 		grant->last_login = s.since;
 	if (r == SL_NOT_FOUND) {
 		/* `ssh host true` can be over before its line is read. */
-		scope_begin(d, &s, grant, false);
+		login_scope_begin(d, &s, grant, false);
 		save_state(d);
 		session_audit(d, &s, grant, "session_start", -1, NULL);
 		session_audit(d, &s, grant, "session_end", 0,
@@ -625,7 +447,7 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 			 why ? why : r < 0 ? strerror(-r) : "refused");
 		log_err("grant %s: a login from %s port %u: %s", s.grant_id, s.address,
 			s.port, reason);
-		scope_begin(d, &s, grant, false);
+		login_scope_begin(d, &s, grant, false);
 		save_state(d);
 		session_audit(d, &s, grant, "session_start", -1, reason);
 		return;
@@ -654,7 +476,7 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 				    (d->sshd.use_pam == SSHD_NO ? 0 : DAEMON_SCOPE_WAIT_MS);
 		scope_try(d, w, false, false);
 	} else {
-		scope_begin(d, &s, grant, false);
+		login_scope_begin(d, &s, grant, false);
 	}
 	save_state(d);
 	session_audit(d, &s, grant, "session_start", -1, NULL);
@@ -754,41 +576,6 @@ void daemon_sshd_log_event(struct daemon *d)
 	log_read(d, 256);
 }
 
-/* Drop the records of grant id's scopes that are gone (nothing of them is
- * left to end), so that many short logins do not pile up in the state. */
-static void scopes_prune(struct daemon *d, const char *id)
-{
-	struct login_scope *keeper = NULL;
-
-	for (size_t i = 0; d->scope_bus && i < d->state->n_scopes;) {
-		struct login_scope *sc = &d->state->scopes[i];
-		const char *why = NULL;
-
-		if (strcmp(sc->grant_id, id) != 0 || sc->kill_at_ms) {
-			i++;
-			continue;
-		}
-		/* The grant's first record stays whatever it is: the end's
-		 * report of what runs outside the scopes counts from the
-		 * earliest login, also one whose scope is gone (a process
-		 * that left it before it was made, say). */
-		if (!keeper) {
-			keeper = sc;
-			i++;
-			continue;
-		}
-		if (sc->ref.unit[0] && scope_alive(d->scope_bus, &sc->ref, &why) == SL_NOT_FOUND) {
-			if (sc->since < keeper->since)
-				keeper->since = sc->since;
-			if (sc->pid_start < keeper->pid_start)
-				keeper->pid_start = sc->pid_start;
-			state_remove_scope(d->state, i);
-		} else {
-			i++;
-		}
-	}
-}
-
 void daemon_session_exited(struct daemon *d, pid_t pid)
 {
 	struct session_watch *w = watch_find(d, pid);
@@ -805,7 +592,7 @@ void daemon_session_exited(struct daemon *d, pid_t pid)
 
 			memcpy(id, d->state->sessions[i].grant_id, sizeof(id));
 			session_close(d, i, NULL, "connection closed");
-			scopes_prune(d, id);
+			login_scopes_prune(d, id);
 			changed = true;
 		} else {
 			i++;
@@ -865,7 +652,7 @@ void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
 		}
 		session_close(d, i, grant, reason);
 	}
-	scopes_end(d, id, delay);
+	login_scopes_end(d, id, delay);
 }
 
 int daemon_sessions_timeout_ms(const struct daemon *d)
@@ -912,7 +699,7 @@ void daemon_sessions_tick(struct daemon *d)
 			log_warn("sshd pid %ld did not end on SIGTERM within %d ms; sent SIGKILL",
 				 (long)w->pid, DAEMON_SESSION_KILL_MS);
 	}
-	scopes_tick(d, now);
+	login_scopes_tick(d, now);
 }
 
 /* ---- start and stop ---- */
@@ -985,7 +772,7 @@ int daemon_sessions_open(struct daemon *d)
 	 * it did not finish) end now. */
 	for (size_t i = 0; i < d->state->n_scopes; i++)
 		if (!state_find_grant(d->state, d->state->scopes[i].grant_id))
-			scopes_end(d, d->state->scopes[i].grant_id, 0);
+			login_scopes_end(d, d->state->scopes[i].grant_id, 0);
 	for (size_t i = 0; i < d->state->n_sessions;) {
 		if (session_resume(d, &d->state->sessions[i]) == 0) {
 			i++;
