@@ -18,7 +18,12 @@
  * optional values are JSON null. In list and show answers a grant also has
  * open_sessions (how many logins with its key are still connected), and in
  * show sessions: [{address, port, since (RFC 3339 UTC), since_unix, pid
- * (the connection's sshd monitor)}].
+ * (the connection's sshd monitor)}] and added_keys: the key lines found
+ * added to the account's files since the grant was made, newest first
+ * [{file, fingerprint, key_type (both "" for a line no key reads from),
+ * line (its text, only the start when truncated; null when not UTF-8),
+ * truncated, at (RFC 3339 UTC), at_unix, removed}], as many as fit in
+ * half a message, and added_keys_omitted: how many more there are.
  *
  * op          request fields                         success fields
  * grant       key (line) | token; user, for          grant, dry_run,
@@ -36,6 +41,8 @@
  *                                                    expiry_form
  * audit       [id], [since], [before],               records [..], omitted |
  *             [verify: true]                         intact, lines
+ * restore_key user, fingerprint                      user, fingerprint,
+ *                                                    file, already
  * check       user                                   user, found ("file" |
  *                                                    "ssh_dir" | "home"),
  *                                                    problem, fix
@@ -101,6 +108,13 @@
  *   (authkeys_replace). A line no longer in the file (removed outside
  *   sshlease) is not written back: the grant ends ("line-missing" in the
  *   audit log) and the answer is "not_found".
+ * - restore_key: root only ("denied" for anyone else). The latest removed
+ *   added key of that account and fingerprint goes back at the end of its
+ *   file (keyguard_restore; "already" when the same line is there), counts
+ *   as the account's own from then on (added to the live key watch's
+ *   snapshot), and its records leave the state; audit "key_restored".
+ *   "not_found" when no removed key of that fingerprint is on record,
+ *   "refused" for a line kept only in part.
  * - revoke: every id is checked before anything changes (unknown id:
  *   "not_found"). All the grants asked for are revoked in this one request;
  *   "revoked" lists the first of them (in the order they were revoked) that

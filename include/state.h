@@ -96,6 +96,8 @@ struct login_scope {
 					       the SIGKILL once ending; 0 */
 	long long term_at_ms;               /* not saved: of a SIGTERM put
 					       off (a notice); 0 */
+	bool alone;                         /* not saved: ended on its own,
+					       its grant goes on (no report) */
 };
 
 /* An account with a live grant (DESIGN.md §13): what its key files held

@@ -4,9 +4,11 @@
 
 static const char show_help[] =
 	"Usage: sshlease show [--json] ID\n\n"
-	"Show every detail of the active grant ID, its last login and its open\n"
+	"Show every detail of the active grant ID, its last login, its open\n"
 	"sessions (logins with its key whose connection is open: they are\n"
-	"closed when the grant ends).\n\n"
+	"closed when the grant ends) and the key lines found added to the\n"
+	"account's files since it was made, with the command that puts a\n"
+	"removed one back.\n\n"
 	"Options:\n"
 	"  --json      print the grant as one JSON object\n"
 	"  -h, --help  show this help\n";
@@ -49,6 +51,48 @@ static void show_sessions(FILE *f, const json_t *grant)
 	}
 }
 
+/* One line per key line found added since the grant was made: TIME
+ * ~/.ssh/FILE TYPE FINGERPRINT, removed or kept, and for a removed one
+ * the command that puts it back. */
+static void show_added_keys(FILE *f, const json_t *grant)
+{
+	const json_t *keys = json_object_get(grant, "added_keys");
+	const json_t *omitted = json_object_get(grant, "added_keys_omitted");
+	char when[128], line[768], file[80], type[80], fp[80], user[80];
+	const json_t *k;
+	time_t t;
+	size_t i;
+
+	if (json_array_size(keys) == 0) {
+		cli_field(f, "added keys:", "none");
+		return;
+	}
+	cli_safe(user, sizeof(user), cli_json_string(grant, "user"), "?");
+	json_array_foreach(keys, i, k) {
+		bool removed = json_is_true(json_object_get(k, "removed"));
+
+		if (cli_json_time(k, "at_unix", &t))
+			cli_format_deadline(t, when, sizeof(when));
+		else
+			snprintf(when, sizeof(when), "?");
+		cli_safe(fp, sizeof(fp), cli_json_string(k, "fingerprint"), "");
+		snprintf(line, sizeof(line), "%s ~/.ssh/%s %s %s, %s", when,
+			 cli_safe(file, sizeof(file), cli_json_string(k, "file"), "?"),
+			 cli_safe(type, sizeof(type), cli_json_string(k, "key_type"), ""),
+			 fp[0] ? fp : "(no key)", removed ? "removed" : "kept (report only)");
+		cli_field(f, i == 0 ? "added keys:" : "", line);
+		if (removed && fp[0] && !json_is_true(json_object_get(k, "truncated"))) {
+			snprintf(line, sizeof(line), "  put back with: sshlease restore-key %s %s", user, fp);
+			cli_field(f, "", line);
+		}
+	}
+	if (json_is_integer(omitted) && json_integer_value(omitted) > 0) {
+		snprintf(line, sizeof(line), "%lld more, in the audit log (sshlease audit --grant ID)",
+			 (long long)json_integer_value(omitted));
+		cli_field(f, "", line);
+	}
+}
+
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
 	json_t *request, *reply = NULL, *grant;
@@ -75,6 +119,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 	} else {
 		cli_grant_print(stdout, grant, time(NULL));
 		show_sessions(stdout, grant);
+		show_added_keys(stdout, grant);
 	}
 	json_decref(reply);
 	return r;

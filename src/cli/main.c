@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "extend", cmd_extend, "move the deadline of a grant" },
 	{ "list", cmd_list, "list the active grants" },
 	{ "show", cmd_show, "show one grant in full" },
+	{ "restore-key", cmd_restore_key, "put back a key removed as added during a grant" },
 	{ "status", cmd_status, "show what the daemon is doing" },
 	{ "audit", cmd_audit, "show the audit trail or verify its hash chain" },
 	{ "check-config", cmd_check_config, "check a config file without the daemon" },

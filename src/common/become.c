@@ -166,8 +166,12 @@ int become_fs_account(const struct account *acct, const gid_t *groups,
 	setfsuid(acct->uid);
 	if ((uid_t)setfsuid((uid_t)-1) != acct->uid)
 		return -EPERM;
-	/* Needs CAP_SETPCAP, so before the drop. */
-	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0)
+	/* Needs CAP_SETPCAP, so before the drop. Under a unit whose bounding
+	 * set lacks it (sshleased's), there is none to take: the bits are a
+	 * second lock on what no_new_privs and empty sets below already
+	 * hold (an exec cannot give this euid-0 process a capability). */
+	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0 &&
+	    (errno != EPERM || prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) != 0))
 		return -errno;
 	for (int cap = 0; cap <= CAP_PROBE_MAX; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)

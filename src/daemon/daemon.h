@@ -18,6 +18,7 @@
 #include "doctor.h"
 #include "schedule.h"
 #include "sshd.h"
+#include "sshd-log.h"
 #include "state.h"
 
 /* Connections served at once (admission.h says who may take one). */
@@ -88,11 +89,24 @@ struct ended_key {
 	uid_t uid;
 	char fingerprint[64];
 	time_t until;
+	long long ended_ms; /* CLOCK_REALTIME of the end */
 };
 /* How long an ended grant's key is looked out for, and for how many
  * grants at most (the oldest give way). */
 #define DAEMON_ENDED_KEY_SECONDS 600
 #define DAEMON_ENDED_KEYS_MAX 4096
+
+/* A login not with a grant's key, of an account whose key files are
+ * watched (sessions.c): its key may be one added during the grant that the
+ * sweep has not found yet (a watcher held up, a login just after the
+ * write). When the sweep removes that key, the login is ended. */
+struct recent_login {
+	struct sshd_log_event ev;
+	pid_t pid;   /* the log line's, as the source knows it */
+	time_t time; /* when it was logged (or read) */
+};
+/* The most such logins kept (the oldest give way). */
+#define DAEMON_RECENT_LOGINS_MAX 256
 
 /* The process watching an account's key files (keywatch.c, userwatch.h). */
 struct key_watcher {
@@ -171,6 +185,8 @@ struct daemon {
 	size_t n_watches;
 	struct ended_key *ended_keys;
 	size_t n_ended_keys;
+	struct recent_login *recent_logins;
+	size_t n_recent_logins;
 
 	/* Key watchers of accounts with live grants (keywatch.c); their
 	 * snapshots and what they found are in the state */
@@ -316,6 +332,14 @@ void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
  * due, or 0 for none: the expiry timer wakes then too.
  */
 time_t daemon_sessions_notice(struct daemon *d, time_t now);
+
+/*
+ * The key with fingerprint of account user, added during a grant, was
+ * just removed: the logins made with it that are still open (those seen
+ * since the account's key watch began) are ended at once, each with a
+ * session_start and a session_end record naming the account's grant.
+ */
+void daemon_sessions_planted(struct daemon *d, const char *user, const char *fingerprint);
 
 /* Milliseconds until a SIGKILL is due (0: now), or -1: none. */
 int daemon_sessions_timeout_ms(const struct daemon *d);

@@ -159,6 +159,9 @@ static void found_record(struct daemon *d, const struct account *acct, const cha
 		.reason = reason,
 	};
 	daemon_audit(d, &ev);
+	/* Logins made with it before it went end now. */
+	if (removed && ak.fingerprint[0])
+		daemon_sessions_planted(d, acct->name, ak.fingerprint);
 	/* Kept in the state for show and for putting it back: bounded. */
 	if (added_of(d, acct->uid) >= DAEMON_ADDED_KEYS_MAX)
 		return;

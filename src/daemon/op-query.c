@@ -77,6 +77,70 @@ static size_t open_sessions(const struct daemon *d, const struct grant *grant)
 /* A grant as list and show give it: grant_to_json and "open_sessions";
  * with sessions, also "sessions" [{address, port, since, since_unix,
  * pid, kind (when known)}]. NULL when out of memory. */
+/* The line as JSON text; null when it is not UTF-8 (or holds a NUL). */
+static json_t *line_or_null(const struct added_key *ak)
+{
+	json_t *line = json_stringn(ak->line, ak->len);
+
+	return line ? line : json_null();
+}
+
+/* One key line found added to the account's files, for show. */
+static json_t *added_key_reply(const struct added_key *ak)
+{
+	return json_pack("{s:s, s:s, s:s, s:o, s:b, s:o, s:I, s:b}",
+			 "file", ak->file,
+			 "fingerprint", ak->fingerprint,
+			 "key_type", ak->key_type,
+			 "line", line_or_null(ak),
+			 "truncated", ak->truncated,
+			 "at", time_to_json(ak->at),
+			 "at_unix", (json_int_t)ak->at,
+			 "removed", ak->removed);
+}
+
+/* show's added_keys: the lines found added to the account's files since
+ * the grant was made, newest first, as many as fit in half an answer
+ * (a line may be 4 KiB, and an account may have 256 on record); the rest
+ * are counted in added_keys_omitted. */
+static int added_keys_put(const struct daemon *d, const struct grant *grant, json_t *object)
+{
+	json_t *list = json_array();
+	size_t used = 0, omitted = 0;
+
+	if (!list)
+		return -ENOMEM;
+	for (size_t i = d->state->n_added_keys; i-- > 0;) {
+		const struct added_key *ak = &d->state->added_keys[i];
+		json_t *item;
+		size_t size;
+
+		if (ak->uid != grant->uid || ak->at < grant->created)
+			continue;
+		item = added_key_reply(ak);
+		size = item ? reply_item_size(item) : SIZE_MAX;
+		if (size == SIZE_MAX) {
+			json_decref(item);
+			json_decref(list);
+			return -ENOMEM;
+		}
+		if (used + size > REPLY_ANSWER_BUDGET / 2) {
+			json_decref(item);
+			omitted++;
+			continue;
+		}
+		used += size;
+		if (json_array_append_new(list, item) < 0) {
+			json_decref(list);
+			return -ENOMEM;
+		}
+	}
+	if (json_object_set_new(object, "added_keys", list) < 0 ||
+	    json_object_set_new(object, "added_keys_omitted", json_integer((json_int_t)omitted)) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static json_t *grant_reply_json(const struct daemon *d, const struct grant *grant,
 				bool sessions)
 {
@@ -109,6 +173,9 @@ static json_t *grant_reply_json(const struct daemon *d, const struct grant *gran
 		list = NULL;
 		goto fail;
 	}
+	list = NULL;
+	if (added_keys_put(d, grant, object) < 0)
+		goto fail;
 	return object;
 fail:
 	json_decref(list);

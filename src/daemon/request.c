@@ -199,6 +199,9 @@ static const struct field list_fields[] = {
 };
 static const struct field show_fields[] = { { "id", FIELD_STRING } };
 static const struct field check_fields[] = { { "user", FIELD_STRING } };
+static const struct field restore_key_fields[] = {
+	{ "user", FIELD_STRING }, { "fingerprint", FIELD_STRING },
+};
 static const struct field audit_fields[] = {
 	{ "id", FIELD_STRING }, { "since", FIELD_INTEGER }, { "verify", FIELD_BOOL },
 	{ "before", FIELD_INTEGER },
@@ -221,6 +224,7 @@ static const struct op {
 	{ "status", op_status, NULL, 0 },
 	{ "audit", op_audit, audit_fields, SL_ARRAY_SIZE(audit_fields) },
 	{ "check", op_check, check_fields, SL_ARRAY_SIZE(check_fields) },
+	{ "restore_key", op_restore_key, restore_key_fields, SL_ARRAY_SIZE(restore_key_fields) },
 };
 
 json_t *daemon_handle(struct daemon *d, const struct connection *conn,

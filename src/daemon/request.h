@@ -81,5 +81,7 @@ json_t *op_audit(struct daemon *d, const struct connection *conn,
 		 const json_t *request);
 json_t *op_check(struct daemon *d, const struct connection *conn,
 		 const json_t *request);
+json_t *op_restore_key(struct daemon *d, const struct connection *conn,
+		       const json_t *request);                /* op-restore.c */
 
 #endif

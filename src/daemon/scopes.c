@@ -30,8 +30,8 @@ static void scopes_save(struct daemon *d)
  * without a unit: the account's processes started since are reported at
  * the grant's end. connected: the monitor was found (else the login was
  * over before it was seen, and only the report can cover what it left). */
-void login_scope_begin(struct daemon *d, const struct session *s, const struct grant *g,
-		       bool connected)
+struct login_scope *login_scope_begin(struct daemon *d, const struct session *s,
+				      const struct grant *g, bool connected)
 {
 	struct login_scope sc = {
 		.uid = g->uid,
@@ -67,12 +67,15 @@ void login_scope_begin(struct daemon *d, const struct session *s, const struct g
 				/* 0: one login's monitor unknown, the time counts */
 				if (sc.pid_start < o->pid_start)
 					o->pid_start = sc.pid_start;
-				return;
+				return NULL;
 			}
 		}
 	}
-	if (state_add_scope(d->state, &sc) < 0)
+	if (state_add_scope(d->state, &sc) < 0) {
 		log_err("grant %s: out of memory recording a login's scope", g->id);
+		return NULL;
+	}
+	return sc.ref.unit[0] ? &d->state->scopes[d->state->n_scopes - 1] : NULL;
 }
 
 /* SIGTERM to the unit of sc, if it has one. */
@@ -107,6 +110,13 @@ void login_scopes_end(struct daemon *d, const char *id, long long delay_ms)
 		else
 			scope_term(d, sc);
 	}
+}
+
+void login_scope_end_alone(struct daemon *d, struct login_scope *sc)
+{
+	sc->alone = true;
+	sc->kill_at_ms = time_monotonic_ms() + DAEMON_SESSION_KILL_MS;
+	scope_term(d, sc);
 }
 
 /* The account's processes that outlived the ends of grant id's scopes, in
@@ -163,7 +173,7 @@ void login_scopes_tick(struct daemon *d, long long now)
 	}
 	for (size_t i = 0; i < d->state->n_scopes;) {
 		struct login_scope first = d->state->scopes[i];
-		bool unscoped = false;
+		bool unscoped = false, report = false;
 		time_t since = first.since;
 		unsigned long long start = first.pid_start;
 
@@ -181,6 +191,9 @@ void login_scopes_tick(struct daemon *d, long long now)
 				k++;
 				continue;
 			}
+			/* One login's scope ended alone while its grant goes
+			 * on: the grant's end reports for all. */
+			report |= !sc->alone;
 			if (sc->since < since)
 				since = sc->since;
 			if (sc->pid_start < start)
@@ -193,7 +206,9 @@ void login_scopes_tick(struct daemon *d, long long now)
 			state_remove_scope(d->state, k);
 			changed = true;
 		}
-		leftovers_report(d, first.grant_id, first.user, first.uid, start, since, unscoped);
+		if (report)
+			leftovers_report(d, first.grant_id, first.user, first.uid, start, since,
+					 unscoped);
 	}
 	if (changed)
 		scopes_save(d);

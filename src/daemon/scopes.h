@@ -16,9 +16,14 @@
 /* Hold what the login of session s (of grant g) starts in a scope, or
  * record it without a unit; connected: its monitor was found (else the
  * login was over before it was seen, and only the report covers it). The
- * caller saves. */
-void login_scope_begin(struct daemon *d, const struct session *s, const struct grant *g,
-		       bool connected);
+ * caller saves. The new record when it has a unit (valid until the next
+ * change of the state's scopes), else NULL. */
+struct login_scope *login_scope_begin(struct daemon *d, const struct session *s,
+				      const struct grant *g, bool connected);
+
+/* End the scope sc now, on its own (its grant goes on): SIGTERM,
+ * SIGKILL DAEMON_SESSION_KILL_MS later, no leftovers report. */
+void login_scope_end_alone(struct daemon *d, struct login_scope *sc);
 
 /* Start ending the scopes of grant id: SIGTERM to each unit in delay_ms
  * (now when 0), SIGKILL DAEMON_SESSION_KILL_MS later, then the leftovers

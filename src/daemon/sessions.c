@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -270,6 +271,14 @@ static void monitor_term(struct session_watch *w);
 
 /* ---- keys of grants that have just ended ---- */
 
+static long long realtime_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static const struct ended_key *ended_key_find(struct daemon *d, const char *user,
 					      const char *fingerprint)
 {
@@ -308,34 +317,45 @@ static void ended_key_add(struct daemon *d, const struct grant *g)
 	d->ended_keys = grown;
 	struct ended_key *k = &d->ended_keys[d->n_ended_keys++];
 
-	*k = (struct ended_key){ .uid = g->uid, .until = now + DAEMON_ENDED_KEY_SECONDS };
+	*k = (struct ended_key){ .uid = g->uid, .until = now + DAEMON_ENDED_KEY_SECONDS,
+				 .ended_ms = realtime_ms() };
 	snprintf(k->grant_id, sizeof(k->grant_id), "%s", g->id);
 	snprintf(k->user, sizeof(k->user), "%s", g->user);
 	snprintf(k->fingerprint, sizeof(k->fingerprint), "%s", g->fingerprint);
 }
 
+/* A login that is ended as soon as it is seen, and whom its records name. */
+struct at_once {
+	char id[AUTHKEYS_ID_LEN + 1]; /* the grant */
+	char user[33];
+	uid_t uid;
+	const char *fingerprint;
+	const char *came;  /* how it came: "came as the grant ended" */
+	bool grant_live;   /* the grant goes on: only this login's scope ends */
+};
+
 /*
- * A login with the key of a grant that ended (k) whose log line came in
- * after the end: sshd accepted it just before the line went. Its
- * connection is closed at once and whatever it started goes with a scope
- * of its own, as at a grant's end; both records name the grant.
+ * A login that must not go on: with the key of a grant that ended, whose
+ * log line came in after the end (sshd accepted it just before the line
+ * went), or with a key added during a grant. Its connection is closed at
+ * once and whatever it started goes with a scope of its own; records
+ * name the grant a.
  */
-static void session_too_late(struct daemon *d, const struct sshd_log_event *ev,
-			     const struct log_line *line, const struct ended_key *k)
+static void session_at_once(struct daemon *d, const struct sshd_log_event *ev,
+			    const struct log_line *line, const struct at_once *a)
 {
 	struct sshd_conn_peer peer = { .family = ev->family, .port = ev->port,
 				       .user = ev->user };
-	struct grant g = { .uid = k->uid };
+	struct grant g = { .uid = a->uid };
 	struct session s = { 0 };
 	const char *why = NULL;
-	char id[AUTHKEYS_ID_LEN + 1], user[33];
-	const char *reason = "the login came as the grant ended; its connection was closed at once";
+	char id[AUTHKEYS_ID_LEN + 1], user[33], reason[256];
 	int pidfd = -1, r;
 	pid_t pid = 0;
 
 	memcpy(peer.address, ev->address, sizeof(peer.address));
-	memcpy(id, k->grant_id, sizeof(id));
-	memcpy(user, k->user, sizeof(user));
+	memcpy(id, a->id, sizeof(id));
+	memcpy(user, a->user, sizeof(user));
 	g.user = user;
 	memcpy(g.id, id, sizeof(g.id));
 	memcpy(s.grant_id, id, sizeof(s.grant_id));
@@ -346,28 +366,32 @@ static void session_too_late(struct daemon *d, const struct sshd_log_event *ev,
 	s.since = line->time > 0 ? line->time : daemon_now();
 	r = session_monitor(d, &peer, line, &pidfd, &pid, &s.pid_start, &why);
 	if (r == 0) {
+		snprintf(reason, sizeof(reason), "the login %s; its connection was closed at once",
+			 a->came);
 		s.pid = pid;
 		if (watch_add(d, pid, pidfd) == 0) {
 			struct session_watch *w = watch_find(d, pid);
+			struct login_scope *sc = login_scope_begin(d, &s, &g, true);
 
-			login_scope_begin(d, &s, &g, true);
+			if (sc && a->grant_live)
+				login_scope_end_alone(d, sc);
 			monitor_term(w);
 		}
-	} else if (r != SL_NOT_FOUND) {
-		reason = "the login came as the grant ended, and its connection's sshd process was not found, so sshleased cannot end it";
-		login_scope_begin(d, &s, &g, false);
 	} else {
-		reason = "the login came as the grant ended; its connection had closed before sshleased saw it";
+		snprintf(reason, sizeof(reason), r != SL_NOT_FOUND
+			 ? "the login %s, and its connection's sshd process was not found, so sshleased cannot end it"
+			 : "the login %s; its connection had closed before sshleased saw it",
+			 a->came);
 		login_scope_begin(d, &s, &g, false);
 	}
-	log_warn("grant %s: a login from %s port %u came as the grant ended: %s", id,
-		 s.address, s.port, reason);
-	login_scopes_end(d, id, 0);
+	log_warn("grant %s: a login from %s port %u: %s", id, s.address, s.port, reason);
+	if (!a->grant_live)
+		login_scopes_end(d, id, 0);
 	save_state(d);
 	struct audit_session as = { .address = s.address, .port = s.port, .pid = s.pid,
 				    .since = s.since, .duration = 0 };
 	struct audit_event ev_start = { .event = "session_start", .id = id, .user = user,
-					.fingerprint = k->fingerprint, .by_uid = -1,
+					.fingerprint = a->fingerprint, .by_uid = -1,
 					.session = &as };
 	struct audit_event ev_end = ev_start;
 
@@ -377,6 +401,143 @@ static void session_too_late(struct daemon *d, const struct sshd_log_event *ev,
 	daemon_audit(d, &ev_start);
 	as.duration = 0;
 	daemon_audit(d, &ev_end);
+}
+
+static void session_too_late(struct daemon *d, const struct sshd_log_event *ev,
+			     const struct log_line *line, const struct ended_key *k)
+{
+	struct at_once a = { .uid = k->uid, .fingerprint = k->fingerprint,
+			     .came = "came as the grant ended" };
+
+	memcpy(a.id, k->grant_id, sizeof(a.id));
+	memcpy(a.user, k->user, sizeof(a.user));
+	session_at_once(d, ev, line, &a);
+}
+
+/* ---- logins with a key added during a grant ---- */
+
+static const struct key_watch *key_watch_of(const struct daemon *d, const char *user)
+{
+	for (size_t i = 0; i < d->state->n_key_watches; i++)
+		if (strcmp(d->state->key_watches[i].user, user) == 0)
+			return &d->state->key_watches[i];
+	return NULL;
+}
+
+/* Whether fingerprint is that of a key added to user's files during a
+ * grant and removed, for the login of line: found since the account's key
+ * watch began, or (the watch ended with the grant) a login made before a
+ * grant of the account ended a moment ago. A key the owner puts back
+ * after the end is the owner's. */
+static bool planted_key(const struct daemon *d, const char *user, const char *fingerprint,
+			const struct log_line *line)
+{
+	const struct key_watch *kw = key_watch_of(d, user);
+	/* The journal's second of the login, at its start; a log file's line
+	 * carries no time: read a moment after it was written. */
+	long long at_ms = line->time > 0 ? (long long)line->time * 1000 : realtime_ms() - 1000;
+	time_t now = daemon_now();
+	bool before_end = false;
+
+	for (size_t i = 0; i < d->n_ended_keys && !before_end; i++) {
+		const struct ended_key *k = &d->ended_keys[i];
+
+		before_end = k->until >= now && strcmp(k->user, user) == 0 && at_ms <= k->ended_ms;
+	}
+	for (size_t i = 0; i < d->state->n_added_keys; i++) {
+		const struct added_key *ak = &d->state->added_keys[i];
+
+		if (!ak->removed || !ak->fingerprint[0] || strcmp(ak->user, user) != 0 ||
+		    strcmp(ak->fingerprint, fingerprint) != 0)
+			continue;
+		if ((kw && ak->at >= kw->since) || before_end)
+			return true;
+	}
+	return false;
+}
+
+/* End the login ev (of a key added during a grant of its account) at
+ * once: the records name the account's live grant, else the one that
+ * ended last. */
+static void planted_login(struct daemon *d, const struct sshd_log_event *ev,
+			  const struct log_line *line)
+{
+	struct at_once a = { .fingerprint = ev->fingerprint,
+			     .came = "used a key added during the grant, which was removed" };
+	const struct ended_key *latest = NULL;
+	time_t now = daemon_now();
+
+	for (size_t i = 0; i < d->state->n_grants && !a.id[0]; i++) {
+		const struct grant *g = &d->state->grants[i];
+
+		if (strcmp(g->user, ev->user) == 0) {
+			memcpy(a.id, g->id, sizeof(a.id));
+			a.uid = g->uid;
+			a.grant_live = true;
+		}
+	}
+	for (size_t i = 0; i < d->n_ended_keys && !a.id[0]; i++) {
+		const struct ended_key *k = &d->ended_keys[i];
+
+		if (k->until >= now && strcmp(k->user, ev->user) == 0)
+			latest = k; /* kept in the order they ended */
+	}
+	if (!a.id[0] && latest) {
+		memcpy(a.id, latest->grant_id, sizeof(a.id));
+		a.uid = latest->uid;
+	}
+	if (!a.id[0]) {
+		log_warn("%s: a login from %s port %u used a key added during a grant, and no grant of the account is live or ended a moment ago; left alone",
+			 ev->user, ev->address_text, ev->port);
+		return;
+	}
+	snprintf(a.user, sizeof(a.user), "%s", ev->user);
+	session_at_once(d, ev, line, &a);
+}
+
+/* Keep a login of an account whose keys are watched, not with a grant's
+ * key: daemon_sessions_planted ends it should its key be found added. */
+static void recent_login_keep(struct daemon *d, const struct sshd_log_event *ev,
+			      const struct log_line *line)
+{
+	struct recent_login *grown;
+
+	if (!key_watch_of(d, ev->user))
+		return;
+	if (d->n_recent_logins >= DAEMON_RECENT_LOGINS_MAX) {
+		memmove(d->recent_logins, d->recent_logins + 1,
+			(d->n_recent_logins - 1) * sizeof(*d->recent_logins));
+		d->n_recent_logins--;
+	}
+	grown = realloc(d->recent_logins, (d->n_recent_logins + 1) * sizeof(*grown));
+	if (!grown) {
+		log_err("%s: out of memory keeping a login to end should its key turn out added",
+			ev->user);
+		return;
+	}
+	d->recent_logins = grown;
+	d->recent_logins[d->n_recent_logins++] = (struct recent_login){
+		.ev = *ev, .pid = line->pid, .time = line->time > 0 ? line->time : daemon_now(),
+	};
+}
+
+void daemon_sessions_planted(struct daemon *d, const char *user, const char *fingerprint)
+{
+	const struct key_watch *kw = key_watch_of(d, user);
+
+	for (size_t i = 0; i < d->n_recent_logins;) {
+		struct recent_login r = d->recent_logins[i];
+
+		if (strcmp(r.ev.user, user) != 0 || strcmp(r.ev.fingerprint, fingerprint) != 0 ||
+		    (kw && r.time < kw->since)) {
+			i++;
+			continue;
+		}
+		memmove(d->recent_logins + i, d->recent_logins + i + 1,
+			(d->n_recent_logins - i - 1) * sizeof(*d->recent_logins));
+		d->n_recent_logins--;
+		planted_login(d, &r.ev, &(struct log_line){ .pid = r.pid, .time = r.time });
+	}
 }
 
 static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
@@ -406,7 +567,12 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 
 		if (k)
 			session_too_late(d, ev, line, k);
-		return; /* otherwise not a grant's key: the account's own login */
+		else if (planted_key(d, ev->user, ev->fingerprint, line))
+			planted_login(d, ev, line);
+		else /* not a grant's key: the account's own login, or a key
+			the sweep is yet to find added */
+			recent_login_keep(d, ev, line);
+		return;
 	}
 	for (size_t i = 0; i < d->state->n_sessions; i++) {
 		if (d->state->sessions[i].port == ev->port &&
@@ -803,6 +969,9 @@ void daemon_sessions_close(struct daemon *d)
 	free(d->ended_keys);
 	d->ended_keys = NULL;
 	d->n_ended_keys = 0;
+	free(d->recent_logins);
+	d->recent_logins = NULL;
+	d->n_recent_logins = 0;
 	log_follow_free(d->sshd_follow);
 	d->sshd_follow = NULL;
 	log_journal_free(d->sshd_journal);

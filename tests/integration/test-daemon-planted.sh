@@ -6,8 +6,9 @@
 # recorded (key_added, journal, state) and no longer lets anyone in. The
 # account's own lines from before the grant keep every byte, also when the
 # grantee edits around them, and a line the owner adds while no grant is
-# live is never touched. With [grant] added_keys = report the line stays
-# and is recorded.
+# live is never touched. show lists a removed line with the command that
+# puts it back (root only), after which it is the account's own. With
+# [grant] added_keys = report the line stays and is recorded.
 #
 # usage: test-daemon-planted.sh SSHLEASED SSHLEASE
 # Needs root, openssh-server, openssh-client (ssh, sftp, ssh-keygen), passwd.
@@ -18,7 +19,7 @@
 . "$(dirname "$0")/../lib/daemon.sh"
 
 fixture_require_root
-fixture_require_cmd ssh sftp ssh-keygen useradd usermod userdel
+fixture_require_cmd ssh sftp ssh-keygen useradd usermod userdel groupadd groupdel setpriv
 fixture_init
 daemon_init "${1:-}" "${2:-}"
 
@@ -26,7 +27,14 @@ fixture_add_user slpl
 user=$FIXTURE_USER
 home=$FIXTURE_HOME
 group=$(id -g "$user")
-for k in support shell owner owner2 planted planted2 planted3 planted4; do
+# A member of socket_group, who may grant but not put a key back.
+daemon_add_group slpg
+fixture_add_user slpm
+member=$FIXTURE_USER
+usermod -a -G "$DAEMON_GROUP" "$member" || fixture_fail "usermod -a -G $DAEMON_GROUP $member failed"
+# shellcheck disable=SC2034 # read by daemon_config_write
+DAEMON_SOCKET_GROUP=$DAEMON_GROUP
+for k in support shell owner owner2 planted planted2 planted3 planted4 planted5 planted6 planted7; do
 	fixture_keygen "$k"
 done
 ak=$home/.ssh/authorized_keys
@@ -45,6 +53,17 @@ chmod 0600 "$ak"
 cp -p "$ak" "$FIXTURE_DIR/owner.bytes"
 work=$FIXTURE_DIR/work
 mkdir -p "$work"
+
+# The member reaches the socket and the CLI (copied out of the build tree,
+# whose parents may be closed): the temporary tree becomes searchable.
+chmod 0711 "$FIXTURE_DIR"
+mkdir -p "$FIXTURE_DIR/bin"
+chmod 0755 "$FIXTURE_DIR/bin"
+install -m 0755 "$SSHLEASE" "$FIXTURE_DIR/bin/sshlease"
+as_member() { # args...
+	setpriv --reuid="$member" --regid="$(id -g "$member")" --init-groups \
+		env -i PATH=/usr/bin:/bin "$FIXTURE_DIR/bin/sshlease" --socket "$DAEMON_SOCKET" "$@"
+}
 
 log=$FIXTURE_DIR/sshd.log
 fixture_sshd_start_elog "$log"
@@ -154,6 +173,49 @@ wait_for "the SFTP grant's line copied without its restrictions to be removed" \
 owner_bytes_kept || fixture_fail "the owner's lines changed after the shell grant's edits"
 fixture_pass "a shell grant's key in authorized_keys2 and a grant line stripped of its options are removed"
 
+# --- a login made with a planted key before it was removed ends: seen
+#     before the sweep (the watcher held up), or swept before its log line
+#     was read (the daemon held up); the grant's own session goes on ---
+bg_login() { # key out: a login that stays, its ssh's pid in BG_PID
+	local -a lo
+	mapfile -t lo < <(opts "$1")
+	ssh "${lo[@]}" -p "$FIXTURE_SSHD_PORT" "$user@127.0.0.1" 'echo in; exec sleep 60' \
+		</dev/null >"$2" 2>&1 &
+	BG_PID=$!
+	wait_for "a login with $(basename "$1")" grep -q '^in$' "$2"
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
+ended_planted() { # fingerprint
+	grep '"event":"session_end"' "$DAEMON_AUDIT" | grep -F "\"fingerprint\":\"$1\"" |
+		grep -q 'used a key added during the grant'
+}
+bg_login "$FIXTURE_DIR/shell" "$work/own.out"
+own_pid=$BG_PID
+mapfile -t watchers < <(ps -o pid= --ppid "$DAEMON_PID")
+[ "${#watchers[@]}" -eq 1 ] || fixture_fail "expected one key watcher under sshleased, found: ${watchers[*]}"
+kill -STOP "${watchers[0]}"
+append_as_user "$FIXTURE_DIR/planted5.pub"
+bg_login "$FIXTURE_DIR/planted5" "$work/p5.out"
+p5_pid=$BG_PID
+kill -CONT "${watchers[0]}"
+wait_for "the key planted behind the held-up watcher to be removed" no_line "$ak" "$FIXTURE_DIR/planted5"
+wait_for "the login with the key planted behind the held-up watcher to end" gone "$p5_pid"
+ended_planted "$(fp "$FIXTURE_DIR/planted5")" ||
+	fixture_fail "no session_end record of the login with the planted key: $(grep planted "$DAEMON_LOG" | tail -n 3)"
+kill -STOP "$DAEMON_PID"
+append_as_user "$FIXTURE_DIR/planted6.pub"
+bg_login "$FIXTURE_DIR/planted6" "$work/p6.out"
+p6_pid=$BG_PID
+kill -CONT "$DAEMON_PID"
+wait_for "the key planted while sshleased was held up to be removed" no_line "$ak" "$FIXTURE_DIR/planted6"
+wait_for "the login with the key planted while sshleased was held up to end" gone "$p6_pid"
+ended_planted "$(fp "$FIXTURE_DIR/planted6")" || fixture_fail "no session_end record of the second planted login"
+gone "$own_pid" && fixture_fail "the grant's own session ended with the planted logins: $(cat "$work/own.out")"
+kill "$own_pid" 2>/dev/null
+wait "$own_pid" 2>/dev/null
+owner_bytes_kept || fixture_fail "the owner's lines changed while planted logins were ended"
+fixture_pass "logins made with a planted key end with its removal; the grant's own session goes on"
+
 # --- the daemon restarted during the grants: the watch comes back with
 #     the snapshot of before (the owner's lines still the owner's) ---
 daemon_stop
@@ -167,6 +229,43 @@ append_as_user "$FIXTURE_DIR/planted.pub"
 wait_for "a key planted after the restart to be recorded" key_added_twice "$(fp "$FIXTURE_DIR/planted")"
 wait_for "a key planted after the restart to be removed" no_line "$ak" "$FIXTURE_DIR/planted"
 fixture_pass "after a restart the watch is back and the snapshot from before is kept"
+
+# --- a removed key: listed by show with the command that puts it back,
+#     which only root may run; back, it is the account's own line ---
+p3=$(fp "$FIXTURE_DIR/planted3")
+sl show "$shell_id" >"$work/show.out" || fixture_fail "show $shell_id failed"
+grep -qF "put back with: sshlease restore-key $user $p3" "$work/show.out" ||
+	fixture_fail "show lists no way to put back the removed key: $(cat "$work/show.out")"
+sl show --json "$shell_id" | grep -oE '\{"file":"authorized_keys","fingerprint":"[^"]*",[^}]*"removed":true' |
+	grep -qF "\"$p3\"" ||
+	fixture_fail "show --json lists no removed key $p3"
+cp -p "$ak" "$work/before-restore.bytes"
+rc=0
+as_member restore-key "$user" "$p3" >"$work/out" 2>"$work/err" || rc=$?
+[ "$rc" -eq 4 ] && grep -q "only root may put a key back" "$work/err" ||
+	fixture_fail "a member of socket_group putting a key back: exit $rc: $(head -c 300 "$work/err")"
+rc=0
+sl restore-key "$user" "SHA256:$(printf 'A%.0s' {1..43})" >"$work/out" 2>"$work/err" || rc=$?
+[ "$rc" -eq 3 ] && grep -q "no removed key" "$work/err" ||
+	fixture_fail "restore-key of a key never removed: exit $rc: $(head -c 300 "$work/err")"
+cmp -s "$ak" "$work/before-restore.bytes" || fixture_fail "a refused restore-key changed $ak"
+sl restore-key "$user" "$p3" >"$work/out" 2>"$work/err" ||
+	fixture_fail "restore-key $user $p3 failed: $(head -c 300 "$work/err")"
+grep -qF "Put the key $p3 back into ~$user/.ssh/authorized_keys" "$work/out" ||
+	fixture_fail "restore-key said: $(cat "$work/out")"
+cmp -s <(owner_lines "$ak") <(owner_lines "$FIXTURE_DIR/owner.bytes"; cat "$FIXTURE_DIR/planted3.pub") ||
+	fixture_fail "the key is not back at the end, the owner's lines before it: $(od -c "$ak" | tail -n 8)"
+grep '"event":"key_restored"' "$DAEMON_AUDIT" | grep -qF "\"fingerprint\":\"$p3\"" ||
+	fixture_fail "no key_restored record"
+login "$FIXTURE_DIR/planted3" || fixture_fail "the key put back does not log in"
+# The next sweep (another line planted) leaves it.
+append_as_user "$FIXTURE_DIR/planted7.pub"
+wait_for "a key planted after the restore to be removed" no_line "$ak" "$FIXTURE_DIR/planted7"
+no_line "$ak" "$FIXTURE_DIR/planted3" && fixture_fail "the sweep after the restore took the key put back out again"
+rc=0
+sl restore-key "$user" "$p3" >"$work/out" 2>"$work/err" || rc=$?
+[ "$rc" -eq 3 ] || fixture_fail "a second restore-key of the same key: exit $rc, expected 3 (no longer on record)"
+fixture_pass "a removed key is listed by show and put back by root alone; the next sweep keeps it"
 
 # --- no grant live: a line the owner adds stays ---
 sl revoke --user "$user" --all >/dev/null || fixture_fail "revoke --all failed"

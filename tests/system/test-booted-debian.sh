@@ -289,6 +289,14 @@ check_session_while_stopped() {
 		fail "the session made while sshleased was stopped still runs 10 s after revoke"
 }
 
+# A scope record in state.json of grant ID and account USER, its unit
+# named PREFIX*, made for a login at T0 or later.
+new_scope() { # id user prefix t0
+	in_ct grep -o "\"grant\":\"$1\",\"user\":\"$2\",\"uid\":[0-9]*,\"since\":[0-9]*,\"pid_start\":[0-9]*,\"unit\":\"$3" \
+		/var/lib/sshlease/state.json |
+		sed 's/.*"since":\([0-9]*\).*/\1/' | awk -v t="$4" '$1 >= t { f = 1 } END { exit !f }'
+}
+
 # Processes that left a grant's session end with the grant: ones started
 # with setsid -f (a new session, reparented to init), with nohup and
 # disowned, and through a double fork. The owner's own login of the same
@@ -299,13 +307,17 @@ check_session_while_stopped() {
 # the start) or "reported" (it may have escaped the transient scope; then
 # the leftovers record must name it).
 leftovers_end_with_grant() { # unit_prefix key_prefix early
-	local user id out client owner_sleep left home i key=$2left own=$2own
-	out=$(ct_new_grant sll "$key") || exit 1 # fail gave the reason
-	read -r user id <<<"$out"
+	local user id client owner_sleep left home i t0 key=$2left own=$2own
+	# The owner's key is there before the grant (one added while a grant
+	# is live is an added key, removed).
+	user=$(ct_add_user sll) || fail "useradd failed"
 	home=$(ct_home "$user")
-	ct_keygen "$own" || fail "ssh-keygen failed"
-	in_ct bash -c "cat /root/$own.pub >>'$home/.ssh/authorized_keys'" ||
+	ct_keygen "$key" && ct_keygen "$own" || fail "ssh-keygen failed"
+	in_ct install -d -o "$user" -g "$user" -m 0700 "$home/.ssh" &&
+		in_ct bash -c "cat /root/$own.pub >>'$home/.ssh/authorized_keys' && chown '$user:' '$home/.ssh/authorized_keys'" ||
 		fail "cannot add the owner's key"
+	id=$(ct_grant "$user" "$key" --for 1h) && [ -n "$id" ] ||
+		fail "grant for $user failed: $(head -c 300 "$FIXTURE_DIR/grant.err")"
 	ct_ssh "$own" "$user" 'setsid -f sleep 8881 </dev/null >/dev/null 2>&1' ||
 		fail "the owner's login failed: $(head -c 300 "$FIXTURE_DIR/ssh.err")"
 	# Short logins leave scopes that are gone by the next one's end: their
@@ -315,16 +327,19 @@ leftovers_end_with_grant() { # unit_prefix key_prefix early
 	done
 	ct_wait in_ct bash -c "[ \$(grep -c '\"unit\":\"$1' /var/lib/sshlease/state.json) -le 2 ]" ||
 		fail "the scopes of five logins that are over pile up in state.json: $(in_ct grep -c '"unit"' /var/lib/sshlease/state.json)"
+	# Logins from here on are this one's: their scopes start at t0 or later.
+	sleep 1
+	t0=$(date +%s)
 	CONTAINER_TIMEOUT=120 ct_ssh "$key" "$user" 'setsid -f sleep 7770 </dev/null >/dev/null 2>&1;
 		while [ ! -e go ]; do sleep 0.1; done;
 		setsid -f sleep 7771 </dev/null >/dev/null 2>&1;
 		nohup sleep 7772 </dev/null >/dev/null 2>&1 & disown;
 		(sleep 7773 </dev/null >/dev/null 2>&1 &); exec sleep 600' &
 	client=$!
-	ct_wait audit_has "$id" session_start '"address":"127.0.0.1"' ||
-		fail "no session_start record of $id within 10 s of the login"
-	ct_wait in_ct bash -c "grep -q '\"unit\":\"$1' /var/lib/sshlease/state.json" ||
-		fail "state.json holds no scope $1* for the login: $(in_ct cat /var/lib/sshlease/state.json | tail -n 3)"
+	# This login's own scope (the short ones before left records too):
+	# one of this grant made for a login since t0.
+	ct_wait new_scope "$id" "$user" "$1" "$t0" ||
+		fail "state.json holds no scope $1* of $id for the login: $(in_ct cat /var/lib/sshlease/state.json | tail -c 600)"
 	in_ct touch "$home/go"
 	ct_wait in_ct bash -c "[ \$(pgrep -u '$user' -fc '^sleep 777[0123]\$') -eq 4 ]" ||
 		fail "the login of $user did not start its four processes"
@@ -721,6 +736,53 @@ check_journal_grant_fields() {
 	printf '%s\n' "$out" | grep -qx "SSHLEASE_USER=$user" || fail "no SSHLEASE_USER=$user"
 }
 
+# A key the grantee plants through the grant's shell goes within a second,
+# and the login made with it before it went ends, its processes with it
+# (a scope of its own), while the grant's own session goes on. The
+# watcher, a child as the account under the unit's narrow capabilities,
+# keeps running.
+check_planted_key() {
+	local user id ak own planted watcher cursor out
+	cursor=$(journal_cursor)
+	out=$(ct_new_grant slk planter) || exit 1 # fail gave the reason
+	read -r user id <<<"$out"
+	ak=$(ak_path "$user")
+	ct_keygen planted || fail "ssh-keygen failed"
+	CONTAINER_TIMEOUT=60 ct_ssh planter "$user" 'echo in; exec sleep 600' >"$FIXTURE_DIR/own.out" &
+	own=$!
+	ct_wait grep -q '^in$' "$FIXTURE_DIR/own.out" || fail "the grant's own login failed: $(head -c 300 "$FIXTURE_DIR/ssh.err")"
+	# Through the grant's shell, a key planted and at once used, its
+	# watcher held up so that the login comes before the sweep.
+	# (sshleased's children with the account's fsuid: other accounts have theirs.)
+	watcher=$(in_ct ps -o pid=,fsuid= --ppid "$(unit_prop MainPID)" |
+		awk -v u="$(in_ct id -u "$user")" '$2 == u { print $1 }')
+	[ -n "$watcher" ] && [ "$(printf '%s\n' "$watcher" | wc -l)" -eq 1 ] ||
+		fail "expected one key watcher of $user under sshleased, found: $(printf '%s' "$watcher" | tr '\n' ' ')"
+	in_ct kill -STOP "$watcher"
+	in_ct cat /root/planted.pub | CONTAINER_TIMEOUT=20 in_ct ssh -F /dev/null \
+		-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		-o IdentitiesOnly=yes -o IdentityAgent=none -o LogLevel=ERROR -i /root/planter \
+		"$user@127.0.0.1" 'cat >>.ssh/authorized_keys' || fail "the grant's shell could not plant a key"
+	CONTAINER_TIMEOUT=60 ct_ssh planted "$user" 'setsid -f sleep 7781 </dev/null >/dev/null 2>&1; echo in; exec sleep 600' \
+		>"$FIXTURE_DIR/planted.out" &
+	planted=$!
+	ct_wait grep -q '^in$' "$FIXTURE_DIR/planted.out" || fail "the planted key did not log in: $(head -c 300 "$FIXTURE_DIR/ssh.err")"
+	in_ct kill -CONT "$watcher"
+	ct_wait bash -c "! grep -qF '$(cut -d' ' -f2 "$CONTAINER_ROOT/root/planted.pub")' '$ak'" ||
+		fail "the planted key is still in $ak after 10 s"
+	ct_wait bash -c "! kill -0 $planted 2>/dev/null" || fail "the login with the planted key still runs 10 s after its key went"
+	ct_wait in_ct bash -c "! pgrep -u '$user' -fx 'sleep 7781' >/dev/null" ||
+		fail "what the login with the planted key started still runs 10 s after its key went"
+	audit_has "$id" session_end 'added during the grant' || fail "no session_end record of the planted login naming $id"
+	ct_login planted "$user" && fail "the planted key still logs in"
+	kill -0 "$own" 2>/dev/null || fail "the grant's own session ended with the planted login"
+	kill "$own" 2>/dev/null
+	if in_ct journalctl -q -u sshleased --after-cursor "$cursor" -o cat | grep -q "key files exited"; then
+		fail "the key watcher exited under the unit: $(in_ct journalctl -q -u sshleased --after-cursor "$cursor" -o cat | grep -m1 'key files exited')"
+	fi
+	sl revoke "$id" >/dev/null || fail "revoke $id failed"
+}
+
 # In this order: the two before the journal checks remove and reinstall
 # the package; the journal checks look at what the earlier ones logged.
 checks=(
@@ -730,6 +792,7 @@ checks=(
 	check_session_while_stopped
 	check_session_leftovers_logind
 	check_session_leftovers_nopam
+	check_planted_key
 	check_session_leftovers_after_close
 	check_session_scope_after_reexec
 	check_session_terminal_notice
