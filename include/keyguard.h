@@ -84,6 +84,32 @@ int keyguard_sweep(const struct authkeys_ctx *ctx, const struct account *acct,
 
 void keyguard_found_free(struct keyguard_found *found, size_t n);
 
+/* What keyguard_move_aside moved out of sshd's way. */
+struct keyguard_moved {
+	enum {
+		KEYGUARD_MOVED_NONE,
+		KEYGUARD_MOVED_SSH_SYMLINK,  /* ~/.ssh was a symlink */
+		KEYGUARD_MOVED_FILE_SYMLINK, /* ~/.ssh/<name> was a symlink */
+		KEYGUARD_MOVED_FILE_LINK,    /* ~/.ssh/<name>, one of several hard links */
+	} what;
+	char to[128];     /* its new name, in the same directory */
+	char target[256]; /* what the symlink pointed to (for people only) */
+};
+
+/*
+ * Key files sshd reads but the engine, which follows no link, cannot: a
+ * symlink in place of ~/.ssh, or a symlink or one of several hard links
+ * in place of ~/.ssh/<name>. While a grant is live (the snapshot found
+ * none: keyguard_snapshot refuses them) such an entry was made since, and
+ * sshd would read keys through it that no sweep sees; so the entry itself
+ * is renamed to <entry>.sshlease-moved-<unix time> in its directory, as
+ * the account, under the account's lock. No byte of what it leads to is
+ * touched, and moving it back undoes it. moved->what is NONE when there
+ * was nothing such. Returns 0, SL_REFUSED or -errno with *why.
+ */
+int keyguard_move_aside(const struct authkeys_ctx *ctx, const struct account *acct,
+			const char *name, struct keyguard_moved *moved, const char **why);
+
 /* The identities of one line (for a line put back: the snapshot takes
  * them, so that it is the account's own from then on): up to two into
  * out; returns how many. */

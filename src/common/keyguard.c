@@ -488,6 +488,42 @@ int keyguard_sweep(const struct authkeys_ctx *ctx, const struct account *acct,
 	return r;
 }
 
+int keyguard_move_aside(const struct authkeys_ctx *ctx, const struct account *acct,
+			const char *name, struct keyguard_moved *moved, const char **why)
+{
+	struct userfs_result res;
+	const char *nl;
+	int r;
+
+	*moved = (struct keyguard_moved){ .what = KEYGUARD_MOVED_NONE };
+	if (!name_valid(name)) {
+		*why = "not a file name in ~/.ssh";
+		return -EINVAL;
+	}
+	r = userfs_run(ctx, acct, &(struct userfs_op){ .name = name, .move_aside = true }, &res,
+		       why);
+	if (r != 0)
+		return r;
+	if (res.count != USERFS_MOVED_NONE) {
+		nl = res.payload ? memchr(res.payload, '\n', res.payload_len) : NULL;
+		if (!nl || res.count > USERFS_MOVED_FILE_LINK ||
+		    (size_t)(nl - res.payload) >= sizeof(moved->to)) {
+			free(res.payload);
+			*why = "the process acting as the account sent a malformed answer";
+			return -EPROTO;
+		}
+		moved->what = res.count == USERFS_MOVED_SSH_SYMLINK ? KEYGUARD_MOVED_SSH_SYMLINK :
+			      res.count == USERFS_MOVED_FILE_SYMLINK ? KEYGUARD_MOVED_FILE_SYMLINK :
+								       KEYGUARD_MOVED_FILE_LINK;
+		memcpy(moved->to, res.payload, (size_t)(nl - res.payload));
+		moved->to[nl - res.payload] = '\0';
+		snprintf(moved->target, sizeof(moved->target), "%.*s",
+			 (int)(res.payload_len - (size_t)(nl + 1 - res.payload)), nl + 1);
+	}
+	free(res.payload);
+	return 0;
+}
+
 int keyguard_restore(const struct authkeys_ctx *ctx, const struct account *acct,
 		     const char *name, const char *line, size_t len,
 		     const char **why)

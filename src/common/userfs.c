@@ -227,10 +227,6 @@ int userfs_walk(const struct account *acct, int *home_fd, int *ssh_fd)
 	r = child_open_home(acct, home_fd, &reason);
 	if (r == 0)
 		r = child_open_ssh(*home_fd, acct->uid, false, ssh_fd, &reason);
-	if (r != 0 && *home_fd >= 0) {
-		close(*home_fd);
-		*home_fd = -1;
-	}
 	return r;
 }
 
@@ -581,6 +577,88 @@ out:
 	return r;
 }
 
+/* Rename dir_fd's entry name to "<name>.sshlease-moved-<now>[-N]",
+ * replacing nothing, and make the rename durable; the new name and what a
+ * symlink pointed to go in the payload. */
+static int move_entry(int dir_fd, const char *name, bool symlink,
+		      struct userfs_change *change, enum userfs_reason *reason)
+{
+	char to[128], target[256] = "";
+	long long now = (long long)time(NULL);
+	ssize_t n;
+	int r = -EEXIST;
+
+	if (symlink) {
+		n = readlinkat(dir_fd, name, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = '\0';
+		/* Only for people to read: a line end would split the answer. */
+		for (char *c = target; *c; c++)
+			if (*c == '\n')
+				*c = '?';
+	}
+	for (int i = 1; i <= 20 && r == -EEXIST; i++) {
+		if (i == 1)
+			snprintf(to, sizeof(to), "%s.sshlease-moved-%lld", name, now);
+		else
+			snprintf(to, sizeof(to), "%s.sshlease-moved-%lld-%d", name, now, i);
+		r = renameat2(dir_fd, name, dir_fd, to, RENAME_NOREPLACE) == 0 ? 0 : -errno;
+	}
+	if (r == 0 && fsync(dir_fd) < 0)
+		r = -errno;
+	if (r < 0) {
+		*reason = r == -EACCES || r == -EPERM ? USERFS_R_SSH_WRITE : USERFS_R_STEP_RENAME;
+		return r == -EACCES || r == -EPERM ? SL_REFUSED : r;
+	}
+	if (asprintf(&change->payload, "%s\n%s", to, target) < 0) {
+		change->payload = NULL;
+		*reason = USERFS_R_STEP_SETUP;
+		return -ENOMEM;
+	}
+	change->payload_len = strlen(change->payload);
+	return 0;
+}
+
+/* A move_aside op: a symlink in place of ~/.ssh, else a symlink or one of
+ * several hard links in place of ~/.ssh/<name>, is renamed in its
+ * directory; anything else is left as it is (count USERFS_MOVED_NONE). */
+static int child_move_aside(const struct account *acct, const struct userfs_op *op,
+			    struct userfs_change *change)
+{
+	const char *name = op->name ? op->name : AUTHKEYS_NAME;
+	enum userfs_reason reason = USERFS_R_NONE;
+	int home_fd = -1, ssh_fd = -1, r;
+	struct stat st;
+
+	r = child_open_home(acct, &home_fd, &reason);
+	if (r != 0)
+		goto out;
+	if (fstatat(home_fd, ".ssh", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+		r = move_entry(home_fd, ".ssh", true, change, &reason);
+		if (r == 0)
+			change->count = USERFS_MOVED_SSH_SYMLINK;
+		goto out;
+	}
+	ssh_fd = openat(home_fd, ".ssh", DIR_FLAGS);
+	if (ssh_fd < 0 || fstatat(ssh_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		goto out; /* nothing there to move */
+	if (S_ISLNK(st.st_mode)) {
+		r = move_entry(ssh_fd, name, true, change, &reason);
+		if (r == 0)
+			change->count = USERFS_MOVED_FILE_SYMLINK;
+	} else if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+		r = move_entry(ssh_fd, name, false, change, &reason);
+		if (r == 0)
+			change->count = USERFS_MOVED_FILE_LINK;
+	}
+out:
+	change->reason = reason;
+	if (ssh_fd >= 0)
+		close(ssh_fd);
+	if (home_fd >= 0)
+		close(home_fd);
+	return r;
+}
+
 static _Noreturn void child_main(int wfd, const struct account *acct,
 				 const gid_t *groups, size_t ngroups,
 				 const struct userfs_op *op)
@@ -598,6 +676,8 @@ static _Noreturn void child_main(int wfd, const struct account *acct,
 		change.reason = USERFS_R_STEP_DROP;
 	else if (op->check)
 		r = child_check(acct, &change);
+	else if (op->move_aside)
+		r = child_move_aside(acct, op, &change);
 	else
 		r = child_work(acct, op, &change);
 

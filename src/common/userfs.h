@@ -86,9 +86,25 @@ struct userfs_op {
 	const void *arg;
 	bool write;  /* change->content may be written */
 	bool create; /* create ~/.ssh when missing */
+	bool move_aside; /* instead of an edit: when ~/.ssh is a symlink, or
+			    ~/.ssh/<name> is a symlink or one of several hard
+			    links, rename that entry (only the entry: no byte
+			    of what it leads to is touched) to
+			    <entry>.sshlease-moved-<unix time>[-N] in its
+			    directory, so that sshd no longer reads keys
+			    through it. count gets enum userfs_moved, payload
+			    "<new name>\n<symlink target, or empty>" */
 	bool check;  /* instead of an edit: the walk and the refusals of a
 			write with create, changing nothing (authkeys_check);
 			count gets the enum authkeys_found; no lock */
+};
+
+/* What a move_aside op moved. */
+enum userfs_moved {
+	USERFS_MOVED_NONE,
+	USERFS_MOVED_SSH_SYMLINK,  /* ~/.ssh, a symlink */
+	USERFS_MOVED_FILE_SYMLINK, /* ~/.ssh/<name>, a symlink */
+	USERFS_MOVED_FILE_LINK,    /* ~/.ssh/<name>, one of several hard links */
 };
 
 struct userfs_result {
@@ -115,7 +131,9 @@ void userfs_test_hook_answered(void) __attribute__((weak));
 /*
  * In a child acting as the account only (userwatch.c): the walk every op
  * makes, from the home directory to ~/.ssh, with its checks. 0 with both
- * fds (*ssh_fd -1 when there is no ~/.ssh), SL_REFUSED or -errno (no fd).
+ * fds (*ssh_fd -1 when there is no ~/.ssh), SL_REFUSED or -errno: then no
+ * ~/.ssh fd, and the home's fd only when the walk got past it (a symlink
+ * in place of ~/.ssh, say: the home is still there to watch).
  */
 int userfs_walk(const struct account *acct, int *home_fd, int *ssh_fd);
 

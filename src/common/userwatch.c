@@ -50,7 +50,6 @@ static bool watch_arm(struct watch_set *ws, const struct account *acct,
 		      const char *const *names, size_t n)
 {
 	int home_fd = -1, ssh_fd = -1;
-	bool ok;
 
 	if (ws->fd >= 0)
 		close(ws->fd);
@@ -58,7 +57,9 @@ static bool watch_arm(struct watch_set *ws, const struct account *acct,
 				  .home_wd = -1, .ssh_wd = -1 };
 	if (ws->fd < 0)
 		return false;
-	ok = userfs_walk(acct, &home_fd, &ssh_fd) == 0;
+	/* A refused ~/.ssh (a symlink, say) still leaves the home watched:
+	 * what becomes of ~/.ssh is seen there. */
+	(void)userfs_walk(acct, &home_fd, &ssh_fd);
 	if (home_fd >= 0)
 		ws->home_wd = watch_fd(ws->fd, home_fd, HOME_MASK);
 	if (ssh_fd >= 0) {
@@ -83,7 +84,7 @@ static bool watch_arm(struct watch_set *ws, const struct account *acct,
 		close(home_fd);
 	if (ssh_fd >= 0)
 		close(ssh_fd);
-	return ok && ws->home_wd >= 0;
+	return ws->home_wd >= 0;
 }
 
 static bool name_watched(const char *name, const char *const *names, size_t n)

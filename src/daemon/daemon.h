@@ -364,8 +364,11 @@ void daemon_keywatch_sync(struct daemon *d);
 
 /* The snapshot of acct's key files, added to the state (not saved) unless
  * it has a watch already: taken before a grant's line is written, so that
- * it is saved with the grant. 0 or -ENOMEM. */
-int daemon_keywatch_begin(struct daemon *d, const struct account *acct);
+ * it is saved with the grant. 0 or -ENOMEM; with refusal set, SL_REFUSED
+ * and why in refusal when a key file is one the engine cannot read (a
+ * link: the grant is refused), else such a file is logged and skipped. */
+int daemon_keywatch_begin(struct daemon *d, const struct account *acct, char *refusal,
+			  size_t size);
 
 /* Take out of the state (not saved) the watches of accounts that no
  * longer have a live grant; into *out (the caller frees each known and

@@ -257,6 +257,7 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 	struct peer by;
 	const struct grant *stored;
 	const char *why = NULL;
+	char refusal[512];
 	json_t *reply;
 	int r;
 
@@ -265,7 +266,9 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 	/* The account's first live grant: what its key files hold now is
 	 * its own (sshlease(1) PLANTED KEYS), saved with the grant. */
 	if (r == 0)
-		r = daemon_keywatch_begin(d, acct);
+		r = daemon_keywatch_begin(d, acct, refusal, sizeof(refusal));
+	if (r == SL_REFUSED)
+		return daemon_grant_refuse(a, PROTO_ERR_REFUSED, refusal);
 	if (r == 0)
 		r = state_add_grant(d->state, grant);
 	if (r == 0 && a->nonce) {

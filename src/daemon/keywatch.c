@@ -175,6 +175,60 @@ static void found_record(struct daemon *d, const struct account *acct, const cha
 	*changed = true;
 }
 
+/* A key file the sweep cannot read: when it is a link made since the
+ * snapshot (which refuses them), sshd reads keys through it that no sweep
+ * sees, so it is moved out of sshd's way (added_keys = remove; with
+ * report it stays, and the caller logs the refusal). True when one was
+ * moved. Logins already made through it are not known by key, so they
+ * are not ended here. */
+static bool link_handle(struct daemon *d, const struct account *acct, const char *file,
+			bool remove)
+{
+	static const char *const what[] = {
+		[KEYGUARD_MOVED_SSH_SYMLINK] = "~/.ssh was replaced by a symlink",
+		[KEYGUARD_MOVED_FILE_SYMLINK] = "a symlink was put in place of ~/.ssh/",
+		[KEYGUARD_MOVED_FILE_LINK] = "a hard link was put in place of ~/.ssh/",
+	};
+	struct keyguard_moved moved;
+	char grants[128], target[300], reason[768];
+	char safe_to[sizeof(moved.to)], safe_target[sizeof(moved.target)];
+	const char *why = NULL;
+	int r;
+
+	/* With report, nothing is moved: the caller logs the refusal. */
+	if (!remove)
+		return false;
+	r = keyguard_move_aside(&d->authkeys, acct, file, &moved, &why);
+	if (r != 0) {
+		log_err("%s: cannot move a link in place of ~/.ssh/%s out of sshd's way: %s",
+			acct->name, file, daemon_keys_why(r, why));
+		return false;
+	}
+	if (moved.what == KEYGUARD_MOVED_NONE)
+		return false;
+	grants_of(d, acct->uid, grants, sizeof(grants));
+	/* Names the account chose: only printable text goes on record. */
+	log_safe(safe_to, sizeof(safe_to), moved.to);
+	log_safe(safe_target, sizeof(safe_target), moved.target);
+	if (moved.target[0])
+		snprintf(target, sizeof(target), " (to %.250s)", safe_target);
+	else
+		target[0] = '\0';
+	snprintf(reason, sizeof(reason),
+		 "%s%s%s while grant %s was live; sshlease follows no link, so keys read through it could not be checked: renamed to %s%s (no byte it leads to was touched; renaming it back undoes this)",
+		 what[moved.what], moved.what == KEYGUARD_MOVED_SSH_SYMLINK ? "" : file, target,
+		 grants, moved.what == KEYGUARD_MOVED_SSH_SYMLINK ? "~/" : "~/.ssh/", safe_to);
+	log_warn("%s: %s", acct->name, reason);
+	struct audit_event ev = {
+		.event = "key_file_moved",
+		.user = acct->name,
+		.by_uid = -1,
+		.reason = reason,
+	};
+	daemon_audit(d, &ev);
+	return true;
+}
+
 /* Sweep every key file of the watched account kw. */
 static void sweep(struct daemon *d, const struct key_watch *kw, struct key_watcher *w)
 {
@@ -204,6 +258,10 @@ static void sweep(struct daemon *d, const struct key_watch *kw, struct key_watch
 		size_t n_found = 0, total = 0;
 
 		r = keyguard_sweep(&d->authkeys, acct, &sw, &found, &n_found, &total, &why);
+		/* A link in the way, moved: the name is free, nothing more to
+		 * read (a new file there wakes the watcher again). */
+		if (r == SL_REFUSED && link_handle(d, acct, names[i], sw.remove))
+			continue;
 		if (r != 0) {
 			if (w && !w->refused_said)
 				log_err("%s: cannot look for keys added to ~/.ssh/%s: %s", acct->name,
@@ -227,10 +285,14 @@ static void sweep(struct daemon *d, const struct key_watch *kw, struct key_watch
 		log_err("state not saved after recording added keys");
 }
 
-/* The snapshot of acct's key files, for a new watch; false when a file
- * could not be read (logged): the watch is made all the same, the files
- * that were read count. */
-static int snapshot(struct daemon *d, const struct account *acct, struct key_watch *kw)
+/* The snapshot of acct's key files, for a new watch. A file the engine
+ * refuses to read (a symlink, a hard link, a symlink in place of ~/.ssh:
+ * sshd reads keys through them that no sweep could check) gives SL_REFUSED
+ * with the reason in refusal, when refusal is set (a new grant: it is
+ * refused); else (a grant found at the start) it is logged and the watch
+ * is made all the same, with the files that were read. */
+static int snapshot(struct daemon *d, const struct account *acct, struct key_watch *kw,
+		    char *refusal, size_t size)
 {
 	char names[KEYGUARD_FILES_MAX][64];
 	size_t n_names = key_files(d, names);
@@ -243,6 +305,14 @@ static int snapshot(struct daemon *d, const struct account *acct, struct key_wat
 		size_t n = 0;
 		int r = keyguard_snapshot(&d->authkeys, acct, names[i], &hashes, &n, &why);
 
+		if (r == SL_REFUSED && refusal) {
+			snprintf(refusal, size,
+				 "~/.ssh/%s of %s cannot be read to watch it for keys added during the grant (%s); sshd reads keys from it, so make it a plain file of the account's, or remove it",
+				 names[i], acct->name, daemon_keys_why(r, why));
+			free(kw->known);
+			kw->known = NULL;
+			return SL_REFUSED;
+		}
 		if (r != 0) {
 			log_err("%s: cannot read ~/.ssh/%s for the snapshot of its keys: %s",
 				acct->name, names[i], daemon_keys_why(r, why));
@@ -264,14 +334,17 @@ static int snapshot(struct daemon *d, const struct account *acct, struct key_wat
 	return 0;
 }
 
-int daemon_keywatch_begin(struct daemon *d, const struct account *acct)
+int daemon_keywatch_begin(struct daemon *d, const struct account *acct, char *refusal,
+			  size_t size)
 {
 	struct key_watch fresh;
 	int r;
 
 	if (state_find_key_watch(d->state, acct->uid))
 		return 0;
-	r = snapshot(d, acct, &fresh);
+	r = snapshot(d, acct, &fresh, refusal, size);
+	if (r == SL_REFUSED)
+		return r;
 	if (r == 0)
 		r = state_add_key_watch(d->state, &fresh);
 	if (r < 0)
@@ -357,7 +430,7 @@ void daemon_keywatch_sync(struct daemon *d)
 		if (!kw) {
 			/* A grant found at the start (a state from before the
 			 * watches); grants made here have theirs already. */
-			if (daemon_keywatch_begin(d, acct) < 0) {
+			if (daemon_keywatch_begin(d, acct, NULL, 0) < 0) {
 				log_err("%s: out of memory taking the snapshot of its keys", acct->name);
 				account_free(acct);
 				continue;

@@ -34,7 +34,7 @@ member=$FIXTURE_USER
 usermod -a -G "$DAEMON_GROUP" "$member" || fixture_fail "usermod -a -G $DAEMON_GROUP $member failed"
 # shellcheck disable=SC2034 # read by daemon_config_write
 DAEMON_SOCKET_GROUP=$DAEMON_GROUP
-for k in support shell owner owner2 planted planted2 planted3 planted4 planted5 planted6 planted7; do
+for k in support shell owner owner2 planted planted2 planted3 planted4 planted5 planted6 planted7 planted8 planted9; do
 	fixture_keygen "$k"
 done
 ak=$home/.ssh/authorized_keys
@@ -66,7 +66,8 @@ as_member() { # args...
 }
 
 log=$FIXTURE_DIR/sshd.log
-fixture_sshd_start_elog "$log"
+# Both files, as sshd reads by default (and as the daemon's sshd -T says).
+fixture_sshd_start_elog "$log" -o "AuthorizedKeysFile=.ssh/authorized_keys .ssh/authorized_keys2"
 daemon_config_write "[grant]" "users = $user" "[sshd]" "log = $log"
 daemon_start
 
@@ -126,6 +127,19 @@ owner_bytes_kept() {
 printf '\n%s' "$(cat "$FIXTURE_DIR/planted4.pub")" >>"$ak"
 cp -p "$ak" "$FIXTURE_DIR/owner.bytes"
 
+# --- a key file the engine cannot read (a link) when the first grant
+#     would begin: refused, nothing changed ---
+ln -s ../keys.txt "$ak2"
+cp -p "$ak" "$work/before-link.bytes"
+rc=0
+sl grant --yes --user "$user" --for 10m "@$FIXTURE_DIR/support.pub" >"$work/out" 2>"$work/err" || rc=$?
+[ "$rc" -eq 3 ] && grep -q "authorized_keys2 of $user cannot be read to watch it" "$work/err" ||
+	fixture_fail "a grant with a symlinked authorized_keys2: exit $rc: $(head -c 300 "$work/err")"
+cmp -s "$ak" "$work/before-link.bytes" || fixture_fail "the refused grant changed $ak"
+grep -q '"key_watches"' "$DAEMON_STATE/state.json" && fixture_fail "the refused grant left a key watch"
+rm "$ak2"
+fixture_pass "a grant is refused while a key file is a symlink: no sweep could read it"
+
 # --- an SFTP-only grant plants a key with two sftp commands ---
 grant "$FIXTURE_DIR/support" --for 10m --sftp-only
 sftp_id=$G_ID
@@ -153,6 +167,41 @@ grep -q 'a line was added to ~/.ssh/authorized_keys while grant' "$DAEMON_LOG" |
 grep -q "$(fp "$FIXTURE_DIR/planted")" "$DAEMON_STATE/state.json" ||
 	fixture_fail "the planted key is not in the state"
 fixture_pass "a key planted through sftp is removed, recorded and refused; the owner's bytes are kept"
+
+# --- the same grant puts a symlink, then a hard link, in place of a key
+#     file, to a file of its own with a key in it: each is moved out of
+#     sshd's way (the link only: what it leads to keeps every byte) ---
+moved_record() { # pattern
+	grep '"event":"key_file_moved"' "$DAEMON_AUDIT" | grep -q "$1"
+}
+not_link() { # path
+	[ ! -L "$1" ] && { [ ! -e "$1" ] || [ "$(stat -c %h "$1")" -eq 1 ]; }
+}
+sftp "${o[@]}" -P "$FIXTURE_SSHD_PORT" -b - "$user@127.0.0.1" >"$work/sftp.out" 2>&1 <<SFTP ||
+put $FIXTURE_DIR/planted8.pub keys.txt
+symlink ../keys.txt .ssh/authorized_keys2
+SFTP
+	fixture_fail "sftp symlink failed: $(head -c 300 "$work/sftp.out")"
+wait_for "the symlink in place of authorized_keys2 to be moved aside" not_link "$ak2"
+moved_record 'a symlink was put in place of ~/.ssh/authorized_keys2' ||
+	fixture_fail "no key_file_moved record of the symlink: $(grep moved "$DAEMON_LOG" | tail -n 2)"
+[ -L "$(echo "$home"/.ssh/authorized_keys2.sshlease-moved-*)" ] ||
+	fixture_fail "the symlink is not kept under its new name: $(ls -la "$home/.ssh")"
+cmp -s "$home/keys.txt" "$FIXTURE_DIR/planted8.pub" || fixture_fail "the file the symlink led to was changed"
+login "$FIXTURE_DIR/planted8" && fixture_fail "the key behind the moved symlink logs in"
+rm "$home"/.ssh/authorized_keys2.sshlease-moved-*
+sftp "${o[@]}" -P "$FIXTURE_SSHD_PORT" -b - "$user@127.0.0.1" >"$work/sftp.out" 2>&1 <<SFTP ||
+ln keys.txt .ssh/authorized_keys2
+SFTP
+	fixture_fail "sftp ln (a hard link) failed: $(head -c 300 "$work/sftp.out")"
+wait_for "the hard link in place of authorized_keys2 to be moved aside" not_link "$ak2"
+moved_record 'a hard link was put in place of ~/.ssh/authorized_keys2' ||
+	fixture_fail "no key_file_moved record of the hard link"
+cmp -s "$home/keys.txt" "$FIXTURE_DIR/planted8.pub" || fixture_fail "the file the hard link shared was changed"
+login "$FIXTURE_DIR/planted8" && fixture_fail "the key behind the moved hard link logs in"
+rm "$home"/.ssh/authorized_keys2.sshlease-moved-* "$home/keys.txt"
+owner_bytes_kept || fixture_fail "the owner's lines changed while links were moved"
+fixture_pass "a symlink or hard link put in place of a key file through sftp is moved out of sshd's way"
 
 # --- a shell grant plants into authorized_keys2 and edits its own line ---
 grant "$FIXTURE_DIR/shell" --for 10m
@@ -266,6 +315,27 @@ rc=0
 sl restore-key "$user" "$p3" >"$work/out" 2>"$work/err" || rc=$?
 [ "$rc" -eq 3 ] || fixture_fail "a second restore-key of the same key: exit $rc, expected 3 (no longer on record)"
 fixture_pass "a removed key is listed by show and put back by root alone; the next sweep keeps it"
+
+# --- the shell grant replaces ~/.ssh by a symlink to a copy with a key
+#     of its own: the symlink is moved aside, and the copy, put back in
+#     place, is swept ---
+mapfile -t o < <(opts "$FIXTURE_DIR/shell")
+ssh "${o[@]}" -p "$FIXTURE_SSHD_PORT" "$user@127.0.0.1" \
+	'cp -a .ssh .ssh-copy && cat >>.ssh-copy/authorized_keys && mv .ssh .ssh-old && ln -s .ssh-copy .ssh' \
+	<"$FIXTURE_DIR/planted9.pub" || fixture_fail "the shell grant could not replace ~/.ssh"
+wait_for "the symlink in place of ~/.ssh to be moved aside" bash -c "[ ! -L '$home/.ssh' ]"
+moved_record '~/.ssh was replaced by a symlink' || fixture_fail "no key_file_moved record of ~/.ssh"
+login "$FIXTURE_DIR/planted9" && fixture_fail "the key behind the moved ~/.ssh symlink logs in"
+rm "$home"/.ssh.sshlease-moved-*
+mv "$home/.ssh-copy" "$home/.ssh"
+wait_for "the key in the copy put back as ~/.ssh to be removed" no_line "$ak" "$FIXTURE_DIR/planted9"
+rm -r "$home/.ssh-old"
+owner_lines_restored() {
+	cmp -s <(owner_lines "$ak") <(owner_lines "$FIXTURE_DIR/owner.bytes"; cat "$FIXTURE_DIR/planted3.pub")
+}
+owner_lines_restored || fixture_fail "the owner's lines changed: $(od -c "$ak" | tail -n 8)"
+login "$FIXTURE_DIR/shell" || fixture_fail "the grant's own key no longer logs in"
+fixture_pass "a symlink in place of ~/.ssh is moved aside, and a copy put back is swept"
 
 # --- no grant live: a line the owner adds stays ---
 sl revoke --user "$user" --all >/dev/null || fixture_fail "revoke --all failed"
