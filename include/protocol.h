@@ -23,7 +23,9 @@
  * [{file, fingerprint, key_type (both "" for a line no key reads from),
  * line (its text, only the start when truncated; null when not UTF-8),
  * truncated, at (RFC 3339 UTC), at_unix, removed}], as many as fit in
- * half a message, and added_keys_omitted: how many more there are.
+ * half a message, and added_keys_omitted: how many more there are; and
+ * footholds: the names ("crontab", "at", "linger", "user_units") of those
+ * of the account found changed since its key watch began.
  *
  * op          request fields                         success fields
  * grant       key (line) | token; user, for          grant, dry_run,

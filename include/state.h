@@ -14,7 +14,9 @@
  *                 "pid_start"[,"kind"]}, ...],
  *    "scopes":[{"grant","user","uid","since","pid_start","unit",
  *               "invocation"}, ...],
- *    "key_watches":[{"uid","user","since","known":[hash, ...]}, ...],
+ *    "key_watches":[{"uid","user","since","known":[hash, ...]
+ *                    [,"footholds":{"crontab","at","linger","user_units"},
+ *                     "footholds_seen":{...}]}, ...],
  *    "added_keys":[{"uid","user","file","line_hex","truncated",
  *                   "fingerprint","key_type","at","removed"}, ...]}
  * ("scopes", "key_watches" and "added_keys" only when there are any, so that a file without pends is what
@@ -35,6 +37,7 @@
 #include <jansson.h>
 
 #include "authkeys.h"
+#include "footholds.h"
 #include "keyguard.h"
 #include "scope.h"
 #include "common.h"
@@ -109,6 +112,11 @@ struct key_watch {
 	time_t since;         /* when the snapshot was taken */
 	keyguard_hash *known; /* sorted, no duplicates */
 	size_t n_known;
+	/* The account's footholds when the watch began, and as last
+	 * reported (a watch from before they were kept has none). */
+	bool has_footholds;
+	foothold_sig footholds[FOOTHOLD_COUNT];
+	foothold_sig footholds_seen[FOOTHOLD_COUNT];
 };
 
 /* A key line found added while a grant of the account was live. */

@@ -1,5 +1,6 @@
 /* sshlease show: one grant in full. */
 #include "cli.h"
+#include "footholds.h"
 #include "timeutil.h"
 
 static const char show_help[] =
@@ -93,6 +94,26 @@ static void show_added_keys(FILE *f, const json_t *grant)
 	}
 }
 
+/* The footholds found changed (named as the daemon names them). */
+static void show_footholds(FILE *f, const json_t *grant)
+{
+	const json_t *list = json_object_get(grant, "footholds");
+	char line[256], name[64];
+	const json_t *item;
+	size_t i, n = 0;
+
+	json_array_foreach(list, i, item) {
+		enum foothold_item which;
+
+		cli_safe(name, sizeof(name), json_string_value(item), "?");
+		snprintf(line, sizeof(line), "%s changed since the grant began (reported, not undone)",
+			 foothold_from_name(name, &which) ? foothold_label(which) : name);
+		cli_field(f, n++ == 0 ? "footholds:" : "", line);
+	}
+	if (n == 0)
+		cli_field(f, "footholds:", "none changed (crontab, at jobs, linger, user units)");
+}
+
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
 	json_t *request, *reply = NULL, *grant;
@@ -120,6 +141,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 		cli_grant_print(stdout, grant, time(NULL));
 		show_sessions(stdout, grant);
 		show_added_keys(stdout, grant);
+		show_footholds(stdout, grant);
 	}
 	json_decref(reply);
 	return r;

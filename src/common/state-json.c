@@ -590,9 +590,35 @@ int state_key_watch_check(const struct key_watch *kw, const char **why)
 	return 0;
 }
 
+/* {"crontab": sig, ...} */
+static json_t *footholds_to_json(const foothold_sig sigs[FOOTHOLD_COUNT])
+{
+	const char *keys[FOOTHOLD_COUNT];
+	json_t *values[FOOTHOLD_COUNT];
+
+	for (int i = 0; i < FOOTHOLD_COUNT; i++) {
+		keys[i] = foothold_name((enum foothold_item)i);
+		values[i] = json_string(sigs[i]);
+	}
+	return object_of(keys, values, FOOTHOLD_COUNT);
+}
+
+static bool footholds_from_json(json_t *object, foothold_sig sigs[FOOTHOLD_COUNT])
+{
+	if (!json_is_object(object) || json_object_size(object) != FOOTHOLD_COUNT)
+		return false;
+	for (int i = 0; i < FOOTHOLD_COUNT; i++)
+		if (!take_text(object, foothold_name((enum foothold_item)i), sigs[i],
+			       sizeof(sigs[i])) ||
+		    !foothold_sig_valid(sigs[i]))
+			return false;
+	return true;
+}
+
 json_t *state_key_watch_to_json(const struct key_watch *kw)
 {
-	static const char *const keys[] = { "uid", "user", "since", "known" };
+	static const char *const keys[] = { "uid", "user", "since", "known", "footholds",
+					    "footholds_seen" };
 	json_t *known = json_array();
 
 	for (size_t i = 0; known && i < kw->n_known; i++) {
@@ -606,8 +632,12 @@ json_t *state_key_watch_to_json(const struct key_watch *kw)
 		json_string(kw->user),
 		json_integer(kw->since),
 		known,
+		kw->has_footholds ? footholds_to_json(kw->footholds) : NULL,
+		kw->has_footholds ? footholds_to_json(kw->footholds_seen) : NULL,
 	};
-	return object_of(keys, values, SL_ARRAY_SIZE(keys));
+	/* Without footholds (a watch read from an older state) the first
+	 * four alone. */
+	return object_of(keys, values, kw->has_footholds ? SL_ARRAY_SIZE(keys) : 4);
 }
 
 int state_key_watch_from_json(json_t *object, struct key_watch *kw, const char **why)
@@ -618,7 +648,15 @@ int state_key_watch_from_json(json_t *object, struct key_watch *kw, const char *
 
 	memset(kw, 0, sizeof(*kw));
 	known = json_object_get(object, "known");
-	if (!json_is_object(object) || json_object_size(object) != 4 || !json_is_array(known) ||
+	kw->has_footholds = json_object_get(object, "footholds") != NULL;
+	if (kw->has_footholds &&
+	    (!footholds_from_json(json_object_get(object, "footholds"), kw->footholds) ||
+	     !footholds_from_json(json_object_get(object, "footholds_seen"), kw->footholds_seen))) {
+		*why = "a key watch's footholds are not the signatures sshleased writes";
+		return SL_REFUSED;
+	}
+	if (!json_is_object(object) ||
+	    json_object_size(object) != (kw->has_footholds ? 6u : 4u) || !json_is_array(known) ||
 	    !take_text(object, "user", kw->user, sizeof(kw->user)) ||
 	    take_integer(object, "uid", false, &uid) != 0 ||
 	    take_integer(object, "since", false, &since) != 0) {

@@ -659,6 +659,25 @@ out:
 	return r;
 }
 
+/* A home op: the walk's first step, then op->home on the home's fd. */
+static int child_home(const struct account *acct, const struct userfs_op *op,
+		      struct userfs_change *change)
+{
+	enum userfs_reason reason = USERFS_R_NONE;
+	int home_fd = -1, r;
+
+	r = child_open_home(acct, &home_fd, &reason);
+	if (r == 0) {
+		r = op->home(op->arg, home_fd, change);
+		reason = change->reason;
+		free(change->content);
+		change->content = NULL;
+		close(home_fd);
+	}
+	change->reason = reason;
+	return r;
+}
+
 static _Noreturn void child_main(int wfd, const struct account *acct,
 				 const gid_t *groups, size_t ngroups,
 				 const struct userfs_op *op)
@@ -678,6 +697,8 @@ static _Noreturn void child_main(int wfd, const struct account *acct,
 		r = child_check(acct, &change);
 	else if (op->move_aside)
 		r = child_move_aside(acct, op, &change);
+	else if (op->home)
+		r = child_home(acct, op, &change);
 	else
 		r = child_work(acct, op, &change);
 

@@ -78,6 +78,14 @@ struct userfs_change {
 typedef int userfs_edit_fn(const void *arg, const char *content, size_t len,
 			   struct userfs_change *change);
 
+/*
+ * Runs in the child, as the account, with the home directory's fd (the
+ * walk's first step, checked as every op checks it): a look at files of
+ * the home outside ~/.ssh, which must follow no link either. Same returns
+ * as userfs_edit_fn; change->content is ignored.
+ */
+typedef int userfs_home_fn(const void *arg, int home_fd, struct userfs_change *change);
+
 struct userfs_op {
 	const char *name; /* the file in ~/.ssh (a plain name, no '/');
 			     NULL: authorized_keys. The reasons still say
@@ -94,6 +102,8 @@ struct userfs_op {
 			    directory, so that sshd no longer reads keys
 			    through it. count gets enum userfs_moved, payload
 			    "<new name>\n<symlink target, or empty>" */
+	userfs_home_fn *home; /* instead of an edit: run this on the home
+				 (arg is passed); nothing is written */
 	bool check;  /* instead of an edit: the walk and the refusals of a
 			write with create, changing nothing (authkeys_check);
 			count gets the enum authkeys_found; no lock */

@@ -362,6 +362,15 @@ void daemon_sessions_close(struct daemon *d);
  */
 void daemon_keywatch_sync(struct daemon *d);
 
+/* Note acct's footholds (footholds.h) in kw, the new watch: as they are
+ * now, and as reported. */
+void daemon_footholds_begin(struct daemon *d, const struct account *acct, struct key_watch *kw);
+
+/* Take uid's footholds again and report each that differs from the start
+ * and from what was last reported (audit "foothold" naming grant_id,
+ * journal warning). True when the watch changed (the caller saves). */
+bool daemon_footholds_check(struct daemon *d, uid_t uid, const char *grant_id);
+
 /* The snapshot of acct's key files, added to the state (not saved) unless
  * it has a watch already: taken before a grant's line is written, so that
  * it is saved with the grant. 0 or -ENOMEM; with refusal set, SL_REFUSED

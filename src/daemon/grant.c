@@ -513,6 +513,24 @@ int daemon_grants_end(struct daemon *d, size_t n,
 	 * sessions leave the state with them, in the same save. */
 	for (size_t k = 0; k < n_ended; k++)
 		daemon_sessions_end_grant(d, &ended[k], "grant ended");
+	/* Footholds, once per watched account, while its watch still holds
+	 * the start (accounts with a watch are few: the list stays short). */
+	{
+		size_t n_checked = 0;
+		uid_t *checked = calloc(d->state->n_key_watches + 1, sizeof(*checked));
+
+		for (size_t k = 0; checked && k < n_ended; k++) {
+			bool seen = !state_find_key_watch(d->state, ended[k].uid);
+
+			for (size_t j = 0; j < n_checked && !seen; j++)
+				seen = checked[j] == ended[k].uid;
+			if (seen || n_checked >= d->state->n_key_watches)
+				continue;
+			checked[n_checked++] = ended[k].uid;
+			daemon_footholds_check(d, ended[k].uid, ended[k].id);
+		}
+		free(checked);
+	}
 	/* An account's key watch ends with its last grant, in the same save. */
 	n_watches = daemon_keywatch_take_ended(d, &watches);
 	r = state_save(d->config->state_dir, d->state);

@@ -331,6 +331,7 @@ static int snapshot(struct daemon *d, const struct account *acct, struct key_wat
 		free(hashes);
 	}
 	kw->n_known = keyguard_hashes_sort(kw->known, kw->n_known);
+	daemon_footholds_begin(d, acct, kw);
 	return 0;
 }
 

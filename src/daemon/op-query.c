@@ -141,6 +141,26 @@ static int added_keys_put(const struct daemon *d, const struct grant *grant, jso
 	return 0;
 }
 
+/* show's footholds: those of the account found changed since its watch
+ * began, as last taken (footholds.h). */
+static int footholds_put(const struct daemon *d, const struct grant *grant, json_t *object)
+{
+	const struct key_watch *kw = state_find_key_watch(d->state, grant->uid);
+	json_t *list = json_array();
+
+	if (!list)
+		return -ENOMEM;
+	for (int i = 0; kw && kw->has_footholds && i < FOOTHOLD_COUNT; i++) {
+		if (!kw->footholds[i][0] || strcmp(kw->footholds[i], kw->footholds_seen[i]) == 0)
+			continue;
+		if (json_array_append_new(list, json_string(foothold_name((enum foothold_item)i))) < 0) {
+			json_decref(list);
+			return -ENOMEM;
+		}
+	}
+	return json_object_set_new(object, "footholds", list) < 0 ? -ENOMEM : 0;
+}
+
 static json_t *grant_reply_json(const struct daemon *d, const struct grant *grant,
 				bool sessions)
 {
@@ -174,7 +194,7 @@ static json_t *grant_reply_json(const struct daemon *d, const struct grant *gran
 		goto fail;
 	}
 	list = NULL;
-	if (added_keys_put(d, grant, object) < 0)
+	if (added_keys_put(d, grant, object) < 0 || footholds_put(d, grant, object) < 0)
 		goto fail;
 	return object;
 fail:

@@ -110,6 +110,11 @@ static void session_close(struct daemon *d, size_t i, const struct grant *g,
 	session_audit(d, &s, g, "session_end", now > s.since ? (long long)(now - s.since) : 0,
 		      reason);
 	state_remove_session(d->state, i);
+	/* What the session may have left behind besides keys. */
+	if (!g)
+		g = state_find_grant(d->state, s.grant_id);
+	if (g)
+		daemon_footholds_check(d, g->uid, g->id);
 }
 
 static void save_state(struct daemon *d)

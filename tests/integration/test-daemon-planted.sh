@@ -89,15 +89,6 @@ as_user() { # command
 append_as_user() { # key.pub
 	{ echo; cat "$1"; } | as_user "cat >>'$ak'" || fixture_fail "the account could not append $1"
 }
-wait_for() { # what command...
-	local what=$1 i
-	shift
-	for ((i = 0; i < 50; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fixture_fail "waited 5 s for: $what"
-}
 grant() { # key args...
 	local key=$1 rc=0
 	shift
@@ -143,7 +134,7 @@ fixture_pass "a grant is refused while a key file is a symlink: no sweep could r
 # --- an SFTP-only grant plants a key with two sftp commands ---
 grant "$FIXTURE_DIR/support" --for 10m --sftp-only
 sftp_id=$G_ID
-wait_for "a key watch in the state after a grant" grep -q '"key_watches"' "$DAEMON_STATE/state.json"
+fixture_wait_for "a key watch in the state after a grant" grep -q '"key_watches"' "$DAEMON_STATE/state.json"
 mapfile -t o < <(opts "$FIXTURE_DIR/support")
 sftp "${o[@]}" -P "$FIXTURE_SSHD_PORT" -b - "$user@127.0.0.1" >"$work/sftp.out" 2>&1 <<SFTP ||
 get .ssh/authorized_keys $work/ak
@@ -155,7 +146,7 @@ sftp "${o[@]}" -P "$FIXTURE_SSHD_PORT" -b - "$user@127.0.0.1" >"$work/sftp.out" 
 put $work/ak .ssh/authorized_keys
 SFTP
 	fixture_fail "sftp put failed: $(head -c 300 "$work/sftp.out")"
-wait_for "the key planted through sftp to be removed" no_line "$ak" "$FIXTURE_DIR/planted"
+fixture_wait_for "the key planted through sftp to be removed" no_line "$ak" "$FIXTURE_DIR/planted"
 key_added "$(fp "$FIXTURE_DIR/planted")" || fixture_fail "no key_added record of the key planted through sftp"
 login "$FIXTURE_DIR/planted" && fixture_fail "the key planted through sftp logs in"
 mapfile -t o < <(opts "$FIXTURE_DIR/support")
@@ -182,7 +173,7 @@ put $FIXTURE_DIR/planted8.pub keys.txt
 symlink ../keys.txt .ssh/authorized_keys2
 SFTP
 	fixture_fail "sftp symlink failed: $(head -c 300 "$work/sftp.out")"
-wait_for "the symlink in place of authorized_keys2 to be moved aside" not_link "$ak2"
+fixture_wait_for "the symlink in place of authorized_keys2 to be moved aside" not_link "$ak2"
 moved_record 'a symlink was put in place of ~/.ssh/authorized_keys2' ||
 	fixture_fail "no key_file_moved record of the symlink: $(grep moved "$DAEMON_LOG" | tail -n 2)"
 [ -L "$(echo "$home"/.ssh/authorized_keys2.sshlease-moved-*)" ] ||
@@ -194,7 +185,7 @@ sftp "${o[@]}" -P "$FIXTURE_SSHD_PORT" -b - "$user@127.0.0.1" >"$work/sftp.out" 
 ln keys.txt .ssh/authorized_keys2
 SFTP
 	fixture_fail "sftp ln (a hard link) failed: $(head -c 300 "$work/sftp.out")"
-wait_for "the hard link in place of authorized_keys2 to be moved aside" not_link "$ak2"
+fixture_wait_for "the hard link in place of authorized_keys2 to be moved aside" not_link "$ak2"
 moved_record 'a hard link was put in place of ~/.ssh/authorized_keys2' ||
 	fixture_fail "no key_file_moved record of the hard link"
 cmp -s "$home/keys.txt" "$FIXTURE_DIR/planted8.pub" || fixture_fail "the file the hard link shared was changed"
@@ -210,14 +201,14 @@ mapfile -t o < <(opts "$FIXTURE_DIR/shell")
 ssh "${o[@]}" -p "$FIXTURE_SSHD_PORT" "$user@127.0.0.1" \
 	"cat >>.ssh/authorized_keys2 && chmod 600 .ssh/authorized_keys2" <"$FIXTURE_DIR/planted2.pub" ||
 	fixture_fail "the shell grant could not write authorized_keys2"
-wait_for "the key planted in authorized_keys2 to be removed" no_line "$ak2" "$FIXTURE_DIR/planted2"
+fixture_wait_for "the key planted in authorized_keys2 to be removed" no_line "$ak2" "$FIXTURE_DIR/planted2"
 key_added "$(fp "$FIXTURE_DIR/planted2")" || fixture_fail "no key_added record of the key in authorized_keys2"
 login "$FIXTURE_DIR/planted2" && fixture_fail "the key planted in authorized_keys2 logs in"
 # Its own line without its restrictions (and no marker) is a new line.
 ssh "${o[@]}" -p "$FIXTURE_SSHD_PORT" "$user@127.0.0.1" \
 	"grep sshlease:$sftp_id .ssh/authorized_keys | sed 's/^restrict[^ ]* //; s/ sshlease:.*//' >x; { echo; cat x; } >>.ssh/authorized_keys" ||
 	fixture_fail "the shell grant could not copy a line"
-wait_for "the SFTP grant's line copied without its restrictions to be removed" \
+fixture_wait_for "the SFTP grant's line copied without its restrictions to be removed" \
 	bash -c "[ \$(grep -cF '$(awk '{print $2}' "$FIXTURE_DIR/support.pub")' '$ak') -eq 1 ]"
 owner_bytes_kept || fixture_fail "the owner's lines changed after the shell grant's edits"
 fixture_pass "a shell grant's key in authorized_keys2 and a grant line stripped of its options are removed"
@@ -231,7 +222,7 @@ bg_login() { # key out: a login that stays, its ssh's pid in BG_PID
 	ssh "${lo[@]}" -p "$FIXTURE_SSHD_PORT" "$user@127.0.0.1" 'echo in; exec sleep 60' \
 		</dev/null >"$2" 2>&1 &
 	BG_PID=$!
-	wait_for "a login with $(basename "$1")" grep -q '^in$' "$2"
+	fixture_wait_for "a login with $(basename "$1")" grep -q '^in$' "$2"
 }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 ended_planted() { # fingerprint
@@ -247,8 +238,8 @@ append_as_user "$FIXTURE_DIR/planted5.pub"
 bg_login "$FIXTURE_DIR/planted5" "$work/p5.out"
 p5_pid=$BG_PID
 kill -CONT "${watchers[0]}"
-wait_for "the key planted behind the held-up watcher to be removed" no_line "$ak" "$FIXTURE_DIR/planted5"
-wait_for "the login with the key planted behind the held-up watcher to end" gone "$p5_pid"
+fixture_wait_for "the key planted behind the held-up watcher to be removed" no_line "$ak" "$FIXTURE_DIR/planted5"
+fixture_wait_for "the login with the key planted behind the held-up watcher to end" gone "$p5_pid"
 ended_planted "$(fp "$FIXTURE_DIR/planted5")" ||
 	fixture_fail "no session_end record of the login with the planted key: $(grep planted "$DAEMON_LOG" | tail -n 3)"
 kill -STOP "$DAEMON_PID"
@@ -256,8 +247,8 @@ append_as_user "$FIXTURE_DIR/planted6.pub"
 bg_login "$FIXTURE_DIR/planted6" "$work/p6.out"
 p6_pid=$BG_PID
 kill -CONT "$DAEMON_PID"
-wait_for "the key planted while sshleased was held up to be removed" no_line "$ak" "$FIXTURE_DIR/planted6"
-wait_for "the login with the key planted while sshleased was held up to end" gone "$p6_pid"
+fixture_wait_for "the key planted while sshleased was held up to be removed" no_line "$ak" "$FIXTURE_DIR/planted6"
+fixture_wait_for "the login with the key planted while sshleased was held up to end" gone "$p6_pid"
 ended_planted "$(fp "$FIXTURE_DIR/planted6")" || fixture_fail "no session_end record of the second planted login"
 gone "$own_pid" && fixture_fail "the grant's own session ended with the planted logins: $(cat "$work/own.out")"
 kill "$own_pid" 2>/dev/null
@@ -271,12 +262,12 @@ daemon_stop
 append_as_user "$FIXTURE_DIR/planted3.pub"
 grep -qF "$(awk '{print $2}' "$FIXTURE_DIR/planted3.pub")" "$ak" || fixture_fail "the key added while the daemon was down is not there"
 daemon_start
-wait_for "the key added while the daemon was down to be removed" no_line "$ak" "$FIXTURE_DIR/planted3"
+fixture_wait_for "the key added while the daemon was down to be removed" no_line "$ak" "$FIXTURE_DIR/planted3"
 key_added "$(fp "$FIXTURE_DIR/planted3")" || fixture_fail "no key_added record of the key added while the daemon was down"
 owner_bytes_kept || fixture_fail "the owner's lines changed after the restart"
 append_as_user "$FIXTURE_DIR/planted.pub"
-wait_for "a key planted after the restart to be recorded" key_added_twice "$(fp "$FIXTURE_DIR/planted")"
-wait_for "a key planted after the restart to be removed" no_line "$ak" "$FIXTURE_DIR/planted"
+fixture_wait_for "a key planted after the restart to be recorded" key_added_twice "$(fp "$FIXTURE_DIR/planted")"
+fixture_wait_for "a key planted after the restart to be removed" no_line "$ak" "$FIXTURE_DIR/planted"
 fixture_pass "after a restart the watch is back and the snapshot from before is kept"
 
 # --- a removed key: listed by show with the command that puts it back,
@@ -309,7 +300,7 @@ grep '"event":"key_restored"' "$DAEMON_AUDIT" | grep -qF "\"fingerprint\":\"$p3\
 login "$FIXTURE_DIR/planted3" || fixture_fail "the key put back does not log in"
 # The next sweep (another line planted) leaves it.
 append_as_user "$FIXTURE_DIR/planted7.pub"
-wait_for "a key planted after the restore to be removed" no_line "$ak" "$FIXTURE_DIR/planted7"
+fixture_wait_for "a key planted after the restore to be removed" no_line "$ak" "$FIXTURE_DIR/planted7"
 no_line "$ak" "$FIXTURE_DIR/planted3" && fixture_fail "the sweep after the restore took the key put back out again"
 rc=0
 sl restore-key "$user" "$p3" >"$work/out" 2>"$work/err" || rc=$?
@@ -323,12 +314,12 @@ mapfile -t o < <(opts "$FIXTURE_DIR/shell")
 ssh "${o[@]}" -p "$FIXTURE_SSHD_PORT" "$user@127.0.0.1" \
 	'cp -a .ssh .ssh-copy && cat >>.ssh-copy/authorized_keys && mv .ssh .ssh-old && ln -s .ssh-copy .ssh' \
 	<"$FIXTURE_DIR/planted9.pub" || fixture_fail "the shell grant could not replace ~/.ssh"
-wait_for "the symlink in place of ~/.ssh to be moved aside" bash -c "[ ! -L '$home/.ssh' ]"
+fixture_wait_for "the symlink in place of ~/.ssh to be moved aside" bash -c "[ ! -L '$home/.ssh' ]"
 moved_record '~/.ssh was replaced by a symlink' || fixture_fail "no key_file_moved record of ~/.ssh"
 login "$FIXTURE_DIR/planted9" && fixture_fail "the key behind the moved ~/.ssh symlink logs in"
 rm "$home"/.ssh.sshlease-moved-*
 mv "$home/.ssh-copy" "$home/.ssh"
-wait_for "the key in the copy put back as ~/.ssh to be removed" no_line "$ak" "$FIXTURE_DIR/planted9"
+fixture_wait_for "the key in the copy put back as ~/.ssh to be removed" no_line "$ak" "$FIXTURE_DIR/planted9"
 rm -r "$home/.ssh-old"
 owner_lines_restored() {
 	cmp -s <(owner_lines "$ak") <(owner_lines "$FIXTURE_DIR/owner.bytes"; cat "$FIXTURE_DIR/planted3.pub")
@@ -339,7 +330,7 @@ fixture_pass "a symlink in place of ~/.ssh is moved aside, and a copy put back i
 
 # --- no grant live: a line the owner adds stays ---
 sl revoke --user "$user" --all >/dev/null || fixture_fail "revoke --all failed"
-wait_for "the key watch to end with the last grant" \
+fixture_wait_for "the key watch to end with the last grant" \
 	bash -c "! grep -q '\"key_watches\"' '$DAEMON_STATE/state.json'"
 append_as_user "$FIXTURE_DIR/planted.pub"
 cp -p "$ak" "$work/after.bytes"
@@ -354,7 +345,7 @@ daemon_config_write "[grant]" "users = $user" "added_keys = report" "[sshd]" "lo
 daemon_start
 grant "$FIXTURE_DIR/shell" --for 10m
 append_as_user "$FIXTURE_DIR/planted2.pub"
-wait_for "the key added under report to be recorded" key_added_twice "$(fp "$FIXTURE_DIR/planted2")"
+fixture_wait_for "the key added under report to be recorded" key_added_twice "$(fp "$FIXTURE_DIR/planted2")"
 no_line "$ak" "$FIXTURE_DIR/planted2" && fixture_fail "added_keys = report removed the line"
 fixture_pass "added_keys = report records the added line and keeps it"
 sl revoke --all >/dev/null

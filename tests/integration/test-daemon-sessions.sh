@@ -66,16 +66,6 @@ ssh_opts() { # key
 mapfile -t ssh_support < <(ssh_opts "$support")
 mapfile -t ssh_owner < <(ssh_opts "$owner")
 
-# Until a command succeeds, at most 10 s.
-wait_for() { # what command...
-	local what=$1 i
-	shift
-	for ((i = 0; i < 100; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	fixture_fail "waited 10 s for: $what"
-}
 
 # Audit records of one event of one grant.
 records() { # event id
@@ -135,8 +125,8 @@ a=$G_ID
 out=$(ssh "${ssh_support[@]}" "$user@127.0.0.1" 'echo command-ran' </dev/null 2>"$work/ssh.err") ||
 	fixture_fail "command login failed: $(cat "$work/ssh.err")"
 [ "$out" = command-ran ] || fixture_fail "command printed '$out'"
-wait_for "session_start of $a" at_least 1 session_start "$a"
-wait_for "session_end of $a" at_least 1 session_end "$a"
+fixture_wait_for "session_start of $a" at_least 1 session_start "$a"
+fixture_wait_for "session_end of $a" at_least 1 session_end "$a"
 rec=$(records session_start "$a")
 [[ $rec == *'"user":"'"$user"'"'*'"address":"127.0.0.1","port":'[0-9]*',"pid":'[0-9]*',"since":"'* ]] ||
 	[[ $rec == *'"address":"127.0.0.1","port":'[0-9]*',"since":"'* ]] ||
@@ -166,7 +156,7 @@ fixture_on_exit "ssh -S '$sock' -O exit x 2>/dev/null"
 ssh "${ssh_owner[@]}" "$user@127.0.0.1" 'sleep 300' </dev/null >/dev/null 2>&1 &
 owner_client=$!
 fixture_on_exit "kill $owner_client 2>/dev/null"
-wait_for "four open sessions of $a" has_sessions "$a" 4
+fixture_wait_for "four open sessions of $a" has_sessions "$a" 4
 mux=(-F /dev/null -o BatchMode=yes -o PubkeyAuthentication=no -o IdentityAgent=none
 	-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
 	-S "$sock" -p "$FIXTURE_SSHD_PORT")
@@ -177,7 +167,7 @@ mapfile -t monitors < <(sessions_of "$a" | cut -d' ' -f2)
 for m in "${monitors[@]}"; do check_monitor "$m"; done
 # The owner logged in with its own key: no session of the grant. Wait for
 # its login to be in the log before counting.
-wait_for "the owner's login in sshd's log" grep -q "Accepted publickey for $user .*$(ssh-keygen -l -E sha256 -f "$owner.pub" | awk '{ print $2 }')" "$log"
+fixture_wait_for "the owner's login in sshd's log" grep -q "Accepted publickey for $user .*$(ssh-keygen -l -E sha256 -f "$owner.pub" | awk '{ print $2 }')" "$log"
 sleep 0.3
 [ "$(open_count "$a")" -eq 4 ] || fixture_fail "the owner's login became a session of the grant"
 [ "$(count_records session_start "$a")" -eq 5 ] ||
@@ -201,12 +191,12 @@ fixture_pass "shell, command, sftp and ControlMaster sessions open, listed and s
 # --- revoke ID ends all four, leaves the owner's ---
 start_ns=$(now_ns)
 sl revoke "$a" >/dev/null 2>"$work/revoke.err" || fixture_fail "revoke failed: $(cat "$work/revoke.err")"
-for m in "${monitors[@]}"; do wait_for "monitor $m to exit" gone "$m"; done
+for m in "${monitors[@]}"; do fixture_wait_for "monitor $m to exit" gone "$m"; done
 end_ms=$((($(now_ns) - start_ns) / 1000000))
 (trap '' PIPE; echo ls >&6) 2>/dev/null || true
-for c in "$shell" "$command" "$sftp"; do wait_for "client $c to exit" gone "$c"; done
+for c in "$shell" "$command" "$sftp"; do fixture_wait_for "client $c to exit" gone "$c"; done
 exec 5>&- 6>&-
-wait_for "the master to stop answering" bash -c "! ssh -S '$sock' -O check x 2>/dev/null"
+fixture_wait_for "the master to stop answering" bash -c "! ssh -S '$sock' -O check x 2>/dev/null"
 rc=0
 out=$(ssh "${mux[@]}" "$user@127.0.0.1" 'echo via-master-again' </dev/null 2>/dev/null) || rc=$?
 [ "$rc" -ne 0 ] && [ -z "$out" ] ||
@@ -236,7 +226,7 @@ login_bg() { # id
 	ssh "${opts[@]}" "$user@127.0.0.1" 'sleep 300' </dev/null >/dev/null 2>&1 &
 	BG=$!
 	fixture_on_exit "kill $BG 2>/dev/null"
-	wait_for "a new session of $1" has_sessions "$1" $((before + 1))
+	fixture_wait_for "a new session of $1" has_sessions "$1" $((before + 1))
 	BG_MONITOR=$(sessions_of "$1" | tail -n 1 | cut -d' ' -f2)
 	check_monitor "$BG_MONITOR"
 }
@@ -246,7 +236,7 @@ grant --for 6s
 b=$G_ID
 login_bg "$b"
 client=$BG monitor=$BG_MONITOR
-wait_for "the client at the deadline" bash -c "sleep 0.5; ! kill -0 $client 2>/dev/null"
+fixture_wait_for "the client at the deadline" bash -c "sleep 0.5; ! kill -0 $client 2>/dev/null"
 gone "$monitor" || fixture_fail "the monitor of $b outlived its deadline"
 late_ms=$((($(now_ns) - G_EXPIRES * 1000000000) / 1000000))
 [ "$late_ms" -lt 3000 ] || fixture_fail "the session of $b ended ${late_ms} ms after its deadline"
@@ -280,13 +270,13 @@ state["sessions"].append({"grant": grant, "user": user, "address": "127.0.0.1",
                           "pid_start": 1})
 json.dump(state, open(path, "w"))
 ' "$DAEMON_STATE/state.json" "$c" "$user" "$bystander" || fixture_fail "cannot edit state.json"
-wait_for "the deadline of $e to pass" bash -c "[ \$(date +%s) -gt $((G_EXPIRES + 1)) ]"
+fixture_wait_for "the deadline of $e to pass" bash -c "[ \$(date +%s) -gt $((G_EXPIRES + 1)) ]"
 kill -0 "$late_client" 2>/dev/null || fixture_fail "the session of $e ended before the daemon started"
 daemon_start
 records session_end "$e" | grep -q '"reason":"grant ended"' ||
 	fixture_fail "the daemon answered before the session of $e, expired while it was down, was ended"
-wait_for "the monitor of $e to exit" gone "$late_monitor"
-wait_for "the client of $e to exit" gone "$late_client"
+fixture_wait_for "the monitor of $e to exit" gone "$late_monitor"
+fixture_wait_for "the client of $e to exit" gone "$late_client"
 kill -0 "$bystander" 2>/dev/null || fixture_fail "the process at a stored session's pid was signalled"
 records session_end "$c" | grep -q '"port":9,.*"reason"\|"reason":"the connection ended while sshleased was not running"' ||
 	fixture_fail "the stale stored session of $c was not recorded as ended: $(records session_end "$c")"
@@ -299,8 +289,8 @@ fixture_pass "restart: sessions kept, those of a grant expired meanwhile ended b
 # --- revoke --user U --all ends the session resumed after the restart ---
 sl revoke --user "$user" --all >/dev/null 2>"$work/revoke.err" ||
 	fixture_fail "revoke --user --all failed: $(cat "$work/revoke.err")"
-wait_for "the resumed session's monitor to exit" gone "$kept_monitor"
-wait_for "the resumed session's client to exit" gone "$kept_client"
+fixture_wait_for "the resumed session's monitor to exit" gone "$kept_monitor"
+fixture_wait_for "the resumed session's client to exit" gone "$kept_client"
 fixture_pass "revoke --user --all ends a session watched again after a restart"
 
 # --- revoke --all ---
@@ -308,8 +298,8 @@ grant --for 10m
 f=$G_ID
 login_bg "$f"
 sl revoke --all >/dev/null 2>"$work/revoke.err" || fixture_fail "revoke --all failed: $(cat "$work/revoke.err")"
-wait_for "the monitor to exit after revoke --all" gone "$BG_MONITOR"
-wait_for "the client to exit after revoke --all" gone "$BG"
+fixture_wait_for "the monitor to exit after revoke --all" gone "$BG_MONITOR"
+fixture_wait_for "the client to exit after revoke --all" gone "$BG"
 records session_end "$f" | grep -q '"reason":"grant ended"' || fixture_fail "no session_end of $f"
 kill -0 "$owner_client" 2>/dev/null || fixture_fail "the owner's session ended with revoke --all"
 fixture_pass "revoke --all ends the sessions; the owner's stays to the end"
@@ -321,12 +311,12 @@ grant --for 10m
 h=$G_ID
 ssh "${ssh_support[@]}" "$user@127.0.0.1" 'setsid -f sleep 4242 </dev/null >/dev/null 2>&1' \
 	</dev/null 2>"$work/ssh.err" || fixture_fail "login of $h failed: $(cat "$work/ssh.err")"
-wait_for "the detached process" pgrep -u "$user" -fx 'sleep 4242'
+fixture_wait_for "the detached process" pgrep -u "$user" -fx 'sleep 4242'
 left=$(pgrep -u "$user" -fx 'sleep 4242')
 fixture_on_exit "kill $left 2>/dev/null"
-wait_for "session_end of $h" at_least 1 session_end "$h"
+fixture_wait_for "session_end of $h" at_least 1 session_end "$h"
 sl revoke "$h" >/dev/null 2>"$work/revoke.err" || fixture_fail "revoke $h failed: $(cat "$work/revoke.err")"
-wait_for "a leftovers record of $h" at_least 1 leftovers "$h"
+fixture_wait_for "a leftovers record of $h" at_least 1 leftovers "$h"
 rec=$(records leftovers "$h")
 [[ $rec == *"1 process of $user started since the grant's first login still runs"*"$left sleep 4242"* ]] ||
 	fixture_fail "the leftovers record does not name the process: $rec"
@@ -353,11 +343,11 @@ before=$(accepted)
 ssh "${ssh_support[@]}" "$user@127.0.0.1" 'exec sleep 600' </dev/null >/dev/null 2>&1 &
 late=$!
 fixture_on_exit "kill $late 2>/dev/null"
-wait_for "sshd to log the login of $l" bash -c "[ \$(grep -c 'Accepted publickey for $user ' '$log') -gt $before ]"
+fixture_wait_for "sshd to log the login of $l" bash -c "[ \$(grep -c 'Accepted publickey for $user ' '$log') -gt $before ]"
 sl revoke "$l" >/dev/null 2>"$work/revoke.err" || fixture_fail "revoke $l failed: $(cat "$work/revoke.err")"
 kill -0 "$late" 2>/dev/null || fixture_fail "the late login ended before its line was read"
 grep "Accepted publickey for $user " "$log" | tail -n 1 >>"$copy"
-wait_for "the client of the login seen after the end of $l to exit" gone "$late"
+fixture_wait_for "the client of the login seen after the end of $l to exit" gone "$late"
 records session_end "$l" | grep -q 'came as the grant ended' ||
 	fixture_fail "no session_end of the late login of $l: $(records session_end "$l")"
 kill -0 "$owner_client" 2>/dev/null || fixture_fail "the owner's session ended with the late login"

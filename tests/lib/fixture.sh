@@ -87,8 +87,22 @@ _fixture_package_of() {
 	ssh | ssh-keygen) echo "apt-get install openssh-client" ;;
 	useradd | usermod | userdel) echo "apt-get install passwd" ;;
 	strace) echo "apt-get install strace" ;;
+	crontab) echo "apt-get install cron" ;;
+	at) echo "apt-get install at" ;;
 	*) echo "install the package providing $1" ;;
 	esac
+}
+
+# Until a command succeeds, at most 10 s; then fail naming what was
+# awaited.
+fixture_wait_for() { # what command...
+	local what=$1 i
+	shift
+	for ((i = 0; i < 100; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	fixture_fail "waited 10 s for: $what"
 }
 
 fixture_on_exit() { # command string, run with eval at exit

@@ -312,6 +312,58 @@ static void test_scopes(void)
 	state_free(state);
 }
 
+/* Key watches keep their footholds (footholds.h) when they have them; a
+ * watch from before them loads without; a bad signature is refused. */
+static void test_key_watch_footholds(void)
+{
+	const char *dir = sub("footholds");
+	struct state *state = state_new(), *loaded = NULL;
+	struct key_watch old = { .uid = 1000, .user = "alice", .since = CREATED };
+	struct key_watch now = { .uid = 1001, .user = "shop_2", .since = CREATED + 1,
+				 .has_footholds = true,
+				 .footholds = { "0123456789abcdef0123456789abcdef", "-", "", "-" },
+				 .footholds_seen = { "fedcba9876543210fedcba9876543210", "-", "", "-" } };
+	const char *why = NULL;
+	char file[600], *text, *at;
+	size_t len;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/state.json", dir);
+	CHECK_INT(state_add_key_watch(state, &old), 0);
+	CHECK_INT(state_add_key_watch(state, &now), 0);
+	CHECK_INT(state_save(dir, state), 0);
+	CHECK_INT(state_load(dir, &loaded, &why), 0);
+	CHECK(loaded && loaded->n_key_watches == 2);
+	if (loaded && loaded->n_key_watches == 2) {
+		CHECK(!loaded->key_watches[0].has_footholds);
+		CHECK(loaded->key_watches[1].has_footholds);
+		CHECK_STR(loaded->key_watches[1].footholds[FOOTHOLD_CRONTAB],
+			  "0123456789abcdef0123456789abcdef");
+		CHECK_STR(loaded->key_watches[1].footholds_seen[FOOTHOLD_CRONTAB],
+			  "fedcba9876543210fedcba9876543210");
+		CHECK_STR(loaded->key_watches[1].footholds[FOOTHOLD_AT], "-");
+		CHECK_STR(loaded->key_watches[1].footholds[FOOTHOLD_LINGER], "");
+	}
+	state_free(loaded);
+	loaded = NULL;
+	/* A signature sshleased does not write. */
+	text = slurp(file, &len);
+	at = text ? strstr(text, "\"at\":\"-\"") : NULL;
+	CHECK(at != NULL);
+	if (at) {
+		memcpy(at, "\"at\":\"x\"", 8);
+		f = fopen(file, "w");
+		CHECK(f && fwrite(text, 1, len, f) == len);
+		if (f)
+			fclose(f);
+		CHECK_INT(state_load(dir, &loaded, &why), SL_REFUSED);
+		CHECK(why && strstr(why, "footholds"));
+		state_free(loaded);
+	}
+	free(text);
+	state_free(state);
+}
+
 static void test_grant_json(void)
 {
 	struct grant g;
@@ -931,6 +983,7 @@ int main(void)
 	}
 	TEST(test_round_trip());
 	TEST(test_scopes());
+	TEST(test_key_watch_footholds());
 	TEST(test_grant_json());
 	TEST(test_add_find_remove());
 	TEST(test_nonces());

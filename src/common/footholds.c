@@ -1,0 +1,314 @@
+/*
+ * The signatures of an account's footholds (footholds.h): stat and
+ * directory listings, hashed. Root looks only at system directories;
+ * ~/.config/systemd/user is read by the engine's child, as the account.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "footholds.h"
+#include "userfs.h"
+
+#define CRONTABS_DIR "/var/spool/cron/crontabs"
+#define ATJOBS_DIR "/var/spool/cron/atjobs"
+#define LINGER_DIR "/var/lib/systemd/linger"
+/* The most entries one signature looks at (the rest are counted). */
+#define ENTRIES_MAX 1024
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+#define SIG_BYTES ((FOOTHOLD_SIG_SIZE - 1) / 2)
+
+static const char *const names[FOOTHOLD_COUNT] = {
+	[FOOTHOLD_CRONTAB] = "crontab",
+	[FOOTHOLD_AT] = "at",
+	[FOOTHOLD_LINGER] = "linger",
+	[FOOTHOLD_USER_UNITS] = "user_units",
+};
+
+static const char *const labels[FOOTHOLD_COUNT] = {
+	[FOOTHOLD_CRONTAB] = "the crontab",
+	[FOOTHOLD_AT] = "the at jobs",
+	[FOOTHOLD_LINGER] = "systemd linger",
+	[FOOTHOLD_USER_UNITS] = "~/.config/systemd/user",
+};
+
+const char *foothold_name(enum foothold_item item)
+{
+	return (unsigned)item < FOOTHOLD_COUNT ? names[item] : "?";
+}
+
+bool foothold_from_name(const char *name, enum foothold_item *out)
+{
+	for (int i = 0; i < FOOTHOLD_COUNT; i++) {
+		if (strcmp(names[i], name) == 0) {
+			*out = (enum foothold_item)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *foothold_label(enum foothold_item item)
+{
+	return (unsigned)item < FOOTHOLD_COUNT ? labels[item] : "?";
+}
+
+bool foothold_sig_valid(const char *text)
+{
+	size_t len = strlen(text);
+
+	if (len == 0 || strcmp(text, "-") == 0)
+		return true;
+	return len == FOOTHOLD_SIG_SIZE - 1 && strspn(text, "0123456789abcdef") == len;
+}
+
+/* ---- hashing what was seen ---- */
+
+struct sig {
+	crypto_generichash_state st;
+	size_t entries;
+};
+
+static void sig_begin(struct sig *s, const char *domain)
+{
+	s->entries = 0;
+	crypto_generichash_init(&s->st, NULL, 0, SIG_BYTES);
+	crypto_generichash_update(&s->st, (const unsigned char *)domain, strlen(domain) + 1);
+}
+
+static void sig_text(struct sig *s, const char *text)
+{
+	crypto_generichash_update(&s->st, (const unsigned char *)text, strlen(text) + 1);
+}
+
+/* One entry: its name, type, size and times (and inode: a file written
+ * anew is another one). */
+static void sig_stat(struct sig *s, const char *name, const struct stat *st)
+{
+	char text[160];
+
+	snprintf(text, sizeof(text), "%o %llu %lld %lld.%09ld %lld.%09ld",
+		 (unsigned)(st->st_mode & (S_IFMT | 07777)), (unsigned long long)st->st_ino,
+		 (long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+		 (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+	sig_text(s, name);
+	sig_text(s, text);
+	s->entries++;
+}
+
+static void sig_end(struct sig *s, foothold_sig out)
+{
+	unsigned char digest[SIG_BYTES];
+	char count[32];
+
+	snprintf(count, sizeof(count), "%zu", s->entries);
+	sig_text(s, count);
+	crypto_generichash_final(&s->st, digest, sizeof(digest));
+	sodium_bin2hex(out, FOOTHOLD_SIG_SIZE, digest, sizeof(digest));
+}
+
+static int name_compare(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in dir_fd (not . and ..), sorted, at most ENTRIES_MAX; NULL
+ * with *n 0 when it cannot be listed. dir_fd stays open. */
+static char **list_names(int dir_fd, size_t *n, size_t *more)
+{
+	int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	char **list = NULL;
+	struct dirent *e;
+
+	*n = *more = 0;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	list = calloc(ENTRIES_MAX, sizeof(*list));
+	while (list && (e = readdir(dir))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (*n >= ENTRIES_MAX) {
+			(*more)++;
+			continue;
+		}
+		list[*n] = strdup(e->d_name);
+		if (list[*n])
+			(*n)++;
+	}
+	closedir(dir);
+	if (list)
+		qsort(list, *n, sizeof(*list), name_compare);
+	return list;
+}
+
+static void names_free(char **list, size_t n)
+{
+	for (size_t i = 0; list && i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
+/* ---- as root: system directories ---- */
+
+/* A file named after the account in dir: its stat, or "-". */
+static void file_sig(const char *dir, const char *domain, const char *user, foothold_sig out)
+{
+	char path[320];
+	struct stat st;
+	struct sig s;
+
+	out[0] = '\0';
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, user) >= sizeof(path))
+		return;
+	if (fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			snprintf(out, FOOTHOLD_SIG_SIZE, "-");
+		return;
+	}
+	sig_begin(&s, domain);
+	sig_stat(&s, user, &st);
+	sig_end(&s, out);
+}
+
+/* The at jobs: the regular files of ATJOBS_DIR owned by uid. */
+static void at_sig(uid_t uid, foothold_sig out)
+{
+	int dir_fd = open(ATJOBS_DIR, DIR_FLAGS);
+	size_t n = 0, more = 0;
+	char **list;
+	struct sig s;
+
+	out[0] = '\0';
+	if (dir_fd < 0) {
+		if (errno == ENOENT)
+			snprintf(out, FOOTHOLD_SIG_SIZE, "-");
+		return;
+	}
+	list = list_names(dir_fd, &n, &more);
+	if (list) {
+		sig_begin(&s, "sshlease at jobs");
+		for (size_t i = 0; i < n; i++) {
+			struct stat st;
+
+			if (fstatat(dir_fd, list[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(st.st_mode) && st.st_uid == uid)
+				sig_stat(&s, list[i], &st);
+		}
+		if (s.entries == 0 && more == 0)
+			snprintf(out, FOOTHOLD_SIG_SIZE, "-");
+		else
+			sig_end(&s, out);
+	}
+	names_free(list, n);
+	close(dir_fd);
+}
+
+/* ---- as the account: ~/.config/systemd/user ---- */
+
+/* Every entry of dir_fd and, depth allowing, of its directories. */
+static void units_feed(struct sig *s, int dir_fd, int depth)
+{
+	size_t n = 0, more = 0;
+	char **list = list_names(dir_fd, &n, &more);
+	char count[32];
+
+	for (size_t i = 0; i < n; i++) {
+		char target[512];
+		struct stat st;
+		ssize_t len;
+		int sub;
+
+		if (fstatat(dir_fd, list[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		sig_stat(s, list[i], &st);
+		if (S_ISLNK(st.st_mode)) {
+			len = readlinkat(dir_fd, list[i], target, sizeof(target) - 1);
+			target[len > 0 ? len : 0] = '\0';
+			sig_text(s, target);
+		} else if (S_ISDIR(st.st_mode) && depth > 0) {
+			sub = openat(dir_fd, list[i], DIR_FLAGS);
+			if (sub >= 0) {
+				units_feed(s, sub, depth - 1);
+				close(sub);
+			}
+		}
+	}
+	snprintf(count, sizeof(count), "%zu more", more);
+	sig_text(s, count);
+	names_free(list, n);
+}
+
+/* Runs in the engine's child: the signature into the payload ("" when a
+ * step cannot be opened, a link say: then nothing is known). */
+static int units_scan(const void *arg, int home_fd, struct userfs_change *change)
+{
+	static const char *const path[] = { ".config", "systemd", "user" };
+	foothold_sig out = "";
+	int fd = home_fd, next;
+	struct sig s;
+
+	(void)arg;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(path); i++) {
+		next = openat(fd, path[i], DIR_FLAGS);
+		if (fd != home_fd)
+			close(fd);
+		if (next < 0) {
+			if (errno == ENOENT)
+				snprintf(out, sizeof(out), "-");
+			fd = -1;
+			break;
+		}
+		fd = next;
+	}
+	if (fd >= 0) {
+		sig_begin(&s, "sshlease user units");
+		units_feed(&s, fd, 1);
+		sig_end(&s, out);
+		close(fd);
+	}
+	change->payload = strdup(out);
+	if (!change->payload)
+		return -ENOMEM;
+	change->payload_len = strlen(out);
+	return 0;
+}
+
+static void units_sig(const struct authkeys_ctx *ctx, const struct account *acct,
+		      foothold_sig out)
+{
+	struct userfs_result res;
+	const char *why = NULL;
+
+	out[0] = '\0';
+	if (userfs_run(ctx, acct, &(struct userfs_op){ .home = units_scan }, &res, &why) != 0)
+		return;
+	if (res.payload && res.payload_len < FOOTHOLD_SIG_SIZE) {
+		memcpy(out, res.payload, res.payload_len);
+		out[res.payload_len] = '\0';
+		if (!foothold_sig_valid(out))
+			out[0] = '\0';
+	}
+	free(res.payload);
+}
+
+void footholds_take(const struct authkeys_ctx *ctx, const struct account *acct,
+		    foothold_sig out[FOOTHOLD_COUNT])
+{
+	file_sig(CRONTABS_DIR, "sshlease crontab", acct->name, out[FOOTHOLD_CRONTAB]);
+	at_sig(acct->uid, out[FOOTHOLD_AT]);
+	file_sig(LINGER_DIR, "sshlease linger", acct->name, out[FOOTHOLD_LINGER]);
+	units_sig(ctx, acct, out[FOOTHOLD_USER_UNITS]);
+}
