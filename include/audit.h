@@ -62,6 +62,7 @@ struct audit_event {
 	const char *by_user;
 	const char *reason;
 	const char *signer;
+	const char *report; /* a grant's end: what happened during it */
 	const struct audit_session *session; /* NULL: not about a login */
 };
 

@@ -7,7 +7,9 @@
  *   {"version":1,
  *    "grants":[{"id","user","uid","key_type","blob_base64","fingerprint",
  *               "comment","ticket","from","mode","signer","created",
- *               "expires","by_uid","by_user","last_login"}, ...],
+ *               "expires","by_uid","by_user","last_login"[,"tally":{
+ *               "sessions","seconds","addresses","keys_added",
+ *               "keys_removed","links_moved","footholds"}]}, ...],
  *    "nonces":[{"value","valid_until"}, ...],
  *    "accounts":["alice", ...],
  *    "sessions":[{"grant","user","address","port","since","pid",
@@ -42,6 +44,19 @@
 #include "scope.h"
 #include "common.h"
 
+/* What happened during a grant, for the report at its end (sshlease(1)
+ * END OF A GRANT). */
+struct grant_tally {
+	unsigned sessions;     /* logins with its key that ended */
+	long long seconds;     /* their time, summed */
+	char addresses[160];   /* their distinct client addresses, ", "
+				  between; " ..." at the end when more */
+	unsigned keys_added;   /* key lines added to the account's files */
+	unsigned keys_removed; /* of those, taken out */
+	unsigned links_moved;  /* links in place of key files moved aside */
+	unsigned footholds;    /* a bit per enum foothold_item reported */
+};
+
 struct grant {
 	char id[AUTHKEYS_ID_LEN + 1];
 	char *user;
@@ -59,7 +74,14 @@ struct grant {
 	long long by_uid;
 	char *by_user;
 	time_t last_login; /* the latest login with its key; 0: none yet */
+	struct grant_tally *tally; /* NULL until something is counted */
 };
+
+/* g's tally, made (zeroed) when missing; NULL when out of memory. */
+struct grant_tally *grant_tally(struct grant *g);
+
+/* Add address to the tally's list unless it is there already. */
+void grant_tally_address(struct grant_tally *t, const char *address);
 
 /* A login with a grant's key whose connection is open (DESIGN.md §13):
  * sshd's connection monitor pid holds the TCP connection with the client

@@ -180,7 +180,7 @@ static void audit_print_record(const json_t *record)
 {
 	static const char *const details[] = {
 		"user", "key_type", "fingerprint", "ticket", "expires", "from",
-		"mode", "signer", "by_user", "reason",
+		"mode", "signer", "by_user", "reason", "report",
 	};
 	char when[64], event[32], id[32];
 	time_t t;

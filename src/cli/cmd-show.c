@@ -1,6 +1,9 @@
 /* sshlease show: one grant in full. */
+#include <string.h>
+
 #include "cli.h"
 #include "footholds.h"
+#include "protocol.h"
 #include "timeutil.h"
 
 static const char show_help[] =
@@ -9,9 +12,12 @@ static const char show_help[] =
 	"sessions (logins with its key whose connection is open: they are\n"
 	"closed when the grant ends) and the key lines found added to the\n"
 	"account's files since it was made, with the command that puts a\n"
-	"removed one back.\n\n"
+	"removed one back, and the footholds found changed. For a grant that\n"
+	"has ended, its end report from the audit log (what its sessions\n"
+	"were, keys added, footholds).\n\n"
 	"Options:\n"
-	"  --json      print the grant as one JSON object\n"
+	"  --json      print the grant (or the end report's audit record) as\n"
+	"              one JSON object\n"
 	"  -h, --help  show this help\n";
 
 /* The last login and one line per open session: ADDRESS port PORT since
@@ -114,6 +120,69 @@ static void show_footholds(FILE *f, const json_t *grant)
 		cli_field(f, "footholds:", "none changed (crontab, at jobs, linger, user units)");
 }
 
+/* The newest record of event (or, with event NULL, the newest that has a
+ * "report": a grant's end) in an audit answer, or NULL. */
+static const json_t *newest_record(const json_t *reply, const char *event)
+{
+	const json_t *records = json_object_get(reply, "records"), *rec, *found = NULL;
+	size_t i;
+
+	json_array_foreach(records, i, rec) {
+		const char *e = cli_json_string(rec, "event");
+
+		if (event ? e && strcmp(e, event) == 0 : cli_json_string(rec, "report") != NULL)
+			found = rec;
+	}
+	return found;
+}
+
+/* A grant that is no longer active: its end report, from the audit log.
+ * Returns an exit code, or -1 when the log has none (the caller then says
+ * what the daemon said). */
+static int show_ended(struct cli *cli, const char *id, bool json)
+{
+	json_t *request = cli_request_new("audit"), *reply = NULL;
+	const json_t *report, *made;
+	char when[128], text[1024];
+	time_t t;
+	int r;
+
+	cli_json_set_string(request, "id", id);
+	r = cli_call(cli, request, &reply);
+	json_decref(request);
+	if (r != 0)
+		return r;
+	report = json_is_true(json_object_get(reply, "ok")) ? newest_record(reply, NULL) : NULL;
+	if (!report) {
+		json_decref(reply);
+		return -1;
+	}
+	if (json) {
+		r = cli_print_json(report);
+		json_decref(reply);
+		return r;
+	}
+	made = newest_record(reply, "grant");
+	printf("Grant %s has ended; from the audit log:\n",
+	       cli_safe(text, sizeof(text), cli_json_string(report, "id"), "?"));
+	cli_field(stdout, "account:", cli_json_string(report, "user"));
+	cli_field(stdout, "key:", cli_json_string(report, "fingerprint"));
+	cli_field(stdout, "how:", cli_json_string(report, "event"));
+	if (made && cli_json_time(made, "time", &t)) {
+		cli_format_deadline(t, when, sizeof(when));
+		cli_field(stdout, "made:", when);
+	}
+	if (cli_json_time(report, "time", &t)) {
+		cli_format_deadline(t, when, sizeof(when));
+		cli_field(stdout, "ended:", when);
+	}
+	if (cli_json_string(report, "reason"))
+		cli_field(stdout, "reason:", cli_json_string(report, "reason"));
+	cli_field(stdout, "report:", cli_json_string(report, "report"));
+	json_decref(reply);
+	return SL_EXIT_OK;
+}
+
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
 	json_t *request, *reply = NULL, *grant;
@@ -128,10 +197,24 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 		return r;
 	request = cli_request_new("show");
 	cli_json_set_string(request, "id", argv[optind]);
-	r = cli_request(cli, request, &reply);
+	r = cli_call(cli, request, &reply);
 	json_decref(request);
 	if (r != 0)
 		return r;
+	/* No active grant of that id: an ended one has its report. */
+	if (json_is_false(json_object_get(reply, "ok")) &&
+	    proto_error_parse(cli_json_string(reply, "error")) == PROTO_ERR_NOT_FOUND) {
+		r = show_ended(cli, argv[optind], json);
+		if (r >= 0) {
+			json_decref(reply);
+			return r;
+		}
+	}
+	r = cli_reply_status(cli, reply);
+	if (r != 0) {
+		json_decref(reply);
+		return r;
+	}
 	grant = cli_reply_get(cli, reply, "grant", JSON_OBJECT);
 	if (!grant) {
 		r = SL_EXIT_FAILURE;

@@ -203,4 +203,10 @@ void audit_sentence(const struct audit_event *event, char *buf, size_t size)
 	}
 	if (s.details)
 		say(&s, ")");
+	/* A grant's end: what happened during it. */
+	if (event->report) {
+		char report[SENTENCE_REASON_MAX + 1];
+
+		say(&s, ": %s", log_safe(report, sizeof(report), event->report));
+	}
 }

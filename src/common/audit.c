@@ -486,6 +486,8 @@ static int record_build(const struct audit_event *ev, unsigned long long seq,
 		r = put_string(record, "reason", ev->reason);
 	if (r == 0)
 		r = put_string(record, "signer", ev->signer);
+	if (r == 0)
+		r = put_string(record, "report", ev->report);
 	if (r == 0 && ev->session) {
 		r = put_string(record, "address", ev->session->address);
 		if (r == 0)

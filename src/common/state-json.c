@@ -209,8 +209,68 @@ static const char *const grant_state_keys[] = {
 	"by_user", "last_login",
 };
 
+static json_t *tally_to_json(const struct grant_tally *t)
+{
+	json_t *footholds = json_array();
+
+	for (int i = 0; footholds && i < FOOTHOLD_COUNT; i++) {
+		if ((t->footholds & (1u << i)) &&
+		    json_array_append_new(footholds,
+					  json_string(foothold_name((enum foothold_item)i))) < 0) {
+			json_decref(footholds);
+			footholds = NULL;
+		}
+	}
+	if (!footholds)
+		return NULL;
+	return json_pack("{s:I, s:I, s:s, s:I, s:I, s:I, s:o}", "sessions", (json_int_t)t->sessions,
+			 "seconds", (json_int_t)t->seconds, "addresses", t->addresses,
+			 "keys_added", (json_int_t)t->keys_added, "keys_removed",
+			 (json_int_t)t->keys_removed, "links_moved", (json_int_t)t->links_moved,
+			 "footholds", footholds);
+}
+
+static int tally_from_json(json_t *object, struct grant_tally **out)
+{
+	json_int_t sessions, seconds, added, removed, moved;
+	const char *addresses;
+	json_t *footholds, *item;
+	struct grant_tally *t;
+	size_t i;
+
+	if (json_unpack(object, "{s:I, s:I, s:s, s:I, s:I, s:I, s:o !}", "sessions", &sessions,
+			"seconds", &seconds, "addresses", &addresses, "keys_added", &added,
+			"keys_removed", &removed, "links_moved", &moved, "footholds",
+			&footholds) != 0 ||
+	    !json_is_array(footholds) || sessions < 0 || sessions > UINT32_MAX || seconds < 0 ||
+	    added < 0 || added > UINT32_MAX || removed < 0 || removed > added || moved < 0 ||
+	    moved > UINT32_MAX || strlen(addresses) >= sizeof(t->addresses))
+		return SL_REFUSED;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->sessions = (unsigned)sessions;
+	t->seconds = (long long)seconds;
+	snprintf(t->addresses, sizeof(t->addresses), "%s", addresses);
+	t->keys_added = (unsigned)added;
+	t->keys_removed = (unsigned)removed;
+	t->links_moved = (unsigned)moved;
+	json_array_foreach(footholds, i, item) {
+		enum foothold_item which;
+
+		if (!json_is_string(item) || !foothold_from_name(json_string_value(item), &which)) {
+			free(t);
+			return SL_REFUSED;
+		}
+		t->footholds |= 1u << which;
+	}
+	*out = t;
+	return 0;
+}
+
 json_t *state_grant_to_json(const struct grant *g)
 {
+	json_t *object;
 	json_t *values[SL_ARRAY_SIZE(grant_state_keys)] = {
 		json_string(g->id),
 		json_string(g->user),
@@ -230,7 +290,13 @@ json_t *state_grant_to_json(const struct grant *g)
 		g->last_login ? json_integer(g->last_login) : json_null(),
 	};
 
-	return object_of(grant_state_keys, values, SL_ARRAY_SIZE(grant_state_keys));
+	object = object_of(grant_state_keys, values, SL_ARRAY_SIZE(grant_state_keys));
+	/* The tally only once there is one: a grant without is as before. */
+	if (object && g->tally && json_object_set_new(object, "tally", tally_to_json(g->tally)) < 0) {
+		json_decref(object);
+		return NULL;
+	}
+	return object;
 }
 
 /* Copy a string member: required ones must be strings, optional ones may
@@ -267,7 +333,7 @@ int state_grant_from_json(json_t *object, bool with_last_login, struct grant *g,
 			  const char **why)
 {
 	/* Version 1 grants end before last_login. */
-	size_t n_keys = SL_ARRAY_SIZE(grant_state_keys) - !with_last_login;
+	size_t n_base = SL_ARRAY_SIZE(grant_state_keys) - !with_last_login, n_keys = n_base;
 	const char *mode = NULL, *id = NULL;
 	long long uid = -1, created = 0, expires = 0, by_uid = -1, last_login = -1;
 	json_t *value;
@@ -275,13 +341,24 @@ int state_grant_from_json(json_t *object, bool with_last_login, struct grant *g,
 	int r = 0;
 
 	memset(g, 0, sizeof(*g));
+	if (json_object_get(object, "tally")) {
+		r = tally_from_json(json_object_get(object, "tally"), &g->tally);
+		if (r != 0) {
+			if (r == SL_REFUSED)
+				*why = "a grant's tally is not what sshleased writes";
+			return r;
+		}
+		n_keys++;
+	}
 	if (!json_is_object(object) || json_object_size(object) != n_keys) {
 		*why = "a grant is not an object with exactly the expected fields";
+		grant_finish(g);
 		return SL_REFUSED;
 	}
-	for (i = 0; i < n_keys; i++) {
+	for (i = 0; i < n_base; i++) {
 		if (!json_object_get(object, grant_state_keys[i])) {
 			*why = "a grant is not an object with exactly the expected fields";
+			grant_finish(g);
 			return SL_REFUSED;
 		}
 	}
@@ -291,11 +368,13 @@ int state_grant_from_json(json_t *object, bool with_last_login, struct grant *g,
 	mode = json_is_string(value) ? json_string_value(value) : NULL;
 	if (!id || strlen(id) != AUTHKEYS_ID_LEN || !mode) {
 		*why = "a grant's id or mode is not a string of the right form";
+		grant_finish(g);
 		return SL_REFUSED;
 	}
 	memcpy(g->id, id, AUTHKEYS_ID_LEN + 1);
 	if (!authkeys_mode_parse(mode, &g->mode)) {
 		*why = "a grant's mode is neither shell nor sftp";
+		grant_finish(g);
 		return SL_REFUSED;
 	}
 	r = take_string(object, "user", false, &g->user);

@@ -94,7 +94,39 @@ void grant_finish(struct grant *grant)
 	free(grant->from);
 	free(grant->signer);
 	free(grant->by_user);
+	free(grant->tally);
 	memset(grant, 0, sizeof(*grant));
+}
+
+struct grant_tally *grant_tally(struct grant *g)
+{
+	if (!g->tally)
+		g->tally = calloc(1, sizeof(*g->tally));
+	return g->tally;
+}
+
+void grant_tally_address(struct grant_tally *t, const char *address)
+{
+	size_t used = strlen(t->addresses), len = strlen(address);
+	const char *p = t->addresses;
+
+	/* Already listed (as a whole item)? */
+	while ((p = strstr(p, address))) {
+		bool starts = p == t->addresses || p[-1] == ' ';
+		bool ends = p[len] == '\0' || p[len] == ',';
+
+		if (starts && ends)
+			return;
+		p += len;
+	}
+	if (used >= 4 && strcmp(t->addresses + used - 4, " ...") == 0)
+		return;
+	if (used + len + 2 + 4 >= sizeof(t->addresses)) {
+		snprintf(t->addresses + used, sizeof(t->addresses) - used, " ...");
+		return;
+	}
+	snprintf(t->addresses + used, sizeof(t->addresses) - used, "%s%s", used ? ", " : "",
+		 address);
 }
 
 void state_free(struct state *state)

@@ -322,7 +322,7 @@ void daemon_session_exited(struct daemon *d, pid_t pid);
  * state. The caller saves the state. Sessions of the account that did not
  * log in with the grant's key are not sessions of the grant: untouched.
  */
-void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
+void daemon_sessions_end_grant(struct daemon *d, struct grant *grant,
 			       const char *reason);
 
 /*
@@ -367,9 +367,16 @@ void daemon_keywatch_sync(struct daemon *d);
 void daemon_footholds_begin(struct daemon *d, const struct account *acct, struct key_watch *kw);
 
 /* Take uid's footholds again and report each that differs from the start
- * and from what was last reported (audit "foothold" naming grant_id,
- * journal warning). True when the watch changed (the caller saves). */
-bool daemon_footholds_check(struct daemon *d, uid_t uid, const char *grant_id);
+ * and from what was last reported (audit "foothold" naming grant g, in
+ * whose tally it is counted; journal warning). True when the watch changed
+ * (the caller saves). */
+bool daemon_footholds_check(struct daemon *d, uid_t uid, struct grant *g);
+
+/* The report of what happened during grant g, which has just ended, from
+ * its tally, into out: the "report" of its end record in the audit log
+ * (and of that record's journal sentence). */
+#define DAEMON_REPORT_MAX 900
+void daemon_grant_report(const struct grant *g, char *out, size_t size);
 
 /* The snapshot of acct's key files, added to the state (not saved) unless
  * it has a watch already: taken before a grant's line is written, so that

@@ -38,8 +38,10 @@ void daemon_footholds_begin(struct daemon *d, const struct account *acct, struct
 	kw->has_footholds = true;
 }
 
-bool daemon_footholds_check(struct daemon *d, uid_t uid, const char *grant_id)
+bool daemon_footholds_check(struct daemon *d, uid_t uid, struct grant *g)
 {
+	const char *grant_id = g->id;
+	struct grant_tally *t;
 	struct key_watch *kw = state_find_key_watch(d->state, uid);
 	foothold_sig now[FOOTHOLD_COUNT];
 	struct account *acct = NULL;
@@ -71,6 +73,9 @@ bool daemon_footholds_check(struct daemon *d, uid_t uid, const char *grant_id)
 			 foothold_label((enum foothold_item)i), acct->name, grant_id,
 			 presence(kw->footholds[i]), presence(now[i]), hint);
 		log_warn("%s", reason);
+		t = grant_tally(g);
+		if (t)
+			t->footholds |= 1u << i;
 		struct audit_event ev = {
 			.event = "foothold",
 			.id = grant_id,

@@ -15,7 +15,7 @@
 
 int daemon_grant_audit(struct daemon *d, const struct grant *grant,
 		       const char *event, const struct peer *peer,
-		       const char *reason)
+		       const char *reason, const char *report)
 {
 	struct audit_event ev = {
 		.event = event,
@@ -31,6 +31,7 @@ int daemon_grant_audit(struct daemon *d, const struct grant *grant,
 		.by_user = peer ? peer->user : NULL,
 		.reason = reason,
 		.signer = grant->signer,
+		.report = report,
 	};
 
 	return daemon_audit(d, &ev);
@@ -237,7 +238,7 @@ static json_t *keep_unsure(struct grant_attempt *a, const char *id,
 	if (stored) {
 		const struct peer by = { stored->by_uid, stored->by_user };
 
-		if (daemon_grant_audit(d, stored, "grant", &by, reason) < 0)
+		if (daemon_grant_audit(d, stored, "grant", &by, reason, NULL) < 0)
 			log_err("grant %s: kept although its line may be missing, and the audit log cannot say so",
 				id);
 	}
@@ -329,7 +330,7 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 
 	stored = state_find_grant(d->state, id);
 	by = (struct peer){ stored->by_uid, stored->by_user };
-	if (daemon_grant_audit(d, stored, "grant", &by, a->override) < 0) {
+	if (daemon_grant_audit(d, stored, "grant", &by, a->override, NULL) < 0) {
 		/* No access without its record: take it back. */
 		r = daemon_keys_remove(d, acct, id, stored->blob_base64, NULL,
 				       &why);
@@ -353,6 +354,15 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 
 /* Move the grant with that id out of the state into *out (the caller owns
  * its strings then). 0 or SL_NOT_FOUND. */
+/* Whether the state still has a grant of uid. */
+static bool account_has_grant(const struct state *state, uid_t uid)
+{
+	for (size_t i = 0; i < state->n_grants; i++)
+		if (state->grants[i].uid == uid)
+			return true;
+	return false;
+}
+
 static int take_grant(struct state *state, const char *id, struct grant *out)
 {
 	for (size_t i = 0; i < state->n_grants; i++) {
@@ -514,20 +524,26 @@ int daemon_grants_end(struct daemon *d, size_t n,
 	for (size_t k = 0; k < n_ended; k++)
 		daemon_sessions_end_grant(d, &ended[k], "grant ended");
 	/* Footholds, once per watched account, while its watch still holds
-	 * the start (accounts with a watch are few: the list stays short). */
+	 * the start: for a grant that had logins (each session's end looked
+	 * already; this catches what its processes did since), or the
+	 * account's last (its watch ends now). Grants without a login that
+	 * end one by one (revoke --all) so cost nothing more. Accounts with a
+	 * watch are few: the list stays short. */
 	{
 		size_t n_checked = 0;
 		uid_t *checked = calloc(d->state->n_key_watches + 1, sizeof(*checked));
 
 		for (size_t k = 0; checked && k < n_ended; k++) {
 			bool seen = !state_find_key_watch(d->state, ended[k].uid);
+			bool logins = ended[k].tally && ended[k].tally->sessions > 0;
 
 			for (size_t j = 0; j < n_checked && !seen; j++)
 				seen = checked[j] == ended[k].uid;
-			if (seen || n_checked >= d->state->n_key_watches)
+			if (seen || n_checked >= d->state->n_key_watches ||
+			    (!logins && account_has_grant(d->state, ended[k].uid)))
 				continue;
 			checked[n_checked++] = ended[k].uid;
-			daemon_footholds_check(d, ended[k].uid, ended[k].id);
+			daemon_footholds_check(d, ended[k].uid, &ended[k]);
 		}
 		free(checked);
 	}
@@ -558,8 +574,11 @@ int daemon_grants_end(struct daemon *d, size_t n,
 	 * not a record could be written; daemon_audit logs that loudly. */
 	for (size_t k = 0; k < n_ended; k++) {
 		schedule_hold_clear(d->holds, &d->n_holds, ended[k].id);
+		char report[DAEMON_REPORT_MAX];
+
+		daemon_grant_report(&ended[k], report, sizeof(report));
 		daemon_grant_audit(d, &ended[k], event, peer,
-				   endings[taken_from[k]].reason);
+				   endings[taken_from[k]].reason, report);
 	}
 out:
 	for (size_t k = 0; ended && k < n_ended; k++)

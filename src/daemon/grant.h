@@ -108,11 +108,12 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 /*
  * Append grant's `event` record to the audit log (its id, account, key,
  * ticket, deadline, source list, mode, signer), by peer (NULL: by the
- * daemon) with reason (may be NULL); daemon_audit's result.
+ * daemon) with reason (may be NULL) and, for its end, the report of what
+ * happened during it (NULL otherwise); daemon_audit's result.
  */
 int daemon_grant_audit(struct daemon *d, const struct grant *grant,
 		       const char *event, const struct peer *peer,
-		       const char *reason);
+		       const char *reason, const char *report);
 
 /*
  * End the grant with that id: remove its line (marker and blob), drop it

@@ -134,6 +134,23 @@ static void grants_of(const struct daemon *d, uid_t uid, char *out, size_t size)
 						 d->state->grants[i].id);
 }
 
+/* Count one more found thing in the tally of each live grant of uid. */
+static void tally_live(struct daemon *d, uid_t uid, bool key, bool removed)
+{
+	for (size_t i = 0; i < d->state->n_grants; i++) {
+		struct grant_tally *t;
+
+		if (d->state->grants[i].uid != uid || !(t = grant_tally(&d->state->grants[i])))
+			continue;
+		if (!key) {
+			t->links_moved++;
+			continue;
+		}
+		t->keys_added++;
+		t->keys_removed += removed;
+	}
+}
+
 static void found_record(struct daemon *d, const struct account *acct, const char *file,
 			 const struct keyguard_found *f, bool removed, bool *changed)
 {
@@ -159,6 +176,8 @@ static void found_record(struct daemon *d, const struct account *acct, const cha
 		.reason = reason,
 	};
 	daemon_audit(d, &ev);
+	tally_live(d, acct->uid, true, removed);
+	*changed = true;
 	/* Logins made with it before it went end now. */
 	if (removed && ak.fingerprint[0])
 		daemon_sessions_planted(d, acct->name, ak.fingerprint);
@@ -226,6 +245,7 @@ static bool link_handle(struct daemon *d, const struct account *acct, const char
 		.reason = reason,
 	};
 	daemon_audit(d, &ev);
+	tally_live(d, acct->uid, false, false);
 	return true;
 }
 
@@ -260,8 +280,10 @@ static void sweep(struct daemon *d, const struct key_watch *kw, struct key_watch
 		r = keyguard_sweep(&d->authkeys, acct, &sw, &found, &n_found, &total, &why);
 		/* A link in the way, moved: the name is free, nothing more to
 		 * read (a new file there wakes the watcher again). */
-		if (r == SL_REFUSED && link_handle(d, acct, names[i], sw.remove))
+		if (r == SL_REFUSED && link_handle(d, acct, names[i], sw.remove)) {
+			changed = true;
 			continue;
+		}
 		if (r != 0) {
 			if (w && !w->refused_said)
 				log_err("%s: cannot look for keys added to ~/.ssh/%s: %s", acct->name,

@@ -56,7 +56,7 @@ json_t *op_extend(struct daemon *d, const struct connection *conn,
 			snprintf(message, sizeof(message), "%s", why);
 	}
 	if (r != 0) {
-		daemon_grant_audit(d, grant, "refuse", &peer, message);
+		daemon_grant_audit(d, grant, "refuse", &peer, message, NULL);
 		reply = proto_error(PROTO_ERR_REFUSED, message);
 		goto out;
 	}
@@ -113,7 +113,7 @@ json_t *op_extend(struct daemon *d, const struct connection *conn,
 		goto out;
 	}
 	snprintf(message, sizeof(message), "deadline moved from %s", old_text);
-	daemon_grant_audit(d, grant, "extend", &peer, message);
+	daemon_grant_audit(d, grant, "extend", &peer, message, NULL);
 	reply = json_pack("{s:b, s:o}", "ok", 1, "grant", grant_to_json(grant));
 out:
 	daemon_expire_due(d);

@@ -101,20 +101,30 @@ static void session_audit(struct daemon *d, const struct session *s,
 
 /* Record the end of the session at index i and take it out of the state
  * (the caller saves). */
-static void session_close(struct daemon *d, size_t i, const struct grant *g,
+static void session_close(struct daemon *d, size_t i, struct grant *g,
 			  const char *reason)
 {
 	struct session s = d->state->sessions[i];
 	time_t now = daemon_now();
 
-	session_audit(d, &s, g, "session_end", now > s.since ? (long long)(now - s.since) : 0,
-		      reason);
+	long long seconds = now > s.since ? (long long)(now - s.since) : 0;
+	struct grant_tally *t;
+
+	session_audit(d, &s, g, "session_end", seconds, reason);
 	state_remove_session(d->state, i);
-	/* What the session may have left behind besides keys. */
 	if (!g)
 		g = state_find_grant(d->state, s.grant_id);
-	if (g)
-		daemon_footholds_check(d, g->uid, g->id);
+	if (!g)
+		return;
+	/* For the report at the grant's end. */
+	t = grant_tally(g);
+	if (t) {
+		t->sessions++;
+		t->seconds += seconds;
+		grant_tally_address(t, s.address);
+	}
+	/* What the session may have left behind besides keys. */
+	daemon_footholds_check(d, g->uid, g);
 }
 
 static void save_state(struct daemon *d)
@@ -603,6 +613,12 @@ static void session_begin(struct daemon *d, const struct sshd_log_event *ev,
 		grant->last_login = s.since;
 	if (r == SL_NOT_FOUND) {
 		/* `ssh host true` can be over before its line is read. */
+		struct grant_tally *t = grant_tally(grant);
+
+		if (t) {
+			t->sessions++;
+			grant_tally_address(t, s.address);
+		}
 		login_scope_begin(d, &s, grant, false);
 		save_state(d);
 		session_audit(d, &s, grant, "session_start", -1, NULL);
@@ -786,7 +802,7 @@ static void monitor_term(struct session_watch *w)
 			strerror(-r));
 }
 
-void daemon_sessions_end_grant(struct daemon *d, const struct grant *grant,
+void daemon_sessions_end_grant(struct daemon *d, struct grant *grant,
 			       const char *reason)
 {
 	const char *id = grant->id;

@@ -114,6 +114,26 @@ expected=$(printf '%s\n' "systemd linger" "the at jobs" "the crontab" "~/.config
 [ -e "$linger" ] || fixture_fail "linger was undone"
 fixture_pass "linger turned on is reported when the grant ends; each foothold once"
 
+# --- the end report, in the end record and its journal sentence; show ID
+#     prints it for the grant that has ended ---
+report=$(grep '"report":' "$DAEMON_AUDIT" | grep -F "\"id\":\"$id\"")
+[ "$(printf '%s\n' "$report" | grep -c .)" -eq 1 ] && printf '%s' "$report" | grep -q '"event":"revoke"' ||
+	fixture_fail "expected one record of $id with a report, its revoke: $report"
+printf '%s' "$report" | grep -qF '"report":"2 sessions, ' ||
+	fixture_fail "the report does not count the two sessions: $report"
+printf '%s' "$report" | grep -qF "from 127.0.0.1; no key added; footholds: the crontab, the at jobs, systemd linger, ~/.config/systemd/user" ||
+	fixture_fail "the report does not name the address and the footholds: $report"
+grep "$id" "$DAEMON_LOG" | grep -q "): 2 sessions, .* footholds: the crontab" ||
+	fixture_fail "no journal sentence summing up $id: $(grep "$id" "$DAEMON_LOG" | tail -n 2)"
+sl show "$id" >"$work/show.out" 2>&1 || fixture_fail "show of the ended grant failed: $(cat "$work/show.out")"
+grep -q "Grant $id has ended" "$work/show.out" && grep -q "report:.*2 sessions" "$work/show.out" ||
+	fixture_fail "show of the ended grant does not print its report: $(cat "$work/show.out")"
+sl show --json "$id" | grep -q '"event":"revoke",.*"report":"2 sessions' || fixture_fail "show --json of the ended grant: $(sl show --json "$id")"
+rc=0
+sl show 0123456789ab >/dev/null 2>"$work/err" || rc=$?
+[ "$rc" -eq 3 ] || fixture_fail "show of a grant that never was: exit $rc, expected 3"
+fixture_pass "a grant's end is summed up in one record and sentence, and show prints it afterwards"
+
 # --- a new grant starts from what is there now: nothing to report ---
 grant --for 10m
 id2=$G_ID

@@ -337,6 +337,9 @@ cp -p "$ak" "$work/after.bytes"
 sleep 1.5
 cmp -s "$ak" "$work/after.bytes" || fixture_fail "a line the owner added with no grant live was touched"
 login "$FIXTURE_DIR/planted" || fixture_fail "the owner's own new key does not log in: $(tail -c 300 "$ak" | od -c | tail -n 5) $(tail -n 3 "$log")"
+grep '"report":' "$DAEMON_AUDIT" | grep -F "\"id\":\"$sftp_id\"" |
+	grep -qE 'key lines added \([0-9]+ removed, 0 kept\), 3 links in place of key files moved aside' ||
+	fixture_fail "the SFTP grant's end report does not count the keys and links: $(grep '"report":' "$DAEMON_AUDIT" | tail -n 2)"
 fixture_pass "with no grant live, a line the owner adds is never touched"
 
 # --- added_keys = report: found and recorded, not removed ---

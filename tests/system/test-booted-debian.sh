@@ -55,7 +55,8 @@ failed=0
 
 container_build_deb "$source_root" "$build_root"
 mapfile -t needs < <(container_deb_needs "$CONTAINER_DEB")
-container_rootfs "$work_dir/cache" "${needs[@]}"
+# cron: a crontab for the footholds check.
+container_rootfs "$work_dir/cache" "${needs[@]}" cron
 # A web server's document root, as on the machine of a shop: it exists
 # before sshleased starts, so ReadWritePaths=-/var/www takes it.
 install -d -m 0755 "$CONTAINER_ROOT/var/www"
@@ -783,6 +784,29 @@ check_planted_key() {
 	sl revoke "$id" >/dev/null || fail "revoke $id failed"
 }
 
+# A crontab line that appears while a grant's login is open is reported
+# when it ends: under the unit's narrow capabilities root can still look
+# at the crontab spool, which it owns (the file itself is not read).
+check_foothold_crontab() {
+	local user id out client home
+	out=$(ct_new_grant slf cronner) || exit 1 # fail gave the reason
+	read -r user id <<<"$out"
+	home=$(ct_home "$user")
+	CONTAINER_TIMEOUT=60 ct_ssh cronner "$user" 'echo in; while [ ! -e go ]; do sleep 0.1; done' \
+		>"$FIXTURE_DIR/cron.out" &
+	client=$!
+	ct_wait grep -q '^in$' "$FIXTURE_DIR/cron.out" || fail "the grant's login failed: $(head -c 300 "$FIXTURE_DIR/ssh.err")"
+	in_ct bash -c "echo '*/5 * * * * /bin/true # planted' | crontab -u '$user' -" || fail "crontab -u $user failed"
+	in_ct touch "$home/go"
+	wait "$client"
+	ct_wait audit_has "$id" foothold "the crontab of $user changed during grant $id" ||
+		fail "no foothold record of the crontab within 10 s of the session's end: $(sl audit --grant "$id" | tail -n 3)"
+	sl show "$id" | grep -q "the crontab changed since the grant began" || fail "show does not list the crontab"
+	in_ct crontab -l -u "$user" | grep -q '# planted' || fail "the crontab was undone"
+	in_ct crontab -r -u "$user"
+	sl revoke "$id" >/dev/null || fail "revoke $id failed"
+}
+
 # In this order: the two before the journal checks remove and reinstall
 # the package; the journal checks look at what the earlier ones logged.
 checks=(
@@ -793,6 +817,7 @@ checks=(
 	check_session_leftovers_logind
 	check_session_leftovers_nopam
 	check_planted_key
+	check_foothold_crontab
 	check_session_leftovers_after_close
 	check_session_scope_after_reexec
 	check_session_terminal_notice

@@ -312,6 +312,66 @@ static void test_scopes(void)
 	state_free(state);
 }
 
+/* A grant's tally is saved once there is one, and a grant without one is
+ * saved as before; the address list keeps each address once. */
+static void test_grant_tally(void)
+{
+	const char *dir = sub("tally");
+	struct state *state = sample_state(2), *loaded = NULL;
+	struct grant_tally *t = grant_tally(&state->grants[1]);
+	const char *why = NULL;
+	char file[600], *text;
+	size_t len;
+
+	CHECK(t != NULL);
+	if (!t) {
+		state_free(state);
+		return;
+	}
+	t->sessions = 3;
+	t->seconds = 4000;
+	grant_tally_address(t, "203.0.113.7");
+	grant_tally_address(t, "203.0.113.70");
+	grant_tally_address(t, "203.0.113.7");
+	CHECK_STR(t->addresses, "203.0.113.7, 203.0.113.70");
+	t->keys_added = 2;
+	t->keys_removed = 1;
+	t->footholds = 1u << FOOTHOLD_LINGER;
+	CHECK_INT(state_save(dir, state), 0);
+	snprintf(file, sizeof(file), "%s/state.json", dir);
+	text = slurp(file, &len);
+	CHECK(text && strstr(text, "\"tally\":{\"sessions\":3,\"seconds\":4000,") &&
+	      strstr(text, "\"footholds\":[\"linger\"]"));
+	/* Only the grant with one has it. */
+	CHECK(text && strstr(text, "\"tally\"") &&
+	      !strstr(strstr(text, "\"tally\"") + 1, "\"tally\""));
+	free(text);
+	CHECK_INT(state_load(dir, &loaded, &why), 0);
+	CHECK(loaded && loaded->n_grants == 2);
+	if (loaded && loaded->n_grants == 2) {
+		CHECK(loaded->grants[0].tally == NULL);
+		CHECK(loaded->grants[1].tally != NULL);
+		if (loaded->grants[1].tally) {
+			CHECK_INT(loaded->grants[1].tally->sessions, 3);
+			CHECK_INT(loaded->grants[1].tally->seconds, 4000);
+			CHECK_STR(loaded->grants[1].tally->addresses, "203.0.113.7, 203.0.113.70");
+			CHECK_INT(loaded->grants[1].tally->keys_removed, 1);
+			CHECK_INT(loaded->grants[1].tally->footholds, 1u << FOOTHOLD_LINGER);
+		}
+	}
+	state_free(loaded);
+	/* Many addresses end in " ...". */
+	for (int i = 0; i < 40; i++) {
+		char a[32];
+
+		snprintf(a, sizeof(a), "198.51.100.%d", i);
+		grant_tally_address(t, a);
+	}
+	len = strlen(t->addresses);
+	CHECK(len >= 4 && strcmp(t->addresses + len - 4, " ...") == 0);
+	state_free(state);
+}
+
 /* Key watches keep their footholds (footholds.h) when they have them; a
  * watch from before them loads without; a bad signature is refused. */
 static void test_key_watch_footholds(void)
@@ -984,6 +1044,7 @@ int main(void)
 	TEST(test_round_trip());
 	TEST(test_scopes());
 	TEST(test_key_watch_footholds());
+	TEST(test_grant_tally());
 	TEST(test_grant_json());
 	TEST(test_add_find_remove());
 	TEST(test_nonces());

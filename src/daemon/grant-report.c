@@ -1,0 +1,53 @@
+/* The report at a grant's end (sshlease(1) END OF A GRANT), from the
+ * grant's tally: the "report" of its end record (and so of its journal
+ * sentence). */
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "timeutil.h"
+
+/* "the crontab, systemd linger" of the bits set, or "none". */
+static void footholds_text(unsigned bits, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < FOOTHOLD_COUNT && used < size; i++)
+		if (bits & (1u << i))
+			used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "",
+						 foothold_label((enum foothold_item)i));
+	if (!out[0])
+		snprintf(out, size, "none");
+}
+
+void daemon_grant_report(const struct grant *g, char *out, size_t size)
+{
+	const struct grant_tally zero = { 0 }, *t = g->tally ? g->tally : &zero;
+	char time_text[64], sessions[320], keys[160], footholds[160];
+
+	if (t->sessions == 0) {
+		snprintf(sessions, sizeof(sessions), "no session");
+	} else {
+		if (t->seconds > 0)
+			duration_format((int64_t)t->seconds, time_text, sizeof(time_text));
+		else
+			snprintf(time_text, sizeof(time_text), "under a second");
+		snprintf(sessions, sizeof(sessions), "%u session%s, %s in all, from %s", t->sessions,
+			 t->sessions == 1 ? "" : "s", time_text, t->addresses[0] ? t->addresses : "?");
+	}
+	if (t->keys_added == 0)
+		snprintf(keys, sizeof(keys), "no key added");
+	else
+		snprintf(keys, sizeof(keys), "%u key line%s added (%u removed, %u kept)",
+			 t->keys_added, t->keys_added == 1 ? "" : "s", t->keys_removed,
+			 t->keys_added - t->keys_removed);
+	if (t->links_moved) {
+		size_t used = strlen(keys);
+
+		snprintf(keys + used, sizeof(keys) - used, ", %u link%s in place of key files moved aside",
+			 t->links_moved, t->links_moved == 1 ? "" : "s");
+	}
+	footholds_text(t->footholds, footholds, sizeof(footholds));
+	snprintf(out, size, "%s; %s; footholds: %s", sessions, keys, footholds);
+}
