@@ -42,6 +42,7 @@ struct sshlease_config {
 	enum authkeys_mode mode;
 	char *from; /* canonical list, or NULL */
 	bool added_keys_report; /* added_keys = report: found, not removed */
+	bool report_changes;    /* count the home's changed files at a grant's end */
 	/* [tokens] */
 	bool require_signed;
 	struct config_signer *signers;

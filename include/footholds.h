@@ -20,6 +20,8 @@
 #define SSHLEASE_FOOTHOLDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
 
 #include "account.h"
 #include "authkeys.h"
@@ -53,5 +55,27 @@ bool foothold_sig_valid(const char *text);
  * cannot be read is "". */
 void footholds_take(const struct authkeys_ctx *ctx, const struct account *acct,
 		    foothold_sig out[FOOTHOLD_COUNT]);
+
+/* The files of a home changed during a grant ([grant] report_changes). */
+#define HOME_CHANGES_LISTED 50
+#define HOME_CHANGES_PATH_MAX 160
+struct home_changes {
+	size_t count;        /* files (not directories) whose ctime is in range */
+	size_t listed;       /* the first of them, in paths */
+	char paths[HOME_CHANGES_LISTED][HOME_CHANGES_PATH_MAX]; /* from the home,
+								   control bytes as '?' */
+	bool cut_short;      /* the walk stopped at its bound (time, entries) */
+};
+
+/*
+ * Walk acct's home as the account (the engine's child, following no link
+ * and staying on the home's file system) and count the files whose ctime
+ * lies in [since, until], leaving out the key files named in skip (in
+ * ~/.ssh: sshlease writes them itself). Bounded: 200,000 entries and two
+ * seconds. 0, or what userfs_run returns with *why.
+ */
+int home_changes_find(const struct authkeys_ctx *ctx, const struct account *acct,
+		      time_t since, time_t until, const char *const *skip, size_t n_skip,
+		      struct home_changes *out, const char **why);
 
 #endif

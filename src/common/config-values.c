@@ -39,6 +39,8 @@ const struct config_key_info config_keys[] = {
 		     "addresses or CIDRs a granted key may log in from, comma-separated; empty means anywhere" },
 	[K_ADDED_KEYS] = { "grant", "added_keys", "remove",
 			   "what happens to a key line added to an account's key files while a grant of it is live: remove or report" },
+	[K_REPORT_CHANGES] = { "grant", "report_changes", "no",
+			       "at the end of a grant with logins, count the files of the home changed during it and name the first 50 (yes or no)" },
 	[K_REQUIRE_SIGNED] = { "tokens", "require_signed", "no",
 			       "refuse raw keys: accept only tokens signed by a trusted_signer" },
 	[K_TRUSTED_SIGNER] = { "tokens", "trusted_signer", "",
@@ -515,6 +517,9 @@ int config_set_value(struct load_ctx *ctx, enum config_key_id id, const char *va
 			c->added_keys_report = strcmp(value, "report") == 0;
 		else
 			bad_value(ctx, id, value, "expected remove or report");
+		return 0;
+	case K_REPORT_CHANGES:
+		set_bool(ctx, id, &c->report_changes, value);
 		return 0;
 	case K_REQUIRE_SIGNED:
 		set_bool(ctx, id, &c->require_signed, value);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -311,4 +312,144 @@ void footholds_take(const struct authkeys_ctx *ctx, const struct account *acct,
 	at_sig(acct->uid, out[FOOTHOLD_AT]);
 	file_sig(LINGER_DIR, "sshlease linger", acct->name, out[FOOTHOLD_LINGER]);
 	units_sig(ctx, acct, out[FOOTHOLD_USER_UNITS]);
+}
+
+/* ---- as the account: the home's files changed during a grant ---- */
+
+#define WALK_ENTRIES_MAX 200000
+#define WALK_SECONDS 2
+#define WALK_DEPTH_MAX 64
+
+struct walk {
+	time_t since, until;
+	const char *const *skip;
+	size_t n_skip;
+	dev_t dev;
+	size_t entries;
+	struct timespec deadline;
+	struct home_changes *out;
+};
+
+static bool walk_over(struct walk *w)
+{
+	struct timespec now;
+
+	if (w->entries >= WALK_ENTRIES_MAX)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > w->deadline.tv_sec ||
+	       (now.tv_sec == w->deadline.tv_sec && now.tv_nsec >= w->deadline.tv_nsec);
+}
+
+static bool skipped(const struct walk *w, const char *path)
+{
+	for (size_t i = 0; i < w->n_skip; i++)
+		if (strncmp(path, ".ssh/", 5) == 0 && strcmp(path + 5, w->skip[i]) == 0)
+			return true;
+	return false;
+}
+
+static void walk_note(struct walk *w, const char *path)
+{
+	struct home_changes *o = w->out;
+
+	o->count++;
+	if (o->listed >= HOME_CHANGES_LISTED)
+		return;
+	size_t len = strnlen(path, HOME_CHANGES_PATH_MAX - 1);
+
+	memcpy(o->paths[o->listed], path, len);
+	o->paths[o->listed][len] = '\0';
+	for (char *c = o->paths[o->listed]; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	o->listed++;
+}
+
+/* The entries of dir_fd (at path, "" for the home), depth first. */
+static void walk_dir(struct walk *w, int dir_fd, const char *path, int depth)
+{
+	size_t n = 0, more = 0;
+	char **list = list_names(dir_fd, &n, &more);
+	char sub[4096];
+
+	if (more)
+		w->out->cut_short = true;
+	for (size_t i = 0; i < n && !w->out->cut_short; i++) {
+		struct stat st;
+
+		if (walk_over(w)) {
+			w->out->cut_short = true;
+			break;
+		}
+		w->entries++;
+		if (fstatat(dir_fd, list[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if ((size_t)snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "/" : "", list[i]) >=
+		    sizeof(sub))
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int fd;
+
+			if (st.st_dev != w->dev || depth >= WALK_DEPTH_MAX)
+				continue;
+			fd = openat(dir_fd, list[i], DIR_FLAGS);
+			if (fd >= 0) {
+				walk_dir(w, fd, sub, depth + 1);
+				close(fd);
+			}
+			continue;
+		}
+		if (st.st_ctim.tv_sec >= w->since && st.st_ctim.tv_sec <= w->until && !skipped(w, sub))
+			walk_note(w, sub);
+	}
+	names_free(list, n);
+}
+
+static int changes_scan(const void *arg, int home_fd, struct userfs_change *change)
+{
+	const struct walk *in = arg;
+	struct walk w = *in;
+	struct home_changes *out = calloc(1, sizeof(*out));
+	struct stat st;
+
+	if (!out)
+		return -ENOMEM;
+	w.out = out;
+	if (fstat(home_fd, &st) == 0) {
+		w.dev = st.st_dev;
+		clock_gettime(CLOCK_MONOTONIC, &w.deadline);
+		w.deadline.tv_sec += WALK_SECONDS;
+		walk_dir(&w, home_fd, "", 0);
+	}
+	change->payload = (char *)out;
+	change->payload_len = sizeof(*out);
+	return 0;
+}
+
+int home_changes_find(const struct authkeys_ctx *ctx, const struct account *acct,
+		      time_t since, time_t until, const char *const *skip, size_t n_skip,
+		      struct home_changes *out, const char **why)
+{
+	struct walk w = { .since = since, .until = until, .skip = skip, .n_skip = n_skip };
+	struct userfs_result res;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = userfs_run(ctx, acct, &(struct userfs_op){ .home = changes_scan, .arg = &w }, &res, why);
+	if (r != 0)
+		return r;
+	if (res.payload_len != sizeof(*out) || !res.payload) {
+		free(res.payload);
+		*why = "the process acting as the account sent a malformed answer";
+		return -EPROTO;
+	}
+	memcpy(out, res.payload, sizeof(*out));
+	free(res.payload);
+	/* What came back is the account's to make: keep it in bounds. */
+	if (out->listed > HOME_CHANGES_LISTED)
+		out->listed = HOME_CHANGES_LISTED;
+	for (size_t i = 0; i < out->listed; i++)
+		out->paths[i][HOME_CHANGES_PATH_MAX - 1] = '\0';
+	return 0;
 }

@@ -374,9 +374,11 @@ bool daemon_footholds_check(struct daemon *d, uid_t uid, struct grant *g);
 
 /* The report of what happened during grant g, which has just ended, from
  * its tally, into out: the "report" of its end record in the audit log
- * (and of that record's journal sentence). */
-#define DAEMON_REPORT_MAX 900
-void daemon_grant_report(const struct grant *g, char *out, size_t size);
+ * (and of that record's journal sentence); with [grant] report_changes and
+ * logins, also the home's files changed during it (a walk as the
+ * account). */
+#define DAEMON_REPORT_MAX 10240
+void daemon_grant_report(struct daemon *d, const struct grant *g, char *out, size_t size);
 
 /* The snapshot of acct's key files, added to the state (not saved) unless
  * it has a watch already: taken before a grant's line is written, so that

@@ -1,11 +1,49 @@
 /* The report at a grant's end (sshlease(1) END OF A GRANT), from the
  * grant's tally: the "report" of its end record (and so of its journal
  * sentence). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
+#include "keyguard.h"
 #include "timeutil.h"
+
+/* [grant] report_changes: "; N files of the home changed during the
+ * grant: a, b, ..." (the key files sshlease writes left out). */
+static void changes_append(struct daemon *d, const struct grant *g, char *out, size_t size)
+{
+	char names[KEYGUARD_FILES_MAX][64];
+	const char *skip[KEYGUARD_FILES_MAX];
+	size_t n = keyguard_file_names(d->sshd.key_files[0] ? d->sshd.key_files : NULL, names,
+				       KEYGUARD_FILES_MAX, NULL);
+	struct home_changes *hc = calloc(1, sizeof(*hc));
+	size_t used = strlen(out);
+	struct account *acct = NULL;
+	const char *why = NULL;
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		skip[i] = names[i];
+	r = hc ? account_lookup_uid(g->uid, &acct, &why) : -ENOMEM;
+	if (r == 0)
+		r = home_changes_find(&d->authkeys, acct, g->created, daemon_now(), skip, n, hc, &why);
+	if (r != 0) {
+		snprintf(out + used, size - used, "; files changed in the home: not counted (%s)",
+			 why ? why : "out of memory");
+		goto done;
+	}
+	used += (size_t)snprintf(out + used, size - used,
+				 "; %s%zu file%s of the home changed during the grant%s",
+				 hc->cut_short ? "at least " : "", hc->count, hc->count == 1 ? "" : "s",
+				 hc->listed ? (hc->listed < hc->count ? ", the first: " : ": ") : "");
+	for (size_t i = 0; i < hc->listed && used < size; i++)
+		used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "", hc->paths[i]);
+done:
+	account_free(acct);
+	free(hc);
+}
 
 /* "the crontab, systemd linger" of the bits set, or "none". */
 static void footholds_text(unsigned bits, char *out, size_t size)
@@ -21,7 +59,7 @@ static void footholds_text(unsigned bits, char *out, size_t size)
 		snprintf(out, size, "none");
 }
 
-void daemon_grant_report(const struct grant *g, char *out, size_t size)
+void daemon_grant_report(struct daemon *d, const struct grant *g, char *out, size_t size)
 {
 	const struct grant_tally zero = { 0 }, *t = g->tally ? g->tally : &zero;
 	char time_text[64], sessions[320], keys[160], footholds[160];
@@ -50,4 +88,6 @@ void daemon_grant_report(const struct grant *g, char *out, size_t size)
 	}
 	footholds_text(t->footholds, footholds, sizeof(footholds));
 	snprintf(out, size, "%s; %s; footholds: %s", sessions, keys, footholds);
+	if (d->config->report_changes && t->sessions > 0)
+		changes_append(d, g, out, size);
 }

@@ -574,9 +574,9 @@ int daemon_grants_end(struct daemon *d, size_t n,
 	 * not a record could be written; daemon_audit logs that loudly. */
 	for (size_t k = 0; k < n_ended; k++) {
 		schedule_hold_clear(d->holds, &d->n_holds, ended[k].id);
-		char report[DAEMON_REPORT_MAX];
+		static char report[DAEMON_REPORT_MAX];
 
-		daemon_grant_report(&ended[k], report, sizeof(report));
+		daemon_grant_report(d, &ended[k], report, sizeof(report));
 		daemon_grant_audit(d, &ended[k], event, peer,
 				   endings[taken_from[k]].reason, report);
 	}

@@ -3,7 +3,9 @@
 # leaves behind besides keys (a crontab, an at job, a user unit, systemd
 # linger) is reported when the session ends (audit "foothold", journal,
 # show) and never undone; what the account had before the grant, and what
-# does not change, is never reported; each change is reported once.
+# does not change, is never reported; each change is reported once. The
+# grant's end report sums it up, with report_changes = yes also the home's
+# changed files.
 #
 # usage: test-daemon-footholds.sh SSHLEASED SSHLEASE
 # Needs root, openssh-server, openssh-client, passwd, cron (crontab).
@@ -142,4 +144,21 @@ fixture_wait_for "the end of the new grant's session" session_ended "$id2" 1
 sl revoke "$id2" >/dev/null || fixture_fail "revoke failed"
 [ -z "$(footholds "$id2")" ] || fixture_fail "a new grant reported what was there before it: $(footholds "$id2")"
 fixture_pass "a new grant's start includes what earlier grants left: nothing is reported again"
+
+# --- [grant] report_changes = yes: the report counts and names the home's
+#     files changed during the grant (not the key files sshlease writes) ---
+grep -q "files of the home" "$DAEMON_AUDIT" && fixture_fail "report_changes = no counted files"
+daemon_stop
+daemon_config_write "[grant]" "users = $user" "report_changes = yes" "[sshd]" "log = $log"
+daemon_start
+sleep 1 # what the grants before changed is older than this one
+grant --for 10m
+id3=$G_ID
+run 'mkdir -p shop && echo x >shop/app.php && echo y >notes.txt' || fixture_fail "the login failed"
+fixture_wait_for "the end of the changing session" session_ended "$id3" 1
+sl revoke "$id3" >/dev/null || fixture_fail "revoke failed"
+report=$(grep '"report":' "$DAEMON_AUDIT" | grep -F "\"id\":\"$id3\"")
+printf '%s' "$report" | grep -qF '2 files of the home changed during the grant: notes.txt, shop/app.php"' ||
+	fixture_fail "the report does not name the two files changed: $report"
+fixture_pass "report_changes = yes counts and names the home's files changed during the grant"
 daemon_stop

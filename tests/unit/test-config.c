@@ -115,6 +115,7 @@ static bool configs_equal(const struct sshlease_config *a,
 	       a->key_types == b->key_types &&
 	       a->min_rsa_bits == b->min_rsa_bits && a->mode == b->mode &&
 	       strings_equal(a->from, b->from) &&
+	       a->report_changes == b->report_changes &&
 	       a->require_signed == b->require_signed &&
 	       a->sshd_port == b->sshd_port &&
 	       a->expiry_format == b->expiry_format &&
@@ -150,6 +151,7 @@ static void check_is_default(const char *name, const struct sshlease_config *c)
 	CHECK_STR(c->sshd_config, "/etc/ssh/sshd_config");
 	CHECK(c->sshd_log == NULL); /* the journal */
 	CHECK(!c->added_keys_report);
+	CHECK(!c->report_changes);
 }
 
 static void test_defaults(void)
@@ -163,7 +165,7 @@ static void test_defaults(void)
 
 static void test_key_table(void)
 {
-	CHECK_INT(config_keys_count, 19);
+	CHECK_INT(config_keys_count, 20);
 	for (size_t i = 0; i < config_keys_count; i++) {
 		const struct config_key_info *k = &config_keys[i];
 
@@ -246,6 +248,7 @@ static void test_full_file(void)
 		 "min_rsa_bits = 4096\n"
 		 "mode = sftp\n"
 		 "from = 203.0.113.0/24,2001:DB8::/32\n"
+		 "report_changes = yes\n"
 		 "# a comment\n"
 		 "[tokens]\n"
 		 "require_signed = yes\n"
@@ -279,6 +282,7 @@ static void test_full_file(void)
 	CHECK_INT(c->min_rsa_bits, 4096);
 	CHECK_INT(c->mode, AUTHKEYS_MODE_SFTP);
 	CHECK_STR(c->from, "203.0.113.0/24,2001:db8::/32");
+	CHECK(c->report_changes);
 	CHECK(c->require_signed);
 	CHECK_INT(c->n_signers, 2);
 	if (c->n_signers == 2) {
