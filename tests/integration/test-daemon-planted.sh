@@ -174,8 +174,9 @@ symlink ../keys.txt .ssh/authorized_keys2
 SFTP
 	fixture_fail "sftp symlink failed: $(head -c 300 "$work/sftp.out")"
 fixture_wait_for "the symlink in place of authorized_keys2 to be moved aside" not_link "$ak2"
-moved_record 'a symlink was put in place of ~/.ssh/authorized_keys2' ||
-	fixture_fail "no key_file_moved record of the symlink: $(grep moved "$DAEMON_LOG" | tail -n 2)"
+# (the record follows the rename: wait for it too)
+fixture_wait_for "a key_file_moved record of the symlink" moved_record 'a symlink was put in place of ~/.ssh/authorized_keys2'
+
 [ -L "$(echo "$home"/.ssh/authorized_keys2.sshlease-moved-*)" ] ||
 	fixture_fail "the symlink is not kept under its new name: $(ls -la "$home/.ssh")"
 cmp -s "$home/keys.txt" "$FIXTURE_DIR/planted8.pub" || fixture_fail "the file the symlink led to was changed"
@@ -186,8 +187,8 @@ ln keys.txt .ssh/authorized_keys2
 SFTP
 	fixture_fail "sftp ln (a hard link) failed: $(head -c 300 "$work/sftp.out")"
 fixture_wait_for "the hard link in place of authorized_keys2 to be moved aside" not_link "$ak2"
-moved_record 'a hard link was put in place of ~/.ssh/authorized_keys2' ||
-	fixture_fail "no key_file_moved record of the hard link"
+fixture_wait_for "a key_file_moved record of the hard link" moved_record 'a hard link was put in place of ~/.ssh/authorized_keys2'
+
 cmp -s "$home/keys.txt" "$FIXTURE_DIR/planted8.pub" || fixture_fail "the file the hard link shared was changed"
 login "$FIXTURE_DIR/planted8" && fixture_fail "the key behind the moved hard link logs in"
 rm "$home"/.ssh/authorized_keys2.sshlease-moved-* "$home/keys.txt"
@@ -315,7 +316,8 @@ ssh "${o[@]}" -p "$FIXTURE_SSHD_PORT" "$user@127.0.0.1" \
 	'cp -a .ssh .ssh-copy && cat >>.ssh-copy/authorized_keys && mv .ssh .ssh-old && ln -s .ssh-copy .ssh' \
 	<"$FIXTURE_DIR/planted9.pub" || fixture_fail "the shell grant could not replace ~/.ssh"
 fixture_wait_for "the symlink in place of ~/.ssh to be moved aside" bash -c "[ ! -L '$home/.ssh' ]"
-moved_record '~/.ssh was replaced by a symlink' || fixture_fail "no key_file_moved record of ~/.ssh"
+fixture_wait_for "a key_file_moved record of ~/.ssh" moved_record '~/.ssh was replaced by a symlink'
+
 login "$FIXTURE_DIR/planted9" && fixture_fail "the key behind the moved ~/.ssh symlink logs in"
 rm "$home"/.ssh.sshlease-moved-*
 mv "$home/.ssh-copy" "$home/.ssh"

@@ -341,6 +341,10 @@ leftovers_end_with_grant() { # unit_prefix key_prefix early
 	# one of this grant made for a login since t0.
 	ct_wait new_scope "$id" "$user" "$1" "$t0" ||
 		fail "state.json holds no scope $1* of $id for the login: $(in_ct cat /var/lib/sshlease/state.json | tail -c 600)"
+	# ...and the login's shell is in it (the record may be saved before
+	# systemd has moved the login's processes into a new transient scope).
+	ct_wait in_ct bash -c "for p in \$(pgrep -u '$user' -f 'while \\[ ! -e go'); do grep -q '/$1' /proc/\$p/cgroup && exit 0; done; exit 1" ||
+		fail "the login's shell is in no $1* scope: $(in_ct bash -c "for p in \$(pgrep -u '$user' -f 'while'); do cat /proc/\$p/cgroup; done")"
 	in_ct touch "$home/go"
 	ct_wait in_ct bash -c "[ \$(pgrep -u '$user' -fc '^sleep 777[0123]\$') -eq 4 ]" ||
 		fail "the login of $user did not start its four processes"
