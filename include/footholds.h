@@ -51,10 +51,12 @@ const char *foothold_label(enum foothold_item item);
 bool foothold_sig_valid(const char *text);
 
 /* Take every signature of acct now (as root, except user_units, which a
- * child that is the account reads through the engine). Never fails: what
- * cannot be read is "". */
-void footholds_take(const struct authkeys_ctx *ctx, const struct account *acct,
-		    foothold_sig out[FOOTHOLD_COUNT]);
+ * child that is the account reads through the engine; not with
+ * skip_account). What cannot be read is "". Returns what the engine
+ * returned for user_units (0 when skipped), so that a caller can tell a
+ * child that did not answer in time (-ETIMEDOUT). */
+int footholds_take(const struct authkeys_ctx *ctx, const struct account *acct,
+		   bool skip_account, foothold_sig out[FOOTHOLD_COUNT]);
 
 /* The files of a home changed during a grant ([grant] report_changes). */
 #define HOME_CHANGES_LISTED 50
@@ -64,7 +66,8 @@ struct home_changes {
 	size_t listed;       /* the first of them, in paths */
 	char paths[HOME_CHANGES_LISTED][HOME_CHANGES_PATH_MAX]; /* from the home,
 								   control bytes as '?' */
-	bool cut_short;      /* the walk stopped at its bound (time, entries) */
+	unsigned char cut_short; /* not every entry was looked at (time, entries,
+				    depth, a very long path): "at least" */
 };
 
 /*
@@ -72,7 +75,8 @@ struct home_changes {
  * and staying on the home's file system) and count the files whose ctime
  * lies in [since, until], leaving out the key files named in skip (in
  * ~/.ssh: sshlease writes them itself). Bounded: 200,000 entries and two
- * seconds. 0, or what userfs_run returns with *why.
+ * seconds; a directory's entries past the first 1024 are not looked at
+ * (then cut_short). 0, or what userfs_run returns with *why.
  */
 int home_changes_find(const struct authkeys_ctx *ctx, const struct account *acct,
 		      time_t since, time_t until, const char *const *skip, size_t n_skip,

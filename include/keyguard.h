@@ -101,10 +101,12 @@ struct keyguard_moved {
  * symlink in place of ~/.ssh, or a symlink or one of several hard links
  * in place of ~/.ssh/<name>. While a grant is live (the snapshot found
  * none: keyguard_snapshot refuses them) such an entry was made since, and
- * sshd would read keys through it that no sweep sees; so the entry itself
- * is renamed to <entry>.sshlease-moved-<unix time> in its directory, as
- * the account, under the account's lock. No byte of what it leads to is
- * touched, and moving it back undoes it. moved->what is NONE when there
+ * sshd would read keys through it that no sweep sees; so, as the account
+ * and under its lock, a symlink is renamed to <entry>.sshlease-moved-<unix
+ * time> in its directory (no byte of what it leads to is touched; moving
+ * it back undoes it), and a hard link is replaced by a copy of its own
+ * under the same name, to be swept (the file it shared keeps its other
+ * names and every byte). moved->what is NONE when there
  * was nothing such. Returns 0, SL_REFUSED or -errno with *why.
  */
 int keyguard_move_aside(const struct authkeys_ctx *ctx, const struct account *acct,

@@ -40,7 +40,7 @@ const struct config_key_info config_keys[] = {
 	[K_ADDED_KEYS] = { "grant", "added_keys", "remove",
 			   "what happens to a key line added to an account's key files while a grant of it is live: remove or report" },
 	[K_REPORT_CHANGES] = { "grant", "report_changes", "no",
-			       "at the end of a grant with logins, count the files of the home changed during it and name the first 50 (yes or no)" },
+			       "at the end of a grant with logins, count the files of the home changed during it and name the first of them (yes or no)" },
 	[K_REQUIRE_SIGNED] = { "tokens", "require_signed", "no",
 			       "refuse raw keys: accept only tokens signed by a trusted_signer" },
 	[K_TRUSTED_SIGNER] = { "tokens", "trusted_signer", "",

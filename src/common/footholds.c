@@ -184,37 +184,58 @@ static void file_sig(const char *dir, const char *domain, const char *user, foot
 	sig_end(&s, out);
 }
 
-/* The at jobs: the regular files of ATJOBS_DIR owned by uid. */
+/* The at jobs: the regular files of ATJOBS_DIR owned by uid (only
+ * those: other accounts' jobs neither count nor crowd them out). */
 static void at_sig(uid_t uid, foothold_sig out)
 {
 	int dir_fd = open(ATJOBS_DIR, DIR_FLAGS);
+	DIR *dir = dir_fd >= 0 ? fdopendir(dir_fd) : NULL;
+	char **list = NULL;
 	size_t n = 0, more = 0;
-	char **list;
+	struct dirent *e;
 	struct sig s;
 
 	out[0] = '\0';
-	if (dir_fd < 0) {
+	if (!dir) {
 		if (errno == ENOENT)
 			snprintf(out, FOOTHOLD_SIG_SIZE, "-");
+		if (dir_fd >= 0)
+			close(dir_fd);
 		return;
 	}
-	list = list_names(dir_fd, &n, &more);
+	list = calloc(ENTRIES_MAX, sizeof(*list));
+	while (list && (e = readdir(dir))) {
+		struct stat st;
+
+		if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != uid)
+			continue;
+		if (n >= ENTRIES_MAX || !(list[n] = strdup(e->d_name))) {
+			more++;
+			continue;
+		}
+		n++;
+	}
 	if (list) {
+		char count[32];
+
+		qsort(list, n, sizeof(*list), name_compare);
 		sig_begin(&s, "sshlease at jobs");
 		for (size_t i = 0; i < n; i++) {
 			struct stat st;
 
-			if (fstatat(dir_fd, list[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    S_ISREG(st.st_mode) && st.st_uid == uid)
+			if (fstatat(dirfd(dir), list[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
 				sig_stat(&s, list[i], &st);
 		}
-		if (s.entries == 0 && more == 0)
+		snprintf(count, sizeof(count), "%zu more", more);
+		sig_text(&s, count);
+		if (n == 0 && more == 0)
 			snprintf(out, FOOTHOLD_SIG_SIZE, "-");
 		else
 			sig_end(&s, out);
 	}
 	names_free(list, n);
-	close(dir_fd);
+	closedir(dir);
 }
 
 /* ---- as the account: ~/.config/systemd/user ---- */
@@ -263,15 +284,34 @@ static int units_scan(const void *arg, int home_fd, struct userfs_change *change
 
 	(void)arg;
 	for (size_t i = 0; i < SL_ARRAY_SIZE(path); i++) {
+		struct stat st;
+
 		next = openat(fd, path[i], DIR_FLAGS);
-		if (fd != home_fd)
-			close(fd);
 		if (next < 0) {
-			if (errno == ENOENT)
+			int e = errno;
+
+			/* A link in the path (systemd follows it): its name
+			 * and target are the signature, so that it shows. */
+			if ((e == ELOOP || e == ENOTDIR) &&
+			    fstatat(fd, path[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+				char target[512];
+				ssize_t len = readlinkat(fd, path[i], target, sizeof(target) - 1);
+
+				target[len > 0 ? len : 0] = '\0';
+				sig_begin(&s, "sshlease user units link");
+				sig_stat(&s, path[i], &st);
+				sig_text(&s, target);
+				sig_end(&s, out);
+			} else if (e == ENOENT) {
 				snprintf(out, sizeof(out), "-");
+			}
+			if (fd != home_fd)
+				close(fd);
 			fd = -1;
 			break;
 		}
+		if (fd != home_fd)
+			close(fd);
 		fd = next;
 	}
 	if (fd >= 0) {
@@ -287,15 +327,17 @@ static int units_scan(const void *arg, int home_fd, struct userfs_change *change
 	return 0;
 }
 
-static void units_sig(const struct authkeys_ctx *ctx, const struct account *acct,
-		      foothold_sig out)
+static int units_sig(const struct authkeys_ctx *ctx, const struct account *acct,
+		     foothold_sig out)
 {
 	struct userfs_result res;
 	const char *why = NULL;
+	int r;
 
 	out[0] = '\0';
-	if (userfs_run(ctx, acct, &(struct userfs_op){ .home = units_scan }, &res, &why) != 0)
-		return;
+	r = userfs_run(ctx, acct, &(struct userfs_op){ .home = units_scan }, &res, &why);
+	if (r != 0)
+		return r;
 	if (res.payload && res.payload_len < FOOTHOLD_SIG_SIZE) {
 		memcpy(out, res.payload, res.payload_len);
 		out[res.payload_len] = '\0';
@@ -303,15 +345,17 @@ static void units_sig(const struct authkeys_ctx *ctx, const struct account *acct
 			out[0] = '\0';
 	}
 	free(res.payload);
+	return 0;
 }
 
-void footholds_take(const struct authkeys_ctx *ctx, const struct account *acct,
-		    foothold_sig out[FOOTHOLD_COUNT])
+int footholds_take(const struct authkeys_ctx *ctx, const struct account *acct,
+		   bool skip_account, foothold_sig out[FOOTHOLD_COUNT])
 {
 	file_sig(CRONTABS_DIR, "sshlease crontab", acct->name, out[FOOTHOLD_CRONTAB]);
 	at_sig(acct->uid, out[FOOTHOLD_AT]);
 	file_sig(LINGER_DIR, "sshlease linger", acct->name, out[FOOTHOLD_LINGER]);
-	units_sig(ctx, acct, out[FOOTHOLD_USER_UNITS]);
+	out[FOOTHOLD_USER_UNITS][0] = '\0';
+	return skip_account ? 0 : units_sig(ctx, acct, out[FOOTHOLD_USER_UNITS]);
 }
 
 /* ---- as the account: the home's files changed during a grant ---- */
@@ -326,6 +370,7 @@ struct walk {
 	size_t n_skip;
 	dev_t dev;
 	size_t entries;
+	bool stop;      /* the budget (time, entries) is spent */
 	struct timespec deadline;
 	struct home_changes *out;
 };
@@ -373,26 +418,35 @@ static void walk_dir(struct walk *w, int dir_fd, const char *path, int depth)
 	char **list = list_names(dir_fd, &n, &more);
 	char sub[4096];
 
+	/* A directory with more entries than are listed: the rest are not
+	 * looked at, and the count says "at least"; the walk goes on. */
 	if (more)
-		w->out->cut_short = true;
-	for (size_t i = 0; i < n && !w->out->cut_short; i++) {
+		w->out->cut_short = 1;
+	for (size_t i = 0; i < n && !w->stop; i++) {
 		struct stat st;
 
 		if (walk_over(w)) {
-			w->out->cut_short = true;
+			w->out->cut_short = 1;
+			w->stop = true;
 			break;
 		}
 		w->entries++;
 		if (fstatat(dir_fd, list[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if ((size_t)snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "/" : "", list[i]) >=
-		    sizeof(sub))
+		    sizeof(sub)) {
+			w->out->cut_short = 1;
 			continue;
+		}
 		if (S_ISDIR(st.st_mode)) {
 			int fd;
 
-			if (st.st_dev != w->dev || depth >= WALK_DEPTH_MAX)
+			if (st.st_dev != w->dev)
+				continue; /* another file system, not the home's */
+			if (depth >= WALK_DEPTH_MAX) {
+				w->out->cut_short = 1;
 				continue;
+			}
 			fd = openat(dir_fd, list[i], DIR_FLAGS);
 			if (fd >= 0) {
 				walk_dir(w, fd, sub, depth + 1);
@@ -446,10 +500,18 @@ int home_changes_find(const struct authkeys_ctx *ctx, const struct account *acct
 	}
 	memcpy(out, res.payload, sizeof(*out));
 	free(res.payload);
-	/* What came back is the account's to make: keep it in bounds. */
+	/* What came back is the account's to make: keep it in bounds, and
+	 * only printable text. */
+	out->cut_short = !!out->cut_short;
 	if (out->listed > HOME_CHANGES_LISTED)
 		out->listed = HOME_CHANGES_LISTED;
-	for (size_t i = 0; i < out->listed; i++)
+	if (out->listed > out->count)
+		out->count = out->listed;
+	for (size_t i = 0; i < out->listed; i++) {
 		out->paths[i][HOME_CHANGES_PATH_MAX - 1] = '\0';
+		for (char *c = out->paths[i]; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+				*c = '?';
+	}
 	return 0;
 }

@@ -603,8 +603,11 @@ static int move_entry(int dir_fd, const char *name, bool symlink,
 			snprintf(to, sizeof(to), "%s.sshlease-moved-%lld-%d", name, now, i);
 		r = renameat2(dir_fd, name, dir_fd, to, RENAME_NOREPLACE) == 0 ? 0 : -errno;
 	}
-	if (r == 0 && fsync(dir_fd) < 0)
-		r = -errno;
+	/* Moved: that is what counts (a failed fsync of the directory only
+	 * means a crash could bring the name back, and the next sweep would
+	 * move it again). */
+	if (r == 0)
+		(void)fsync(dir_fd);
 	if (r < 0) {
 		*reason = r == -EACCES || r == -EPERM ? USERFS_R_SSH_WRITE : USERFS_R_STEP_RENAME;
 		return r == -EACCES || r == -EPERM ? SL_REFUSED : r;
@@ -618,9 +621,68 @@ static int move_entry(int dir_fd, const char *name, bool symlink,
 	return 0;
 }
 
-/* A move_aside op: a symlink in place of ~/.ssh, else a symlink or one of
- * several hard links in place of ~/.ssh/<name>, is renamed in its
- * directory; anything else is left as it is (count USERFS_MOVED_NONE). */
+/* One of several hard links at ssh_fd's name: replaced by a copy of its
+ * own (temp file, rename over the name), so that the name stands alone and
+ * can be swept; the file it shared keeps its other names and every byte.
+ * The payload names it (no target). */
+static int break_link(int ssh_fd, const char *name, struct userfs_change *change,
+		      enum userfs_reason *reason)
+{
+	char temp[128], *data = NULL;
+	struct stat st;
+	size_t len = 0;
+	int fd, out = -1, r;
+
+	fd = openat(ssh_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink < 2) {
+		if (fd >= 0)
+			close(fd);
+		return 0; /* gone or changed since: nothing to break */
+	}
+	r = fsutil_read_fd(fd, AUTHKEYS_FILE_MAX, &data, &len);
+	close(fd);
+	if (r < 0) {
+		*reason = r == -EFBIG ? USERFS_R_FILE_SIZE : USERFS_R_STEP_READ;
+		return r == -EFBIG ? SL_REFUSED : r;
+	}
+	snprintf(temp, sizeof(temp), ".%s.sshlease-copy-%ld", name, (long)getpid());
+	out = openat(ssh_fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		r = -errno;
+		*reason = USERFS_R_STEP_TEMP;
+		goto done;
+	}
+	r = fsutil_write_all(out, data, len);
+	if (r == 0 && fchmod(out, st.st_mode & 0700) < 0)
+		r = -errno;
+	if (r == 0 && fsync(out) < 0)
+		r = -errno;
+	if (r == 0 && renameat(ssh_fd, temp, ssh_fd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		*reason = USERFS_R_STEP_WRITE;
+		unlinkat(ssh_fd, temp, 0);
+		goto done;
+	}
+	(void)fsync(ssh_fd);
+	if (asprintf(&change->payload, "%s\n", name) < 0) {
+		change->payload = NULL;
+		r = -ENOMEM;
+		goto done;
+	}
+	change->payload_len = strlen(change->payload);
+	change->count = USERFS_MOVED_FILE_LINK;
+done:
+	if (out >= 0)
+		close(out);
+	free(data);
+	return r;
+}
+
+/* A move_aside op: a symlink in place of ~/.ssh, else a symlink in place
+ * of ~/.ssh/<name>, is renamed in its directory; one of several hard links
+ * there is replaced by a copy of its own (break_link); anything else is
+ * left as it is (count USERFS_MOVED_NONE). */
 static int child_move_aside(const struct account *acct, const struct userfs_op *op,
 			    struct userfs_change *change)
 {
@@ -646,9 +708,7 @@ static int child_move_aside(const struct account *acct, const struct userfs_op *
 		if (r == 0)
 			change->count = USERFS_MOVED_FILE_SYMLINK;
 	} else if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
-		r = move_entry(ssh_fd, name, false, change, &reason);
-		if (r == 0)
-			change->count = USERFS_MOVED_FILE_LINK;
+		r = break_link(ssh_fd, name, change, &reason);
 	}
 out:
 	change->reason = reason;

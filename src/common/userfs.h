@@ -94,14 +94,15 @@ struct userfs_op {
 	const void *arg;
 	bool write;  /* change->content may be written */
 	bool create; /* create ~/.ssh when missing */
-	bool move_aside; /* instead of an edit: when ~/.ssh is a symlink, or
-			    ~/.ssh/<name> is a symlink or one of several hard
-			    links, rename that entry (only the entry: no byte
-			    of what it leads to is touched) to
+	bool move_aside; /* instead of an edit: when ~/.ssh or ~/.ssh/<name>
+			    is a symlink, rename that entry (only the entry:
+			    no byte of what it leads to is touched) to
 			    <entry>.sshlease-moved-<unix time>[-N] in its
 			    directory, so that sshd no longer reads keys
-			    through it. count gets enum userfs_moved, payload
-			    "<new name>\n<symlink target, or empty>" */
+			    through it; when ~/.ssh/<name> is one of several
+			    hard links, replace it by a copy of its own. count
+			    gets enum userfs_moved, payload "<new name>\n<symlink
+			    target, or empty>" */
 	userfs_home_fn *home; /* instead of an edit: run this on the home
 				 (arg is passed); nothing is written */
 	bool check;  /* instead of an edit: the walk and the refusals of a
@@ -114,7 +115,8 @@ enum userfs_moved {
 	USERFS_MOVED_NONE,
 	USERFS_MOVED_SSH_SYMLINK,  /* ~/.ssh, a symlink */
 	USERFS_MOVED_FILE_SYMLINK, /* ~/.ssh/<name>, a symlink */
-	USERFS_MOVED_FILE_LINK,    /* ~/.ssh/<name>, one of several hard links */
+	USERFS_MOVED_FILE_LINK,    /* ~/.ssh/<name>, one of several hard links:
+				      now a copy of its own, same name */
 };
 
 struct userfs_result {

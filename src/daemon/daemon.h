@@ -256,6 +256,12 @@ int daemon_grant_blocker(struct daemon *d, const char *user,
 
 /* keys.c */
 
+/* For engine calls made outside daemon_keys_*: -EAGAIN with *why while
+ * uid is left alone after its engine process stalled, else 0; and, after
+ * the call, r as it was, a timeout starting the pause. */
+int daemon_account_paused(struct daemon *d, uid_t uid, const char **why);
+int daemon_account_answered(struct daemon *d, const struct account *acct, int r);
+
 /*
  * The authorized_keys engine as the daemon uses it: the authkeys_* call of
  * the same name, unless the account is being left alone after one of its
@@ -378,6 +384,8 @@ bool daemon_footholds_check(struct daemon *d, uid_t uid, struct grant *g);
  * logins, also the home's files changed during it (a walk as the
  * account). */
 #define DAEMON_REPORT_MAX 10240
+/* What of it an audit field keeps whole (audit.c cuts fields at 1 KiB). */
+#define DAEMON_REPORT_KEPT 1000
 void daemon_grant_report(struct daemon *d, const struct grant *g, char *out, size_t size);
 
 /* The snapshot of acct's key files, added to the state (not saved) unless

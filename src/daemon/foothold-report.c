@@ -33,7 +33,10 @@ static const char *presence(const char *sig)
 
 void daemon_footholds_begin(struct daemon *d, const struct account *acct, struct key_watch *kw)
 {
-	footholds_take(&d->authkeys, acct, kw->footholds);
+	const char *why = NULL;
+	bool paused = daemon_account_paused(d, acct->uid, &why) != 0;
+
+	daemon_account_answered(d, acct, footholds_take(&d->authkeys, acct, paused, kw->footholds));
 	memcpy(kw->footholds_seen, kw->footholds, sizeof(kw->footholds_seen));
 	kw->has_footholds = true;
 }
@@ -50,7 +53,9 @@ bool daemon_footholds_check(struct daemon *d, uid_t uid, struct grant *g)
 
 	if (!kw || !kw->has_footholds || account_lookup_uid(uid, &acct, &why) != 0)
 		return false;
-	footholds_take(&d->authkeys, acct, now);
+	daemon_account_answered(d, acct,
+				footholds_take(&d->authkeys, acct,
+					       daemon_account_paused(d, uid, &why) != 0, now));
 	for (int i = 0; i < FOOTHOLD_COUNT; i++) {
 		char hint[160], reason[512];
 

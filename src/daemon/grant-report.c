@@ -28,7 +28,11 @@ static void changes_append(struct daemon *d, const struct grant *g, char *out, s
 		skip[i] = names[i];
 	r = hc ? account_lookup_uid(g->uid, &acct, &why) : -ENOMEM;
 	if (r == 0)
-		r = home_changes_find(&d->authkeys, acct, g->created, daemon_now(), skip, n, hc, &why);
+		r = daemon_account_paused(d, g->uid, &why);
+	if (r == 0)
+		r = daemon_account_answered(d, acct,
+					    home_changes_find(&d->authkeys, acct, g->created,
+							      daemon_now(), skip, n, hc, &why));
 	if (r != 0) {
 		snprintf(out + used, size - used, "; files changed in the home: not counted (%s)",
 			 why ? why : "out of memory");
@@ -38,8 +42,15 @@ static void changes_append(struct daemon *d, const struct grant *g, char *out, s
 				 "; %s%zu file%s of the home changed during the grant%s",
 				 hc->cut_short ? "at least " : "", hc->count, hc->count == 1 ? "" : "s",
 				 hc->listed ? (hc->listed < hc->count ? ", the first: " : ": ") : "");
-	for (size_t i = 0; i < hc->listed && used < size; i++)
+	/* An audit field keeps 1 KiB: the names that fit, then how many more. */
+	for (size_t i = 0; i < hc->listed && used < size; i++) {
+		if (used + strlen(hc->paths[i]) + 40 > DAEMON_REPORT_KEPT) {
+			used += (size_t)snprintf(out + used, size - used, " and %zu more",
+						 hc->count - i);
+			break;
+		}
 		used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ", " : "", hc->paths[i]);
+	}
 done:
 	account_free(acct);
 	free(hc);

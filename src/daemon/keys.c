@@ -62,6 +62,16 @@ static int backoff_note(struct daemon *d, const struct account *acct, int r)
 	return r;
 }
 
+int daemon_account_paused(struct daemon *d, uid_t uid, const char **why)
+{
+	return backoff_check(d, uid, why);
+}
+
+int daemon_account_answered(struct daemon *d, const struct account *acct, int r)
+{
+	return backoff_note(d, acct, r);
+}
+
 int daemon_keys_add(struct daemon *d, const struct account *acct,
 		    const char *line, const char **why)
 {

@@ -208,6 +208,11 @@ static bool link_handle(struct daemon *d, const struct account *acct, const char
 		[KEYGUARD_MOVED_FILE_SYMLINK] = "a symlink was put in place of ~/.ssh/",
 		[KEYGUARD_MOVED_FILE_LINK] = "a hard link was put in place of ~/.ssh/",
 	};
+	static const char *const done[] = {
+		[KEYGUARD_MOVED_SSH_SYMLINK] = "renamed to ~/",
+		[KEYGUARD_MOVED_FILE_SYMLINK] = "renamed to ~/.ssh/",
+		[KEYGUARD_MOVED_FILE_LINK] = "replaced by a copy of its own, which is swept as any key file, at ~/.ssh/",
+	};
 	struct keyguard_moved moved;
 	char grants[128], target[300], reason[768];
 	char safe_to[sizeof(moved.to)], safe_target[sizeof(moved.target)];
@@ -217,7 +222,10 @@ static bool link_handle(struct daemon *d, const struct account *acct, const char
 	/* With report, nothing is moved: the caller logs the refusal. */
 	if (!remove)
 		return false;
-	r = keyguard_move_aside(&d->authkeys, acct, file, &moved, &why);
+	r = daemon_account_paused(d, acct->uid, &why);
+	if (r == 0)
+		r = daemon_account_answered(d, acct,
+					    keyguard_move_aside(&d->authkeys, acct, file, &moved, &why));
 	if (r != 0) {
 		log_err("%s: cannot move a link in place of ~/.ssh/%s out of sshd's way: %s",
 			acct->name, file, daemon_keys_why(r, why));
@@ -230,13 +238,17 @@ static bool link_handle(struct daemon *d, const struct account *acct, const char
 	log_safe(safe_to, sizeof(safe_to), moved.to);
 	log_safe(safe_target, sizeof(safe_target), moved.target);
 	if (moved.target[0])
-		snprintf(target, sizeof(target), " (to %.250s)", safe_target);
+		snprintf(target, sizeof(target), "; it pointed to %.250s", safe_target);
 	else
 		target[0] = '\0';
 	snprintf(reason, sizeof(reason),
-		 "%s%s%s while grant %s was live; sshlease follows no link, so keys read through it could not be checked: renamed to %s%s (no byte it leads to was touched; renaming it back undoes this)",
-		 what[moved.what], moved.what == KEYGUARD_MOVED_SSH_SYMLINK ? "" : file, target,
-		 grants, moved.what == KEYGUARD_MOVED_SSH_SYMLINK ? "~/" : "~/.ssh/", safe_to);
+		 "%s%s while grant %s was live; sshlease follows no link, so keys read through it could not be checked: %s%s (%s)%s",
+		 what[moved.what], moved.what == KEYGUARD_MOVED_SSH_SYMLINK ? "" : file, grants,
+		 done[moved.what], safe_to,
+		 moved.what == KEYGUARD_MOVED_FILE_LINK ?
+			 "the file it shared keeps its other names and every byte" :
+			 "no byte it leads to was touched; renaming it back undoes this",
+		 target);
 	log_warn("%s: %s", acct->name, reason);
 	struct audit_event ev = {
 		.event = "key_file_moved",
