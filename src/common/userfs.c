@@ -622,61 +622,46 @@ static int move_entry(int dir_fd, const char *name, bool symlink,
 }
 
 /* One of several hard links at ssh_fd's name: replaced by a copy of its
- * own (temp file, rename over the name), so that the name stands alone and
- * can be swept; the file it shared keeps its other names and every byte.
- * The payload names it (no target). */
-static int break_link(int ssh_fd, const char *name, struct userfs_change *change,
+ * own through the same replace as every edit (temp file, fsync,
+ * compare-and-swap, rename), so that the name stands alone and can be
+ * swept; the file it shared keeps its other names and every byte. The
+ * payload names it (no target). */
+static int break_link(int ssh_fd, const char *name, uid_t uid, struct userfs_change *change,
 		      enum userfs_reason *reason)
 {
-	char temp[128], *data = NULL;
-	struct stat st;
-	size_t len = 0;
-	int fd, out = -1, r;
+	struct current cur = { .fd = -1, .exists = true };
+	int r;
 
-	fd = openat(ssh_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink < 2) {
-		if (fd >= 0)
-			close(fd);
+	cur.fd = openat(ssh_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (cur.fd < 0 || fstat(cur.fd, &cur.st) < 0 || !S_ISREG(cur.st.st_mode) ||
+	    cur.st.st_nlink < 2) {
+		current_finish(&cur);
 		return 0; /* gone or changed since: nothing to break */
 	}
-	r = fsutil_read_fd(fd, AUTHKEYS_FILE_MAX, &data, &len);
-	close(fd);
+	*reason = child_owner_kept(&cur, uid);
+	if (*reason != USERFS_R_NONE) {
+		current_finish(&cur);
+		return SL_REFUSED;
+	}
+	r = fsutil_read_fd(cur.fd, AUTHKEYS_FILE_MAX, &cur.buf, &cur.len);
 	if (r < 0) {
 		*reason = r == -EFBIG ? USERFS_R_FILE_SIZE : USERFS_R_STEP_READ;
+		current_finish(&cur);
 		return r == -EFBIG ? SL_REFUSED : r;
 	}
-	snprintf(temp, sizeof(temp), ".%s.sshlease-copy-%ld", name, (long)getpid());
-	out = openat(ssh_fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0) {
-		r = -errno;
-		*reason = USERFS_R_STEP_TEMP;
-		goto done;
-	}
-	r = fsutil_write_all(out, data, len);
-	if (r == 0 && fchmod(out, st.st_mode & 0700) < 0)
-		r = -errno;
-	if (r == 0 && fsync(out) < 0)
-		r = -errno;
-	if (r == 0 && renameat(ssh_fd, temp, ssh_fd, name) < 0)
-		r = -errno;
-	if (r < 0) {
-		*reason = USERFS_R_STEP_WRITE;
-		unlinkat(ssh_fd, temp, 0);
-		goto done;
-	}
-	(void)fsync(ssh_fd);
+	r = child_replace(ssh_fd, name, &cur, cur.buf, cur.len, 0, reason);
+	current_finish(&cur);
+	if (r != 0 && !(r < 0 && *reason == USERFS_R_STEP_DIRSYNC))
+		return r;
+	/* Only the directory's fsync failed: the copy is in place. */
+	*reason = USERFS_R_NONE;
 	if (asprintf(&change->payload, "%s\n", name) < 0) {
 		change->payload = NULL;
-		r = -ENOMEM;
-		goto done;
+		return -ENOMEM;
 	}
 	change->payload_len = strlen(change->payload);
 	change->count = USERFS_MOVED_FILE_LINK;
-done:
-	if (out >= 0)
-		close(out);
-	free(data);
-	return r;
+	return 0;
 }
 
 /* A move_aside op: a symlink in place of ~/.ssh, else a symlink in place
@@ -708,7 +693,7 @@ static int child_move_aside(const struct account *acct, const struct userfs_op *
 		if (r == 0)
 			change->count = USERFS_MOVED_FILE_SYMLINK;
 	} else if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
-		r = break_link(ssh_fd, name, change, &reason);
+		r = break_link(ssh_fd, name, acct->uid, change, &reason);
 	}
 out:
 	change->reason = reason;
