@@ -115,6 +115,9 @@ struct key_watcher {
 	int fd;
 	long long started_ms; /* CLOCK_MONOTONIC of its start */
 	bool refused_said;    /* a refused sweep was logged once */
+	bool pending;         /* a sweep is owed: the account was left alone
+				 (its engine process stalled); done when the
+				 pause ends */
 };
 
 struct connection {
@@ -367,6 +370,10 @@ void daemon_sessions_close(struct daemon *d);
  * every round of the loop.
  */
 void daemon_keywatch_sync(struct daemon *d);
+
+/* Milliseconds until a sweep owed to an account that was left alone can
+ * be made (its pause ends), 0 for now, -1 for none owed. */
+int daemon_keywatch_timeout_ms(const struct daemon *d);
 
 /* Note acct's footholds (footholds.h) in kw, the new watch: as they are
  * now, and as reported. */

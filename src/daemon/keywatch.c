@@ -5,6 +5,7 @@
  * recorded and, by default, removed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,6 +277,17 @@ static void sweep(struct daemon *d, const struct key_watch *kw, struct key_watch
 	r = account_lookup_uid(kw->uid, &acct, &why);
 	if (r != 0)
 		return; /* the account is gone: so are its files */
+	/* An account whose engine process stalled is left alone for a while,
+	 * as for every edit: the sweep is owed and made when that ends
+	 * (daemon_keywatch_sync), not lost. */
+	if (w)
+		w->pending = false;
+	if (daemon_account_paused(d, kw->uid, &why) != 0) {
+		if (w)
+			w->pending = true;
+		account_free(acct);
+		return;
+	}
 	n_ours = ours_of(d, kw->uid, &ours);
 	for (size_t i = 0; i < n_names; i++) {
 		struct keyguard_sweep sw = {
@@ -289,7 +301,17 @@ static void sweep(struct daemon *d, const struct key_watch *kw, struct key_watch
 		struct keyguard_found *found = NULL;
 		size_t n_found = 0, total = 0;
 
-		r = keyguard_sweep(&d->authkeys, acct, &sw, &found, &n_found, &total, &why);
+		r = daemon_account_answered(d, acct,
+					    keyguard_sweep(&d->authkeys, acct, &sw, &found, &n_found,
+							   &total, &why));
+		if (r == -ETIMEDOUT) {
+			/* Left alone from now: the rest when the pause ends. */
+			if (w)
+				w->pending = true;
+			log_err("%s: the look for keys added to ~/.ssh/%s did not finish; again once the account's pause ends",
+				acct->name, names[i]);
+			break;
+		}
 		/* A link in the way, moved: the name is free, nothing more to
 		 * read (a new file there wakes the watcher again). */
 		if (r == SL_REFUSED && link_handle(d, acct, names[i], sw.remove)) {
@@ -456,8 +478,13 @@ void daemon_keywatch_sync(struct daemon *d)
 		struct account *acct = NULL;
 		const char *why = NULL;
 
-		if (kw && w && w->pid > 0)
+		if (kw && w && w->pid > 0) {
+			const char *why = NULL;
+
+			if (w->pending && daemon_account_paused(d, w->uid, &why) == 0)
+				sweep(d, kw, w);
 			continue;
+		}
 		if (w && w->pid <= 0 && now - w->started_ms < WATCHER_RESTART_MS)
 			continue;
 		if (account_lookup_uid(g->uid, &acct, &why) != 0)
@@ -519,6 +546,27 @@ void daemon_keywatch_event(struct daemon *d, pid_t pid)
 			 (unsigned long)w->uid);
 		watcher_stop(d, w);
 	}
+}
+
+int daemon_keywatch_timeout_ms(const struct daemon *d)
+{
+	long long now = time_monotonic_ms(), earliest = -1;
+
+	for (size_t i = 0; i < d->n_key_watchers; i++) {
+		/* Owed with no pause on record (it ended): at once. */
+		long long at = now;
+
+		if (!d->key_watchers[i].pending)
+			continue;
+		for (size_t k = 0; k < d->n_backoffs; k++)
+			if (d->backoffs[k].uid == d->key_watchers[i].uid)
+				at = d->backoffs[k].until_ms;
+		if (earliest < 0 || at < earliest)
+			earliest = at;
+	}
+	if (earliest < 0)
+		return -1;
+	return earliest <= now ? 0 : earliest - now > INT_MAX ? INT_MAX : (int)(earliest - now);
 }
 
 void daemon_keywatch_close(struct daemon *d)

@@ -569,9 +569,13 @@ static void expire_connections(struct daemon *d)
 static int next_timeout_ms(const struct daemon *d)
 {
 	int sessions = daemon_sessions_timeout_ms(d);
+	int owed = daemon_keywatch_timeout_ms(d);
 	long long earliest = -1, now;
 	int timeout;
 
+	/* The sooner of the sessions' and an owed sweep's. */
+	if (owed >= 0 && (sessions < 0 || owed < sessions))
+		sessions = owed;
 	/* No connection and no monitor to kill: sleep until an event,
 	 * however long that is. */
 	if (d->n_connections == 0)
