@@ -397,9 +397,10 @@ void daemon_grant_report(struct daemon *d, const struct grant *g, char *out, siz
 
 /* The snapshot of acct's key files, added to the state (not saved) unless
  * it has a watch already: taken before a grant's line is written, so that
- * it is saved with the grant. 0 or -ENOMEM; with refusal set, SL_REFUSED
- * and why in refusal when a key file is one the engine cannot read (a
- * link: the grant is refused), else such a file is logged and skipped. */
+ * it is saved with the grant. 0, or no watch and: with refusal set,
+ * SL_REFUSED (a key file the engine cannot read, a link: the grant is
+ * refused) or -errno (a file not read: the grant fails), why in refusal;
+ * without, -errno (logged; a refused file is logged and skipped). */
 int daemon_keywatch_begin(struct daemon *d, const struct account *acct, char *refusal,
 			  size_t size);
 

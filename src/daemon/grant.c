@@ -258,7 +258,7 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 	struct peer by;
 	const struct grant *stored;
 	const char *why = NULL;
-	char refusal[512];
+	char refusal[512] = "";
 	json_t *reply;
 	int r;
 
@@ -270,6 +270,8 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 		r = daemon_keywatch_begin(d, acct, refusal, sizeof(refusal));
 	if (r == SL_REFUSED)
 		return daemon_grant_refuse(a, PROTO_ERR_REFUSED, refusal);
+	if (r < 0 && refusal[0])
+		return reply_error(PROTO_ERR_FAILED, "%s", refusal);
 	if (r == 0)
 		r = state_add_grant(d->state, grant);
 	if (r == 0 && a->nonce) {

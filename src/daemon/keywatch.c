@@ -359,15 +359,31 @@ static int snapshot(struct daemon *d, const struct account *acct, struct key_wat
 		keyguard_hash *hashes = NULL, *grown;
 		const char *why = NULL;
 		size_t n = 0;
-		int r = keyguard_snapshot(&d->authkeys, acct, names[i], &hashes, &n, &why);
+		int r = daemon_account_paused(d, acct->uid, &why);
 
-		if (r == SL_REFUSED && refusal) {
-			snprintf(refusal, size,
-				 "~/.ssh/%s of %s cannot be read to watch it for keys added during the grant (%s); sshd reads keys from it, so make it a plain file of the account's, or remove it",
-				 names[i], acct->name, daemon_keys_why(r, why));
+		if (r == 0)
+			r = daemon_account_answered(d, acct,
+						    keyguard_snapshot(&d->authkeys, acct, names[i],
+								      &hashes, &n, &why));
+		/* A file not read is not in the snapshot, and the sweeps would
+		 * take its lines for added ones: no watch without every file
+		 * (a refused one aside for a grant found at the start, as
+		 * before). */
+		if (r != 0 && (refusal || r != SL_REFUSED)) {
+			if (refusal && r == SL_REFUSED)
+				snprintf(refusal, size,
+					 "~/.ssh/%s of %s cannot be read to watch it for keys added during the grant (%s); sshd reads keys from it, so make it a plain file of the account's, or remove it",
+					 names[i], acct->name, daemon_keys_why(r, why));
+			else if (refusal)
+				snprintf(refusal, size,
+					 "cannot read ~/.ssh/%s of %s for the note of its own keys (%s); nothing was granted",
+					 names[i], acct->name, daemon_keys_why(r, why));
+			else
+				log_err("%s: cannot read ~/.ssh/%s for the snapshot of its keys (%s); its watch waits for the next try",
+					acct->name, names[i], daemon_keys_why(r, why));
 			free(kw->known);
 			kw->known = NULL;
-			return SL_REFUSED;
+			return r;
 		}
 		if (r != 0) {
 			log_err("%s: cannot read ~/.ssh/%s for the snapshot of its keys: %s",
@@ -400,7 +416,7 @@ int daemon_keywatch_begin(struct daemon *d, const struct account *acct, char *re
 	if (state_find_key_watch(d->state, acct->uid))
 		return 0;
 	r = snapshot(d, acct, &fresh, refusal, size);
-	if (r == SL_REFUSED)
+	if (r != 0)
 		return r;
 	if (r == 0)
 		r = state_add_key_watch(d->state, &fresh);
@@ -492,8 +508,8 @@ void daemon_keywatch_sync(struct daemon *d)
 		if (!kw) {
 			/* A grant found at the start (a state from before the
 			 * watches); grants made here have theirs already. */
-			if (daemon_keywatch_begin(d, acct, NULL, 0) < 0) {
-				log_err("%s: out of memory taking the snapshot of its keys", acct->name);
+			if (daemon_keywatch_begin(d, acct, NULL, 0) != 0) {
+				/* Logged; tried again at the next round. */
 				account_free(acct);
 				continue;
 			}

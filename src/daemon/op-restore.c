@@ -89,7 +89,11 @@ json_t *op_restore_key(struct daemon *d, const struct connection *conn,
 	}
 	memcpy(file, ak->file, sizeof(file));
 	memcpy(key_type, ak->key_type, sizeof(key_type));
-	r = keyguard_restore(&d->authkeys, acct, file, ak->line, ak->len, &why);
+	r = daemon_account_paused(d, acct->uid, &why);
+	if (r == 0)
+		r = daemon_account_answered(d, acct,
+					    keyguard_restore(&d->authkeys, acct, file, ak->line,
+							     ak->len, &why));
 	if (r != 0 && r != SL_EXISTS) {
 		reply = reply_error(r == SL_REFUSED ? PROTO_ERR_REFUSED : PROTO_ERR_FAILED,
 				    "cannot put the line back into ~/.ssh/%s of %s: %s", file,
