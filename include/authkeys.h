@@ -2,8 +2,10 @@
  * The authorized_keys engine: adds, removes and lists the lines sshlease
  * manages in ~/.ssh/authorized_keys, safely (DESIGN.md §4-5).
  *
- * Every file access happens in a child process that has fully become the
- * account (setgroups/setresgid/setresuid); the path is walked from the home
+ * Every file access happens in a child process that acts as the account
+ * for file access only (its groups and filesystem ids, no capability; its
+ * real, effective and saved uid stay root's so the account cannot signal
+ * or trace it: become.h says why that is safe); the path is walked from the home
  * directory with openat(O_NOFOLLOW); sshd's StrictModes rules are checked on
  * every fd; the file is replaced atomically with a compare-and-swap against
  * concurrent edits; every byte that is not ours is kept. Callers in the same
@@ -105,7 +107,7 @@ int authkeys_format_line(const struct authkeys_line_spec *spec, char **out,
  *
  * The file's bytes are kept: a file that does not end in a newline gets
  * "\n" + line (and still has no final newline); otherwise line + "\n".
- * Needs root: the file is touched only by a child that has become acct.
+ * Needs root: the file is touched only by a child that acts as acct (become.h).
  * Callers must not reap children they did not start (no SIGCHLD = SIG_IGN).
  */
 int authkeys_add(const struct authkeys_ctx *ctx, const struct account *acct,
@@ -187,7 +189,7 @@ enum authkeys_found {
 
 /*
  * Would authkeys_add get past the account's path? The engine's own walk and
- * checks, read-only, in a child that has become acct, as a write makes them:
+ * checks, read-only, in a child that acts as acct (become.h), as a write makes them:
  * from the home directory with no symlink followed, StrictModes on the home
  * directory, ~/.ssh and authorized_keys, a regular file with one link of at
  * most AUTHKEYS_FILE_MAX bytes that the account (not root) owns; and, for

@@ -1,7 +1,7 @@
 /*
- * Becoming the account in a forked child of the root daemon, for good: the
- * inherited descriptors and signal state cleared, then groups, gid, uid,
- * no capability left, and a check that there is no way back.
+ * Acting as the account in a forked child of the root daemon: the
+ * inherited descriptors and signal state cleared, then the account's groups
+ * and filesystem ids, no capability left, and a check of each step.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -110,44 +110,6 @@ static bool caps_all_empty(void)
 	return true;
 }
 
-int become_account(const struct account *acct, const gid_t *groups,
-		   size_t ngroups)
-{
-	uid_t ruid, euid, suid;
-	gid_t rgid, egid, sgid;
-	const struct rlimit no_core = { 0, 0 };
-	int r;
-
-	/* Fails only when locked; the drop below does not rely on it. */
-	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-	if (setgroups(ngroups, groups) < 0 ||
-	    setresgid(acct->gid, acct->gid, acct->gid) < 0 ||
-	    setresuid(acct->uid, acct->uid, acct->uid) < 0)
-		return -errno;
-	/* An account with uid 0 (allow_root) keeps uid 0 but no capability:
-	 * it reaches its own files as their owner, nothing more. */
-	r = caps_drop_all();
-	if (r < 0)
-		return r;
-	if (!caps_all_empty())
-		return -EPERM;
-	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
-		return -errno;
-	if (ruid != acct->uid || euid != acct->uid || suid != acct->uid ||
-	    rgid != acct->gid || egid != acct->gid || sgid != acct->gid)
-		return -EPERM;
-	if (acct->uid != 0 && setuid(0) != -1)
-		return -EPERM;
-	if (acct->gid != 0 && acct->uid != 0 && setgid(0) != -1)
-		return -EPERM;
-	/* The kernel already made us undumpable when the ids changed; say it
-	 * again so the account cannot ptrace or read the daemon's memory. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0)
-		return -errno;
-	umask(077);
-	return 0;
-}
-
 int become_fs_account(const struct account *acct, const gid_t *groups,
 		      size_t ngroups)
 {
@@ -156,6 +118,10 @@ int become_fs_account(const struct account *acct, const gid_t *groups,
 				   SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
 				   SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
 				   SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+	/* Locked bits cannot change: keep what is set (a keep-caps flag
+	 * locked by whoever started the daemon only matters when the uid
+	 * changes, which it never does here; the capabilities go below). */
+	int had = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 	int r;
 
 	if (setgroups(ngroups, groups) < 0)
@@ -170,7 +136,7 @@ int become_fs_account(const struct account *acct, const gid_t *groups,
 	 * set lacks it (sshleased's), there is none to take: the bits are a
 	 * second lock on what no_new_privs and empty sets below already
 	 * hold (an exec cannot give this euid-0 process a capability). */
-	if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) < 0 &&
+	if (prctl(PR_SET_SECUREBITS, bits | (had > 0 ? (unsigned long)had : 0), 0, 0, 0) < 0 &&
 	    (errno != EPERM || prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) != 0))
 		return -errno;
 	for (int cap = 0; cap <= CAP_PROBE_MAX; cap++)

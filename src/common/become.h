@@ -23,25 +23,41 @@ int become_isolate(int keep_fd);
  * account sends the child is held back or dropped. */
 void become_reset_signals(void);
 
-/* Become the account for good: the ngroups groups, its gid and uid (real,
- * effective and saved), no capability in any set (an account with uid 0,
- * allowed by allow_root, keeps uid 0 but no capability), not dumpable, no
- * core, umask 077; then prove it: every set read back empty, every id read
- * back, setuid(0)/setgid(0) failing. 0, -EPERM when a proof fails, or
- * -errno. */
-int become_account(const struct account *acct, const gid_t *groups,
-		   size_t ngroups);
-
-/* Act as the account for file access only, for a child that lives long
- * (userwatch.c): the ngroups groups and the account's filesystem uid and
- * gid, while the real, effective and saved ids stay root's, so that the
- * account can neither signal nor trace it (the kernel checks signals and
- * ptrace against those ids, and a process with more capabilities than
- * the tracer cannot be traced); then no capability in any set, the
- * bounding set emptied, no privilege from exec (securebits locked,
- * no_new_privs), not dumpable, no core, umask 077. Proven as
- * become_account proves its drop. 0, -EPERM when a proof fails, or
- * -errno. */
+/* Act as the account for file access only, in every child that touches
+ * an account's files (the engine, userfs.c; the key watcher, userwatch.c):
+ * the ngroups groups and the account's filesystem uid and gid, while the
+ * real, effective and saved ids stay root's; then no capability in any
+ * set, the bounding set emptied, no privilege from exec (securebits
+ * locked, no_new_privs), not dumpable, no core, umask 077. Each step is
+ * read back: 0, -EPERM when a proof fails, or -errno.
+ *
+ * Why this is safe, and why not the account's full ids:
+ * - File access. Every permission check of a path (open, create, rename,
+ *   unlink, chmod, the sticky bit, protected_hardlinks, AT_EACCESS) uses
+ *   the filesystem ids and the groups, so the child reaches exactly what
+ *   the account reaches, and what it creates is the account's. Without
+ *   capabilities, euid 0 grants nothing: no CAP_DAC_OVERRIDE, CAP_FOWNER
+ *   or CAP_CHOWN is left, and the empty bounding set with no_new_privs and
+ *   the locked securebits means no exec can give one back.
+ * - Signals. The kernel lets a process signal another only when its real
+ *   or effective uid is the target's real or saved uid (or with
+ *   CAP_KILL). The account's processes have the account's uid and the
+ *   child's real and saved uid are 0, so kill(), kill(-1) and killpg()
+ *   from the account cannot stop, continue or kill it. With the account's
+ *   full ids (setresuid) they could, and did: a loop of kill(-1, SIGSTOP)
+ *   as the account stalled every edit of its files.
+ * - Tracing and /proc. ptrace and /proc/PID need the target's real,
+ *   effective and saved uid to all be the tracer's, and a non-dumpable
+ *   target needs CAP_SYS_PTRACE besides: none of it holds for the
+ *   account. The child's memory and descriptors stay out of its reach.
+ * - Resource limits count per real uid: the account's RLIMIT_NPROC or its
+ *   processes cannot keep the child from being forked.
+ * - What the effective ids still decide (System V IPC, signals the child
+ *   itself sends) the child never uses.
+ * An account with uid 0 (allow_root) is root; there the point is moot.
+ * What remains: a file system the account controls could still make a
+ * call block (a FUSE mount of its own, a hung network home); the daemon
+ * bounds every child's answer in time (userfs.c) for that. */
 int become_fs_account(const struct account *acct, const gid_t *groups,
 		      size_t ngroups);
 

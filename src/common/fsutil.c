@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -240,7 +241,9 @@ int fsutil_open_parent(const char *path, int *dir_fd, const char **name)
 int fsutil_clean_temps(int dir_fd, const char *name)
 {
 	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	uid_t self = geteuid();
+	/* The filesystem uid: the one files are created with, which an
+	 * engine child acting as an account has apart from its euid. */
+	uid_t self = (uid_t)setfsuid((uid_t)-1);
 	struct dirent *entry;
 	int removed = 0;
 	struct stat st;

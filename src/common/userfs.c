@@ -444,7 +444,9 @@ static int child_may_create(int dir_fd, enum userfs_reason refusal,
 {
 	int e;
 
-	if (faccessat(dir_fd, ".", W_OK | X_OK, 0) == 0)
+	/* AT_EACCESS: asked with the filesystem ids (the account's), not the
+	 * real ones (root's: become_fs_account keeps them). */
+	if (faccessat(dir_fd, ".", W_OK | X_OK, AT_EACCESS) == 0)
 		return 0;
 	e = errno;
 	if (e == EACCES || e == EPERM) {
@@ -735,7 +737,7 @@ static _Noreturn void child_main(int wfd, const struct account *acct,
 	wfd = become_isolate(wfd);
 	if (wfd < 0)
 		_exit(1);
-	r = become_account(acct, groups, ngroups);
+	r = become_fs_account(acct, groups, ngroups);
 	if (r < 0)
 		change.reason = USERFS_R_STEP_DROP;
 	else if (op->check)

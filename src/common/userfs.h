@@ -1,6 +1,6 @@
 /*
  * Private to the authorized_keys engine: reading and replacing
- * ~/.ssh/authorized_keys in a child process that has become the account
+ * ~/.ssh/authorized_keys in a child process that acts as the account
  * (DESIGN.md §5). authkeys.c says what to change; this says how to touch
  * the file safely.
  */
@@ -151,7 +151,7 @@ int userfs_walk(const struct account *acct, int *home_fd, int *ssh_fd);
 
 /*
  * Take the account's lock in ctx->lock_dir (not for a check, which changes
- * nothing; ctx may be NULL then), run op in a child that has become the
+ * nothing; ctx may be NULL then), run op in a child that acts as the
  * account, and wait for its answer. Returns what the child
  * returned (0, a positive sl_result with *why, or -errno with *why naming
  * the failed step) and fills res on 0.

@@ -34,7 +34,7 @@ member=$FIXTURE_USER
 usermod -a -G "$DAEMON_GROUP" "$member" || fixture_fail "usermod -a -G $DAEMON_GROUP $member failed"
 # shellcheck disable=SC2034 # read by daemon_config_write
 DAEMON_SOCKET_GROUP=$DAEMON_GROUP
-for k in support shell owner owner2 planted planted2 planted3 planted4 planted5 planted6 planted7 planted8 planted9 planted10 planted11; do
+for k in support shell owner owner2 planted planted2 planted3 planted4 planted5 planted6 planted7 planted8 planted9; do
 	fixture_keygen "$k"
 done
 ak=$home/.ssh/authorized_keys
@@ -308,31 +308,6 @@ rc=0
 sl restore-key "$user" "$p3" >"$work/out" 2>"$work/err" || rc=$?
 [ "$rc" -eq 3 ] || fixture_fail "a second restore-key of the same key: exit $rc, expected 3 (no longer on record)"
 fixture_pass "a removed key is listed by show and put back by root alone; the next sweep keeps it"
-
-# --- the account stops the engine's process as it sweeps: the daemon
-#     leaves the account alone for a while (it does not stall at every
-#     change), and the sweeps it owes are made when that ends ---
-su -s /bin/bash "$user" -c 'while :; do kill -STOP -1 2>/dev/null; done' </dev/null >/dev/null 2>&1 &
-stopper=$!
-fixture_on_exit "kill $stopper 2>/dev/null; pkill -CONT -u '$user' 2>/dev/null"
-# Written by root as the account would (a process of the account would be
-# stopped too); the watcher is not the account's to stop.
-printf '%s\n' "$(cat "$FIXTURE_DIR/planted10.pub")" >>"$ak"
-fixture_wait_for "the stalled sweep to start the account's pause" grep -q "did not answer within" "$DAEMON_LOG"
-kill "$stopper"
-wait "$stopper" 2>/dev/null
-pkill -CONT -u "$user"
-printf '%s\n' "$(cat "$FIXTURE_DIR/planted11.pub")" >>"$ak"
-sleep 1
-no_line "$ak" "$FIXTURE_DIR/planted11" && fixture_fail "a sweep ran during the account's pause"
-sl status >/dev/null || fixture_fail "the daemon does not answer during the account's pause"
-for ((i = 0; i < 90; i++)); do
-	no_line "$ak" "$FIXTURE_DIR/planted10" && no_line "$ak" "$FIXTURE_DIR/planted11" && break
-	sleep 1
-done
-no_line "$ak" "$FIXTURE_DIR/planted10" && no_line "$ak" "$FIXTURE_DIR/planted11" ||
-	fixture_fail "the keys planted around the stalled sweep are still there 90 s later"
-fixture_pass "a stalled sweep pauses the account, and the owed sweep removes the keys when the pause ends"
 
 # --- the shell grant replaces ~/.ssh by a symlink to a copy with a key
 #     of its own: the symlink is moved aside, and the copy, put back in

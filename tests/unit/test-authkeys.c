@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/securebits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -17,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -1001,11 +1004,11 @@ static void hook(int ssh_fd, unsigned attempt, void *arg)
 		raise(SIGKILL);
 		break;
 	case HOOK_STOP:
-		/* what the account can do to its process: stop it */
+		/* as a hung file system would hold it */
 		raise(SIGSTOP);
 		break;
 	case HOOK_STATUS: {
-		/* the signal and capability lines of /proc/self/status */
+		/* the signal, capability and id lines of /proc/self/status */
 		FILE *in = fopen("/proc/self/status", "re");
 		int fd = openat(ssh_fd, "status", O_WRONLY | O_CREAT | O_EXCL, 0600);
 		char text[256];
@@ -1013,7 +1016,8 @@ static void hook(int ssh_fd, unsigned attempt, void *arg)
 		if (!in || fd < 0)
 			_exit(3);
 		while (fgets(text, sizeof(text), in))
-			if ((strncmp(text, "Sig", 3) == 0 || strncmp(text, "Cap", 3) == 0) &&
+			if ((strncmp(text, "Sig", 3) == 0 || strncmp(text, "Cap", 3) == 0 ||
+			     strncmp(text, "Uid:", 4) == 0 || strncmp(text, "Gid:", 4) == 0) &&
 			    write(fd, text, strlen(text)) != (ssize_t)strlen(text))
 				_exit(3);
 		fclose(in);
@@ -1021,21 +1025,41 @@ static void hook(int ssh_fd, unsigned attempt, void *arg)
 		break;
 	}
 	case HOOK_PROBE: {
-		uid_t r, e, s;
-		gid_t rg, eg, sg, groups[64];
-		int ngroups = getgroups(64, groups), fd, root_group = 0, len;
+		struct __user_cap_header_struct cap_header = {
+			.version = _LINUX_CAPABILITY_VERSION_3,
+		};
+		struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3] = { 0 };
+		uid_t r, e, s, fs = (uid_t)setfsuid((uid_t)-1);
+		gid_t rg, eg, sg, fsg = (gid_t)setfsgid((gid_t)-1), groups[64];
+		int ngroups = getgroups(64, groups), fd, root_group = 0, len, has_caps, status;
 		char text[256];
+		pid_t probe;
 
 		getresuid(&r, &e, &s);
 		getresgid(&rg, &eg, &sg);
 		for (int i = 0; i < ngroups; i++)
 			root_group |= groups[i] == 0;
-		len = snprintf(text, sizeof(text), "%u %u %u %u %u %u %d %d %d %d %d\n",
-			       r, e, s, rg, eg, sg, setuid(0) == 0, setgid(0) == 0,
-			       root_group, prctl(PR_GET_DUMPABLE),
-			       fcntl(probe_fd, F_GETFD) >= 0);
+		/* Root's ids without a capability: setuid(0) to the id it has
+		 * is allowed, and must give no capability back. In a process of
+		 * its own: it also makes the filesystem ids root's. */
+		probe = fork();
+		if (probe == 0) {
+			if (setuid(0) < 0 || setgid(0) < 0)
+				_exit(2);
+			_exit(syscall(SYS_capget, &cap_header, caps) < 0 || caps[0].effective ||
+			      caps[0].permitted || caps[1].effective || caps[1].permitted ||
+			      prctl(PR_CAPBSET_READ, CAP_SETUID, 0, 0, 0) != 0);
+		}
+		if (probe < 0 || waitpid(probe, &status, 0) != probe || !WIFEXITED(status))
+			_exit(4);
+		has_caps = WEXITSTATUS(status);
 		fd = openat(ssh_fd, "probe", O_WRONLY | O_CREAT | O_EXCL, 0600);
-		if (fd < 0 || write(fd, text, (size_t)len) != len)
+		if (fd < 0)
+			_exit(3);
+		len = snprintf(text, sizeof(text), "%u %u %u %u %u %u %u %u %d %d %d %d\n",
+			       r, e, s, fs, rg, eg, sg, fsg, has_caps, root_group,
+			       prctl(PR_GET_DUMPABLE), fcntl(probe_fd, F_GETFD) >= 0);
+		if (write(fd, text, (size_t)len) != len)
 			_exit(3);
 		close(fd);
 		break;
@@ -1114,7 +1138,8 @@ static void test_compare_and_swap(void)
 	CHECK_FILE(ak, want);
 	free(want);
 
-	/* what the child is: the account, for good, with none of our fds */
+	/* what the child is: the account for file access, root's ids with no
+	 * capability and no way to one, none of our fds */
 	/* a root-only fd of ours, far above what the child opens itself */
 	probe_fd = open("/etc/shadow", O_RDONLY | O_CLOEXEC);
 	CHECK(probe_fd >= 0 && dup2(probe_fd, 900) == 900);
@@ -1126,8 +1151,8 @@ static void test_compare_and_swap(void)
 	snprintf(probe, sizeof(probe), "%s/probe", ssh_dir);
 	text = slurp(probe, &len);
 	want = malloc(256);
-	snprintf(want, 256, "%u %u %u %u %u %u 0 0 0 0 0\n", user->uid, user->uid,
-		 user->uid, user->gid, user->gid, user->gid);
+	snprintf(want, 256, "%u %u %u %u %u %u %u %u 0 0 0 0\n", geteuid(), geteuid(),
+		 geteuid(), user->uid, getegid(), getegid(), getegid(), user->gid);
 	CHECK_STR(text, want);
 	free(text);
 	free(want);
@@ -1172,6 +1197,30 @@ static unsigned long long child_status(const char *field)
 	return value;
 }
 
+/* The index-th id (0 real, 1 effective, 2 saved, 3 filesystem) of a
+ * "Uid:" or "Gid:" line of the status the child wrote; -1 when not there. */
+static long child_id(const char *field, int index)
+{
+	char path[700], *text, *at, *end;
+	long value = -1;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/status", ssh_dir);
+	text = slurp(path, &len);
+	if (text && (at = strstr(text, field))) {
+		at += strlen(field);
+		for (int i = 0; i <= index; i++, at = end) {
+			value = strtol(at, &end, 10);
+			if (end == at) {
+				value = -1;
+				break;
+			}
+		}
+	}
+	free(text);
+	return value;
+}
+
 /* Run add(1) with the status hook on a fresh copy of base; 0 or its
  * return. */
 static int add_with_status(const char *base)
@@ -1187,8 +1236,8 @@ static int add_with_status(const char *base)
 }
 
 /*
- * The account owns the process that acts as it, and can stop it at any
- * moment. Stopped after its answer, the caller must not wait for it (the
+ * The process that acts as the account may still stop (a file system that
+ * hangs it, here its own SIGSTOP). Stopped after its answer, the caller must not wait for it (the
  * daemon is single-threaded: one wait would hang it for good); stopped
  * before, the caller gives up after AUTHKEYS_CHILD_TIMEOUT_MS. Each op
  * runs under alarm(OP_ALARM): a hang kills the test.
@@ -1264,6 +1313,15 @@ static void test_child_clean(void)
 	 * with them ignored, so they are left out. */
 	CHECK_INT(child_status("SigIgn:") & ~GLIBC_RESERVED_SIGNALS, 0);
 	CHECK_INT(child_status("CapPrm:"), 0);
+	CHECK_INT(child_status("CapBnd:"), 0);
+	/* The account's for file access alone: its real, effective and saved
+	 * ids stay ours, so the account can neither signal nor trace it. */
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(child_id("Uid:", i), (long)geteuid());
+		CHECK_INT(child_id("Gid:", i), (long)getegid());
+	}
+	CHECK_INT(child_id("Uid:", 3), (long)user->uid);
+	CHECK_INT(child_id("Gid:", 3), (long)user->gid);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	signal(SIGUSR1, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);

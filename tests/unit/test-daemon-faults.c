@@ -6,6 +6,7 @@
  * cannot be redeemed again. An account that stops the engine's process is
  * left alone for a while, at once and saying why. */
 #define _GNU_SOURCE /* setresuid, setresgid, pipe2 */
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
@@ -267,15 +268,67 @@ static void test_grants_add_killed_before_rename(struct grants_run *g)
 	free(token);
 }
 
-/* As the account: stop every process of the account (kill -1) each time
- * the daemon's engine process creates its temporary file in ~/.ssh, as
- * the account itself could. Returns once it is watching. */
-static pid_t stopper_start(const struct grants_run *g)
+/* The pids of parent's children, at most max of them. */
+static size_t children_of(pid_t parent, pid_t *out, size_t max)
 {
+	DIR *proc = opendir("/proc");
+	struct dirent *entry;
+	size_t n = 0;
+
+	while (proc && n < max && (entry = readdir(proc))) {
+		char path[300], text[512], *close_paren;
+		int ppid = 0;
+		FILE *in;
+
+		if (atoi(entry->d_name) <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", entry->d_name);
+		in = fopen(path, "re");
+		if (!in)
+			continue;
+		if (fgets(text, sizeof(text), in) && (close_paren = strrchr(text, ')')))
+			sscanf(close_paren + 1, " %*c %d", &ppid);
+		fclose(in);
+		if (ppid == parent)
+			out[n++] = (pid_t)atoi(entry->d_name);
+	}
+	if (proc)
+		closedir(proc);
+	return n;
+}
+
+/* Stop the daemon's children that were not there at the start (the key
+ * watchers were): the engine's process of the moment. */
+static void stop_new_children(pid_t daemon, const pid_t *old, size_t n_old)
+{
+	pid_t now[64];
+	size_t n = children_of(daemon, now, SL_ARRAY_SIZE(now));
+
+	for (size_t i = 0; i < n; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < n_old; k++)
+			known |= old[k] == now[i];
+		if (!known)
+			kill(now[i], SIGSTOP);
+	}
+}
+
+/* Each time the daemon's engine process creates its temporary file in
+ * ~/.ssh, stop processes: as the account, every one it may signal
+ * (kill -1), as the account itself could; as root (as_root), the engine's
+ * process itself, as a file system that hangs would hold it. Returns once
+ * it is watching. */
+static pid_t stopper_start(const struct grants_run *g, bool as_root)
+{
+	pid_t daemon = g->daemon.pid, old[16];
+	size_t n_old = 0;
 	int ready[2];
 	char c;
 	pid_t pid;
 
+	if (as_root)
+		n_old = children_of(daemon, old, SL_ARRAY_SIZE(old));
 	if (pipe2(ready, O_CLOEXEC) < 0)
 		return -1;
 	fflush(NULL);
@@ -285,8 +338,9 @@ static pid_t stopper_start(const struct grants_run *g)
 		int fd;
 
 		close(ready[0]);
-		if (setgroups(0, NULL) < 0 || setresgid(g->account->acct->gid, g->account->acct->gid, g->account->acct->gid) < 0 ||
-		    setresuid(g->account->acct->uid, g->account->acct->uid, g->account->acct->uid) < 0)
+		if (!as_root &&
+		    (setgroups(0, NULL) < 0 || setresgid(g->account->acct->gid, g->account->acct->gid, g->account->acct->gid) < 0 ||
+		     setresuid(g->account->acct->uid, g->account->acct->uid, g->account->acct->uid) < 0))
 			_exit(2);
 		fd = inotify_init1(IN_CLOEXEC);
 		if (fd < 0 || inotify_add_watch(fd, g->account->ssh, IN_CREATE) < 0 ||
@@ -301,8 +355,12 @@ static pid_t stopper_start(const struct grants_run *g)
 			for (char *p = buf; p < buf + len;) {
 				const struct inotify_event *ev = (const struct inotify_event *)p;
 
-				if (ev->len && strncmp(ev->name, ".authorized_keys.sshlease-", 26) == 0)
-					kill(-1, SIGSTOP);
+				if (ev->len && strncmp(ev->name, ".authorized_keys.sshlease-", 26) == 0) {
+					if (as_root)
+						stop_new_children(daemon, old, n_old);
+					else
+						kill(-1, SIGSTOP);
+				}
 				p += sizeof(*ev) + ev->len;
 			}
 		}
@@ -316,12 +374,57 @@ static pid_t stopper_start(const struct grants_run *g)
 	return pid;
 }
 
+static void stopper_end(pid_t stopper)
+{
+	if (stopper > 0) {
+		kill(stopper, SIGKILL);
+		waitpid(stopper, NULL, 0);
+	}
+}
+
 /*
- * Item: the account stops the daemon's engine process before it answers.
- * The request fails with the reason (not a hang), the file is whole, and
- * the daemon leaves that account alone for a while: the next operation on
- * it fails at once, saying why, and changes nothing, so the account cannot
- * stall the daemon again and again. A restart forgets the pause.
+ * Item: the account stops every process it may, each time the daemon's
+ * engine process starts its write: the engine's process is not among them
+ * (become.h), so every extend succeeds.
+ */
+static void test_grants_account_stopper(struct grants_run *g)
+{
+	char key[256], id[AUTHKEYS_ID_LEN + 1], *after;
+	json_t *reply;
+	pid_t stopper;
+
+	fixture_write_keys(g->account, "# mine\n");
+	fixture_key_new(key, sizeof(key), "stopper@vendor");
+	reply = grants_run_grant(g, key, "1h", id);
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+
+	stopper = stopper_start(g, false);
+	CHECK(stopper > 0);
+	for (int attempt = 0; attempt < 5 && stopper > 0; attempt++) {
+		reply = client_call_json(g->daemon.socket,
+					 json_pack("{s:s, s:s, s:s}", "op", "extend", "id", id,
+						   "for", attempt % 2 ? "2h" : "3h"));
+		CHECK_MSG(json_is_true(json_object_get(reply, "ok")), "extend under the account's stopper: %s",
+			  fixture_str(json_string_value(json_object_get(reply, "message"))));
+		json_decref(reply);
+	}
+	reply = client_call_json(g->daemon.socket, json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
+	CHECK(json_is_true(json_object_get(reply, "ok")));
+	json_decref(reply);
+	stopper_end(stopper);
+	after = fixture_read_text(g->account->ak);
+	CHECK_STR(after, "# mine\n");
+	free(after);
+}
+
+/*
+ * Item: the engine's process hangs before it answers (stopped by root, as
+ * a file system that hangs would hold it). The request fails with the
+ * reason (not a hang), the file is whole, and the daemon leaves that
+ * account alone for a while: the next operation on it fails at once,
+ * saying why, and changes nothing, so the account's files cannot stall
+ * the daemon again and again. A restart forgets the pause.
  */
 static void test_grants_backoff(struct grants_run *g)
 {
@@ -338,7 +441,7 @@ static void test_grants_backoff(struct grants_run *g)
 	json_decref(reply);
 	before = fixture_read_text(g->account->ak);
 
-	stopper = stopper_start(g);
+	stopper = stopper_start(g, true);
 	CHECK(stopper > 0);
 	/* The stop races with a child that needs a millisecond: a few tries. */
 	for (int attempt = 0; attempt < 5 && stopper > 0 && !timed_out; attempt++) {
@@ -354,10 +457,7 @@ static void test_grants_backoff(struct grants_run *g)
 		}
 		json_decref(reply);
 	}
-	if (stopper > 0) {
-		kill(stopper, SIGKILL);
-		waitpid(stopper, NULL, 0);
-	}
+	stopper_end(stopper);
 	CHECK(timed_out);
 	/* One whole line: the old one, or (stopped after its rename) the new. */
 	after = fixture_read_text(g->account->ak);
@@ -395,6 +495,7 @@ static int fault_tests(struct grants_run *g)
 {
 	CHECK_INT(daemon_run_start(&g->daemon), 0);
 	if (g->daemon.pid > 0) {
+		TEST(test_grants_account_stopper(g));
 		TEST(test_grants_backoff(g));
 		TEST(test_grants_stray_line(g));
 		TEST(test_grants_add_killed_before_rename(g));
