@@ -28,8 +28,14 @@
 #define AUTHKEYS_ID_LEN GRANT_ID_LEN
 /* The longest managed line we write (sshd refuses lines over 8 KiB). */
 #define AUTHKEYS_LINE_MAX 6144
-/* The largest authorized_keys the engine reads or writes. */
+/* The largest authorized_keys the engine reads or writes, but for a
+ * removal. */
 #define AUTHKEYS_FILE_MAX (1024 * 1024)
+/* The largest one a removal (of a grant's line, of a planted line) reads
+ * and writes back: an account that grows its own file past
+ * AUTHKEYS_FILE_MAX cannot keep a grant's line in it that way. Far more
+ * than sshd itself reads in a login's time. */
+#define AUTHKEYS_SHRINK_MAX (64 * 1024 * 1024)
 /* How long the engine waits for the process acting as the account to
  * answer (a healthy one needs milliseconds). The account can stop that
  * process; past this bound it is killed and the call fails with

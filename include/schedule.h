@@ -10,19 +10,31 @@
 
 #include "state.h"
 
-/* How long a grant whose ending failed (its file could not be edited, the
- * audit log could not be written...) waits before the next attempt. */
+/* How long the daemon waits before planning again after a failure of its
+ * own (out of memory, the timer). */
 #define SCHEDULE_RETRY_SECONDS 60
+
+/* A grant whose ending failed (its file could not be edited...) is tried
+ * again after SCHEDULE_BACKOFF_FIRST seconds, then twice as long after
+ * each failure, at most SCHEDULE_BACKOFF_MAX. */
+#define SCHEDULE_BACKOFF_FIRST 5
+#define SCHEDULE_BACKOFF_MAX 300
+
+/* Room for the last failure's reason. */
+#define SCHEDULE_WHY_MAX 240
 
 /*
  * A grant held back until `until` after a failed attempt to end it, so that
  * the daemon retries later instead of spinning on it. A hold never delays a
- * retry by more than SCHEDULE_RETRY_SECONDS from now, so a clock stepped
+ * retry by more than SCHEDULE_BACKOFF_MAX from now, so a clock stepped
  * backwards cannot postpone a due revocation by the size of the step.
  */
 struct schedule_hold {
 	char id[AUTHKEYS_ID_LEN + 1];
 	time_t until;
+	time_t since;       /* the first failure */
+	unsigned attempts;  /* failures so far */
+	char why[SCHEDULE_WHY_MAX]; /* the last one's reason */
 };
 
 /* A grant is due when its deadline has come: expires <= now. */
@@ -52,11 +64,18 @@ int schedule_plan(const struct state *state, const struct schedule_hold *holds,
 void schedule_plan_finish(struct schedule_plan *plan);
 
 /*
- * Hold grant id back until until (replacing an earlier hold of it).
- * 0 or -ENOMEM. *holds is a heap array of *n entries (free() it).
+ * Count a failure to end grant id at now, for why: its hold's attempts
+ * grow by one and it is held back by the backoff (SCHEDULE_BACKOFF_FIRST,
+ * doubled per earlier failure, at most SCHEDULE_BACKOFF_MAX). Returns the
+ * hold, or NULL when out of memory. *holds is a heap array of *n entries
+ * (free() it).
  */
-int schedule_hold_set(struct schedule_hold **holds, size_t *n, const char *id,
-		      time_t until);
+const struct schedule_hold *schedule_hold_fail(struct schedule_hold **holds, size_t *n,
+					       const char *id, time_t now, const char *why);
+
+/* The hold of id, or NULL. */
+const struct schedule_hold *schedule_hold_find(const struct schedule_hold *holds, size_t n,
+					       const char *id);
 
 /* Drop the hold of id, if any. */
 void schedule_hold_clear(struct schedule_hold *holds, size_t *n, const char *id);

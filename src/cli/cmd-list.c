@@ -9,7 +9,9 @@ static const char list_help[] =
 	"Usage: sshlease list [--user USER] [--json]\n\n"
 	"List the active grants: ID, USER, EXPIRES (local time), REMAINING,\n"
 	"SESSIONS (logins with the grant's key still connected; they are closed\n"
-	"when it ends), LAST LOGIN (local time), TICKET, FINGERPRINT.\n\n"
+	"when it ends), LAST LOGIN (local time), TICKET, FINGERPRINT. A grant\n"
+	"whose line could not be removed at its end is named below the table\n"
+	"with the reason and the next try.\n\n"
 	"Options:\n"
 	"  -u, --user USER  only the grants of this account\n"
 	"  --json           print the grants as one JSON array\n"
@@ -70,6 +72,30 @@ static void list_row_print(const struct list_row *row, const int width[],
 	printf("%s%s\n", row->cell[N_COLUMNS - 1], off);
 }
 
+/* Under the table, a grant whose line could not be removed: since when,
+ * how often, why, and when the daemon tries again. */
+static void list_failing(const json_t *grant)
+{
+	const json_t *failing = json_object_get(grant, "removal_failing");
+	char id[32], reason[320], since[64], next[64];
+	time_t t;
+	json_int_t attempts = json_integer_value(json_object_get(failing, "attempts"));
+
+	if (!json_is_object(failing))
+		return;
+	cli_safe(id, sizeof(id), cli_json_string(grant, "id"), "?");
+	cli_safe(reason, sizeof(reason), cli_json_string(failing, "reason"), "unknown error");
+	snprintf(since, sizeof(since), "?");
+	snprintf(next, sizeof(next), "?");
+	if (cli_json_time(failing, "since", &t))
+		time_format_local(t, since, sizeof(since));
+	if (cli_json_time(failing, "next_try", &t))
+		time_format_local(t, next, sizeof(next));
+	printf("\ngrant %s has ended, but its line could not be removed yet (since %s, %lld attempt%s): %s.\n"
+	       "sshleased tries again at %s, and until it is gone; fix the cause to speed it up.\n",
+	       id, since, (long long)attempts, attempts == 1 ? "" : "s", reason, next);
+}
+
 static void list_table(const struct cli *cli, const json_t *grants)
 {
 	size_t n = json_array_size(grants);
@@ -93,6 +119,8 @@ static void list_table(const struct cli *cli, const json_t *grants)
 	for (size_t i = 1; i <= n; i++)
 		list_row_print(&rows[i], width, "", "");
 	free(rows);
+	for (size_t i = 0; i < n; i++)
+		list_failing(json_array_get(grants, i));
 }
 
 static int list_parse(const struct cli *cli, int argc, char **argv,

@@ -7,7 +7,8 @@
 static const char status_help[] =
 	"Usage: sshlease status [--json]\n\n"
 	"Show whether sshleased runs, since when, how many grants are\n"
-	"active and when the next one ends. Exit code 5 when the daemon\n"
+	"active, how many of them ended but could not have their line removed\n"
+	"yet, and when the next one ends. Exit code 5 when the daemon\n"
 	"cannot be reached.\n\n"
 	"Options:\n"
 	"  --json      print the daemon's answer as one JSON object\n"
@@ -26,6 +27,7 @@ static void status_print(const json_t *reply, time_t now)
 	char version[64], text[200], left[64];
 	long long pid = status_count(json_object_get(reply, "pid"));
 	long long grants = status_count(json_object_get(reply, "grants"));
+	long long failing = status_count(json_object_get(reply, "removals_failing"));
 	time_t t;
 
 	printf("sshleased %s is running", cli_safe(version, sizeof(version),
@@ -39,6 +41,11 @@ static void status_print(const json_t *reply, time_t now)
 	}
 	snprintf(text, sizeof(text), "%lld", grants);
 	cli_field(stdout, "grants:", grants >= 0 ? text : "unknown");
+	if (failing > 0) {
+		snprintf(text, sizeof(text), "%lld grant%s ended but %s line could not be removed yet (sshlease list says why)",
+			 failing, failing == 1 ? "" : "s", failing == 1 ? "its" : "their");
+		cli_field(stdout, "failing:", text);
+	}
 	if (cli_json_time(reply, "next_deadline", &t)) {
 		cli_format_deadline(t, text, sizeof(text));
 		cli_format_remaining(t, now, left, sizeof(left));

@@ -368,7 +368,7 @@ int authkeys_remove(const struct authkeys_ctx *ctx, const struct account *acct,
 	arg.blob = span_str(blob_base64);
 	r = userfs_run(ctx, acct,
 		       &(struct userfs_op){ .edit = edit_remove, .arg = &arg,
-					    .write = true, .create = false },
+					    .write = true, .create = false, .shrinks = true },
 		       &res, why);
 	if (r == 0 && removed)
 		*removed = res.count;
@@ -426,7 +426,7 @@ int authkeys_remove_many(const struct authkeys_ctx *ctx,
 		       &(struct userfs_op){
 			       .edit = edit_remove_many,
 			       .arg = &(struct many_arg){ items, n },
-			       .write = true, .create = false },
+			       .write = true, .create = false, .shrinks = true },
 		       &res, why);
 	if (r != 0)
 		goto out;

@@ -1,5 +1,6 @@
 /* Expiry scheduling over a state and an injected clock (no system calls). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +24,8 @@ time_t schedule_earliest_deadline(const struct state *state)
 	return earliest;
 }
 
-static const struct schedule_hold *
-hold_find(const struct schedule_hold *holds, size_t n, const char *id)
+const struct schedule_hold *
+schedule_hold_find(const struct schedule_hold *holds, size_t n, const char *id)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(holds[i].id, id) == 0)
@@ -33,7 +34,7 @@ hold_find(const struct schedule_hold *holds, size_t n, const char *id)
 }
 
 /* When the grant may next be acted on: its deadline, or a hold's end, never
- * more than SCHEDULE_RETRY_SECONDS after now for a hold (the clock may have
+ * more than SCHEDULE_BACKOFF_MAX after now for a hold (the clock may have
  * been stepped back since the hold was set). */
 static time_t grant_wake(const struct grant *grant,
 			 const struct schedule_hold *hold, time_t now)
@@ -43,8 +44,8 @@ static time_t grant_wake(const struct grant *grant,
 	if (hold) {
 		time_t until = hold->until;
 
-		if (until > now + SCHEDULE_RETRY_SECONDS)
-			until = now + SCHEDULE_RETRY_SECONDS;
+		if (until > now + SCHEDULE_BACKOFF_MAX)
+			until = now + SCHEDULE_BACKOFF_MAX;
 		if (until > wake)
 			wake = until;
 	}
@@ -86,7 +87,7 @@ int schedule_plan(const struct state *state, const struct schedule_hold *holds,
 	}
 	for (size_t i = 0; i < n_grants; i++) {
 		const struct grant *grant = &state->grants[i];
-		time_t wake = grant_wake(grant, hold_find(holds, n_holds, grant->id),
+		time_t wake = grant_wake(grant, schedule_hold_find(holds, n_holds, grant->id),
 					 now);
 
 		if (wake <= now) {
@@ -123,28 +124,35 @@ void schedule_plan_finish(struct schedule_plan *plan)
 	*plan = (struct schedule_plan){ 0 };
 }
 
-int schedule_hold_set(struct schedule_hold **holds, size_t *n, const char *id,
-		      time_t until)
+const struct schedule_hold *schedule_hold_fail(struct schedule_hold **holds, size_t *n,
+					       const char *id, time_t now, const char *why)
 {
-	struct schedule_hold *grown;
+	struct schedule_hold *hold = NULL, *grown;
+	time_t delay = SCHEDULE_BACKOFF_FIRST;
 
-	for (size_t i = 0; i < *n; i++) {
-		if (strcmp((*holds)[i].id, id) == 0) {
-			(*holds)[i].until = until;
-			return 0;
-		}
+	for (size_t i = 0; i < *n && !hold; i++)
+		if (strcmp((*holds)[i].id, id) == 0)
+			hold = &(*holds)[i];
+	if (!hold) {
+		grown = realloc(*holds, (*n + 1) * sizeof(**holds));
+		if (!grown)
+			return NULL;
+		*holds = grown;
+		hold = &grown[(*n)++];
+		memset(hold, 0, sizeof(*hold));
+		/* Ids are AUTHKEYS_ID_LEN characters; a longer one is cut,
+		 * never overrun, and then simply matches no grant. */
+		memcpy(hold->id, id, strnlen(id, AUTHKEYS_ID_LEN));
+		hold->since = now;
 	}
-	grown = realloc(*holds, (*n + 1) * sizeof(**holds));
-	if (!grown)
-		return -ENOMEM;
-	*holds = grown;
-	memset(&grown[*n], 0, sizeof(grown[*n]));
-	/* Ids are AUTHKEYS_ID_LEN characters; a longer one is cut, never
-	 * overrun, and then simply matches no grant. */
-	memcpy(grown[*n].id, id, strnlen(id, AUTHKEYS_ID_LEN));
-	grown[*n].until = until;
-	(*n)++;
-	return 0;
+	for (unsigned k = 0; k < hold->attempts && delay < SCHEDULE_BACKOFF_MAX; k++)
+		delay *= 2;
+	if (delay > SCHEDULE_BACKOFF_MAX)
+		delay = SCHEDULE_BACKOFF_MAX;
+	hold->attempts++;
+	hold->until = now + delay;
+	snprintf(hold->why, sizeof(hold->why), "%s", why ? why : "unknown error");
+	return hold;
 }
 
 void schedule_hold_clear(struct schedule_hold *holds, size_t *n, const char *id)

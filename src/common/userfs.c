@@ -56,7 +56,7 @@ static const char *const reasons[USERFS_R_COUNT] = {
 	[USERFS_R_FILE_OWNER] = "authorized_keys is owned by another account; sshd would ignore the keys (StrictModes)",
 	[USERFS_R_FILE_MODE] = "authorized_keys is group or world writable; sshd would ignore the keys (StrictModes): chmod go-w it",
 	[USERFS_R_FILE_ROOT] = "authorized_keys is owned by root, not by the account; replacing it would change its owner (chown it to the account)",
-	[USERFS_R_FILE_SIZE] = "authorized_keys is or would become larger than 1 MiB",
+	[USERFS_R_FILE_SIZE] = "authorized_keys is or would become larger than the engine reads (1 MiB; 64 MiB to remove a line)",
 	[USERFS_R_EXISTS_KEY] = "the key is already in authorized_keys",
 	[USERFS_R_EXISTS_ID] = "a line with this grant id is already in authorized_keys",
 	[USERFS_R_CHANGED] = "authorized_keys kept changing while being edited; try again",
@@ -238,8 +238,9 @@ static void current_finish(struct current *cur)
 	*cur = (struct current){ .fd = -1 };
 }
 
-/* Open and read authorized_keys; a missing file is empty and !exists. */
-static int child_read(int ssh_fd, const char *name, uid_t uid,
+/* Open and read authorized_keys, at most max bytes; a missing file is
+ * empty and !exists. */
+static int child_read(int ssh_fd, const char *name, uid_t uid, size_t max,
 		      struct current *cur, enum userfs_reason *reason)
 {
 	struct stat st;
@@ -278,7 +279,7 @@ static int child_read(int ssh_fd, const char *name, uid_t uid,
 		*reason = USERFS_R_FILE_NOTREG;
 	else if (cur->st.st_nlink > 1)
 		*reason = USERFS_R_FILE_LINKS;
-	else if (cur->st.st_size > AUTHKEYS_FILE_MAX)
+	else if ((uintmax_t)cur->st.st_size > max)
 		*reason = USERFS_R_FILE_SIZE;
 	else
 		*reason = strict_modes(&cur->st, uid, USERFS_R_FILE_OWNER,
@@ -286,7 +287,7 @@ static int child_read(int ssh_fd, const char *name, uid_t uid,
 	if (*reason != USERFS_R_NONE)
 		return SL_REFUSED;
 
-	r = fsutil_read_fd(cur->fd, AUTHKEYS_FILE_MAX, &cur->buf, &cur->len);
+	r = fsutil_read_fd(cur->fd, max, &cur->buf, &cur->len);
 	if (r == -EFBIG) {
 		/* It grew past the bound since the fstat. */
 		*reason = USERFS_R_FILE_SIZE;
@@ -465,6 +466,7 @@ static int child_work(const struct account *acct, const struct userfs_op *op,
 		      struct userfs_change *change)
 {
 	const char *name = op->name ? op->name : AUTHKEYS_NAME;
+	const size_t max = op->shrinks ? AUTHKEYS_SHRINK_MAX : AUTHKEYS_FILE_MAX;
 	struct current cur = { .fd = -1 };
 	enum userfs_reason reason = USERFS_R_NONE;
 	int home_fd = -1, ssh_fd = -1, r;
@@ -490,7 +492,7 @@ static int child_work(const struct account *acct, const struct userfs_op *op,
 
 	for (unsigned attempt = 0;; attempt++) {
 		reason = USERFS_R_NONE;
-		r = child_read(ssh_fd, name, acct->uid, &cur, &reason);
+		r = child_read(ssh_fd, name, acct->uid, max, &cur, &reason);
 		if (r != 0)
 			goto out;
 		change_reset(change);
@@ -503,7 +505,7 @@ static int child_work(const struct account *acct, const struct userfs_op *op,
 			r = SL_REFUSED;
 			goto out;
 		}
-		if (change->len > AUTHKEYS_FILE_MAX) {
+		if (change->len > max) {
 			reason = USERFS_R_FILE_SIZE;
 			r = SL_REFUSED;
 			goto out;
@@ -559,7 +561,7 @@ static int child_check(const struct account *acct, struct userfs_change *change)
 				     &reason);
 		goto out;
 	}
-	r = child_read(ssh_fd, AUTHKEYS_NAME, acct->uid, &cur, &reason);
+	r = child_read(ssh_fd, AUTHKEYS_NAME, acct->uid, AUTHKEYS_FILE_MAX, &cur, &reason);
 	if (r != 0)
 		goto out;
 	reason = child_owner_kept(&cur, acct->uid);

@@ -94,6 +94,9 @@ struct userfs_op {
 	const void *arg;
 	bool write;  /* change->content may be written */
 	bool create; /* create ~/.ssh when missing */
+	bool shrinks; /* the edit only takes lines out (a removal): the file
+			 is read and written up to AUTHKEYS_SHRINK_MAX, not
+			 AUTHKEYS_FILE_MAX */
 	bool move_aside; /* instead of an edit: when ~/.ssh or ~/.ssh/<name>
 			    is a symlink, rename that entry (only the entry:
 			    no byte of what it leads to is touched) to

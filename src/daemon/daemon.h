@@ -169,6 +169,7 @@ struct daemon {
 	struct connection connections[DAEMON_MAX_CONNECTIONS];
 	size_t n_connections;
 	struct admission_refusals refusals; /* outsiders' refusal records */
+	struct admission_refusals member_refusals; /* socket_group members' */
 
 	/* Accounts left alone for a while (DAEMON_ACCOUNT_BACKOFF_SECONDS) */
 	struct account_backoff *backoffs;

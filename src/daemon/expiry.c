@@ -44,22 +44,6 @@ static void timer_arm(struct daemon *d, time_t wake)
 	d->armed_for = wake;
 }
 
-/* Grants that could not be ended: log, and hold each back for a while. */
-static void hold_failed(struct daemon *d, const struct schedule_plan *plan,
-			const int *results, const char **whys)
-{
-	for (size_t i = 0; i < plan->n_due; i++) {
-		if (results[i] == 0 || results[i] == SL_NOT_FOUND)
-			continue;
-		log_err("grant %s has expired but its line could not be removed: %.512s; retrying in %d s",
-			plan->due[i], whys[i] ? whys[i] : "unknown error",
-			SCHEDULE_RETRY_SECONDS);
-		if (schedule_hold_set(&d->holds, &d->n_holds, plan->due[i],
-				      daemon_now() + SCHEDULE_RETRY_SECONDS) < 0)
-			log_err("out of memory holding grant %s", plan->due[i]);
-	}
-}
-
 void daemon_expire_due(struct daemon *d)
 {
 	struct schedule_plan plan;
@@ -106,7 +90,8 @@ void daemon_expire_due(struct daemon *d)
 			timer_arm(d, daemon_now() + SCHEDULE_RETRY_SECONDS);
 			return;
 		}
-		hold_failed(d, &plan, results, whys);
+		/* Those that could not end are held back and recorded by
+		 * daemon_grants_end, and tried again after their backoff. */
 		free(results);
 		free(whys);
 		schedule_plan_finish(&plan);

@@ -12,6 +12,7 @@
 #include "key.h"
 #include "log.h"
 #include "request.h"
+#include "timeutil.h"
 
 int daemon_grant_audit(struct daemon *d, const struct grant *grant,
 		       const char *event, const struct peer *peer,
@@ -37,10 +38,29 @@ int daemon_grant_audit(struct daemon *d, const struct grant *grant,
 	return daemon_audit(d, &ev);
 }
 
+bool daemon_refusal_note(struct daemon *d, uid_t uid, const char *message,
+			 char *reason, size_t size)
+{
+	unsigned long suppressed = 0;
+
+	snprintf(reason, size, "%s", message);
+	if (uid == 0)
+		return true;
+	if (!admission_refusal_record(&d->member_refusals, uid, time_monotonic_ms(), &suppressed)) {
+		log_debug("refused a request of uid %lu: %.512s; recorded at most once a minute",
+			  (unsigned long)uid, message);
+		return false;
+	}
+	if (suppressed > 0)
+		snprintf(reason, size, "%.512s (%lu more refusal%s from uid %lu in the last minute, not recorded)",
+			 message, suppressed, suppressed == 1 ? "" : "s", (unsigned long)uid);
+	return true;
+}
+
 json_t *daemon_grant_refuse(const struct grant_attempt *a,
 			    enum proto_error_code code, const char *message)
 {
-	char user[REPLY_QUOTE_MAX + 1], ticket[REPLY_QUOTE_MAX + 1];
+	char user[REPLY_QUOTE_MAX + 1], ticket[REPLY_QUOTE_MAX + 1], reason[640];
 	struct audit_event ev = {
 		.event = "refuse",
 		.user = a->user ? reply_quote(user, a->user) : NULL,
@@ -50,11 +70,12 @@ json_t *daemon_grant_refuse(const struct grant_attempt *a,
 		.expires = a->expires,
 		.by_uid = (long long)a->conn->uid,
 		.by_user = a->conn->by_user,
-		.reason = message,
+		.reason = reason,
 		.signer = a->signer,
 	};
 
-	daemon_audit(a->d, &ev);
+	if (daemon_refusal_note(a->d, a->conn->uid, message, reason, sizeof(reason)))
+		daemon_audit(a->d, &ev);
 	return proto_error(code, message);
 }
 
@@ -389,6 +410,7 @@ enum ending_step {
 struct ending {
 	enum ending_step step;
 	const char *user;   /* the grant's account (strings of the state) */
+	uid_t uid;          /* and its uid */
 	const char *blob;
 	const char *reason; /* for its audit record */
 };
@@ -420,6 +442,22 @@ static void end_account_lines(struct daemon *d, struct ending *endings,
 	int r;
 
 	r = account_lookup(user, &acct, &why);
+	if (r == 0 && acct->uid != endings[order[0]].uid) {
+		/* The name is someone else's now: the grant's uid counts. */
+		account_free(acct);
+		acct = NULL;
+		r = SL_NOT_FOUND;
+	}
+	if (r == SL_NOT_FOUND && account_lookup_uid(endings[order[0]].uid, &acct, &why) == 0) {
+		/* Renamed since (usermod -l): the line is in the account of
+		 * that uid. The next start moves its other grants over. */
+		log_warn("account %.64s (uid %u) is now named %.64s: ending %zu grant%s there",
+			 user, (unsigned)endings[order[0]].uid, acct->name, count, count == 1 ? "" : "s");
+		r = 0;
+	} else if (r == SL_NOT_FOUND) {
+		account_free(acct);
+		acct = NULL;
+	}
 	if (r == SL_NOT_FOUND) {
 		/* Nobody can log in to an account that does not exist; its
 		 * file cannot be found by name any more either. */
@@ -457,6 +495,46 @@ out:
 	account_free(acct);
 }
 
+/*
+ * A grant that could not end now: the failure counted in its hold (the
+ * expiry timer tries again after the backoff), recorded (audit
+ * removal_failed: the reason, the attempt, the next try) and logged. A
+ * grant that was to end before its deadline (a revoke) has its deadline
+ * moved to now and saved, so that the tries go on as an expiry, also after
+ * a restart.
+ */
+static void end_failed(struct daemon *d, const char *id, const char *event,
+		       const struct peer *peer, const char *why)
+{
+	struct grant *grant = state_find_grant(d->state, id);
+	const struct schedule_hold *hold;
+	time_t now = daemon_now();
+	char reason[SCHEDULE_WHY_MAX + 200];
+	bool moved = false;
+
+	if (!grant)
+		return;
+	hold = schedule_hold_fail(&d->holds, &d->n_holds, id, now, why);
+	if (!hold) {
+		log_err("grant %s could not be ended (%s): %.512s; out of memory planning a retry",
+			id, event, why ? why : "unknown error");
+		return;
+	}
+	if (strcmp(event, "expire") != 0 && grant->expires > now) {
+		time_t old = grant->expires;
+
+		grant->expires = now;
+		moved = state_save(d->config->state_dir, d->state) == 0;
+		if (!moved)
+			grant->expires = old;
+	}
+	snprintf(reason, sizeof(reason), "%s failed: %s; attempt %u, next try in %lld s%s",
+		 event, hold->why, hold->attempts, (long long)(hold->until - now),
+		 moved ? "; its deadline is now, so the tries go on until the line is gone" : "");
+	log_err("grant %s for %.64s could not be ended: %s", id, grant->user, reason);
+	daemon_grant_audit(d, grant, "removal_failed", peer, reason, NULL);
+}
+
 int daemon_grants_end(struct daemon *d, size_t n,
 		      const char (*ids)[AUTHKEYS_ID_LEN + 1], const char *event,
 		      const struct peer *peer, const char *reason, int *results,
@@ -492,6 +570,7 @@ int daemon_grants_end(struct daemon *d, size_t n,
 		endings[i] = (struct ending){
 			.step = ENDING_PENDING,
 			.user = grant->user,
+			.uid = grant->uid,
 			.blob = grant->blob_base64,
 		};
 		order[n_order++] = i;
@@ -520,7 +599,7 @@ int daemon_grants_end(struct daemon *d, size_t n,
 		taken_from[n_ended++] = i;
 	}
 	if (n_ended == 0)
-		goto out;
+		goto failures;
 	/* Their lines are gone: so are the connections made with them. Their
 	 * sessions leave the state with them, in the same save. */
 	for (size_t k = 0; k < n_ended; k++)
@@ -566,7 +645,7 @@ int daemon_grants_end(struct daemon *d, size_t n,
 		}
 		daemon_keywatch_put_back(d, watches, n_watches);
 		r = 0;
-		goto out;
+		goto failures;
 	}
 	for (size_t k = 0; k < n_watches; k++)
 		free(watches[k].known);
@@ -582,6 +661,10 @@ int daemon_grants_end(struct daemon *d, size_t n,
 		daemon_grant_audit(d, &ended[k], event, peer,
 				   endings[taken_from[k]].reason, report);
 	}
+failures:
+	for (size_t i = 0; i < n; i++)
+		if (results[i] != 0 && results[i] != SL_NOT_FOUND)
+			end_failed(d, ids[i], event, peer, whys[i]);
 out:
 	for (size_t k = 0; ended && k < n_ended; k++)
 		grant_finish(&ended[k]);

@@ -34,6 +34,16 @@ struct grant_attempt {
 				 overrode a failed doctor check */
 };
 
+/*
+ * Whether a refusal of uid is to be recorded now: root's always; a
+ * socket_group member's at most once a minute per uid, as an outsider's
+ * (admission.h), so that a member refused in a loop cannot fill the log.
+ * reason (size bytes) gets message, with the count of the refusals left
+ * out since the last record when there were any.
+ */
+bool daemon_refusal_note(struct daemon *d, uid_t uid, const char *message,
+			 char *reason, size_t size);
+
 /* Audit a refused attempt ("refuse", with everything known about it) and
  * return the reply: code is PROTO_ERR_REFUSED in all but odd cases. NULL
  * when out of memory. */

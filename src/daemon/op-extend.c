@@ -56,7 +56,10 @@ json_t *op_extend(struct daemon *d, const struct connection *conn,
 			snprintf(message, sizeof(message), "%s", why);
 	}
 	if (r != 0) {
-		daemon_grant_audit(d, grant, "refuse", &peer, message, NULL);
+		char reason[sizeof(message) + 128];
+
+		if (daemon_refusal_note(d, conn->uid, message, reason, sizeof(reason)))
+			daemon_grant_audit(d, grant, "refuse", &peer, reason, NULL);
 		reply = proto_error(PROTO_ERR_REFUSED, message);
 		goto out;
 	}

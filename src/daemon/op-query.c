@@ -161,6 +161,25 @@ static int footholds_put(const struct daemon *d, const struct grant *grant, json
 	return json_object_set_new(object, "footholds", list) < 0 ? -ENOMEM : 0;
 }
 
+/* A grant whose ending failed (its hold): since when, how often, why, and
+ * the next try; nothing for any other grant. */
+static int removal_put(const struct daemon *d, const struct grant *grant, json_t *object)
+{
+	const struct schedule_hold *hold = schedule_hold_find(d->holds, d->n_holds, grant->id);
+
+	if (!hold)
+		return 0;
+	return json_object_set_new(object, "removal_failing",
+				   json_pack("{s:o, s:I, s:I, s:s, s:o, s:I}",
+					     "since", time_to_json(hold->since),
+					     "since_unix", (json_int_t)hold->since,
+					     "attempts", (json_int_t)hold->attempts,
+					     "reason", hold->why,
+					     "next_try", time_to_json(hold->until),
+					     "next_try_unix", (json_int_t)hold->until)) < 0
+		       ? -ENOMEM : 0;
+}
+
 static json_t *grant_reply_json(const struct daemon *d, const struct grant *grant,
 				bool sessions)
 {
@@ -168,7 +187,8 @@ static json_t *grant_reply_json(const struct daemon *d, const struct grant *gran
 
 	if (!object ||
 	    json_object_set_new(object, "open_sessions",
-				json_integer((json_int_t)open_sessions(d, grant))) < 0)
+				json_integer((json_int_t)open_sessions(d, grant))) < 0 ||
+	    removal_put(d, grant, object) < 0)
 		goto fail;
 	if (!sessions)
 		return object;
@@ -276,16 +296,20 @@ json_t *op_status(struct daemon *d, const struct connection *conn,
 	time_t next = schedule_earliest_deadline(d->state);
 	enum authkeys_expiry form = AUTHKEYS_EXPIRY_NONE;
 	const char *why = NULL;
+	size_t failing = 0;
 	bool form_known;
 
 	form_known = daemon_expiry_form(d, &form, &why) == 0;
-	return json_pack("{s:b, s:s, s:I, s:o, s:I, s:I, s:o, s:o, s:s, s:s, s:o, s:o}",
+	for (size_t i = 0; i < d->n_holds; i++)
+		failing += state_find_grant(d->state, d->holds[i].id) != NULL;
+	return json_pack("{s:b, s:s, s:I, s:o, s:I, s:I, s:I, s:o, s:o, s:s, s:s, s:o, s:o}",
 			 "ok", 1,
 			 "version", SSHLEASE_VERSION,
 			 "pid", (json_int_t)getpid(),
 			 "started", time_to_json(d->started),
 			 "started_unix", (json_int_t)d->started,
 			 "grants", (json_int_t)d->state->n_grants,
+			 "removals_failing", (json_int_t)failing,
 			 "next_deadline", time_to_json(next),
 			 "next_deadline_unix",
 			 next ? json_integer((json_int_t)next) : json_null(),

@@ -1,5 +1,6 @@
 /* op revoke: end grants by id, or all of them (of one account), now; the
  * answer lists those that fit in it and counts the rest. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,9 @@ json_t *op_revoke(struct daemon *d, const struct connection *conn,
 	const char *user = request_string(request, "user");
 	bool all = request_bool(request, "all");
 	char (*targets)[AUTHKEYS_ID_LEN + 1] = NULL;
-	size_t n_targets = 0, used = 0, omitted = 0;
+	size_t n_targets = 0, used = 0, omitted = 0, n_failed = 0;
+	char failed_id[AUTHKEYS_ID_LEN + 1] = "", failed_why[SCHEDULE_WHY_MAX] = "";
+	int failed_r = 0;
 	json_t *reply = NULL, *revoked = NULL;
 	size_t i;
 	json_t *item;
@@ -77,19 +80,15 @@ json_t *op_revoke(struct daemon *d, const struct connection *conn,
 			continue;
 		}
 		if (r != 0) {
+			/* The others are revoked all the same: one account's
+			 * file must not keep every other grant alive. */
 			json_decref(object);
-			reply = reply_error(r == SL_REFUSED ? PROTO_ERR_REFUSED : PROTO_ERR_FAILED,
-					    "cannot revoke grant %s: %s%s", targets[t],
-					    why ? why : "unknown error",
-					    json_array_size(revoked) + omitted ? " (the grants listed in revoked were revoked)" : "");
-			if (reply &&
-			    (json_object_set(reply, "revoked", revoked) < 0 ||
-			     json_object_set_new(reply, "omitted",
-						 json_integer((json_int_t)omitted)) < 0)) {
-				json_decref(reply);
-				reply = NULL;
+			if (n_failed++ == 0) {
+				snprintf(failed_id, sizeof(failed_id), "%s", targets[t]);
+				snprintf(failed_why, sizeof(failed_why), "%s", why ? why : "unknown error");
+				failed_r = r;
 			}
-			goto out;
+			continue;
 		}
 		/* All of them are revoked; the answer lists the first that
 		 * fit and counts the rest (the audit log has every one). */
@@ -101,6 +100,27 @@ json_t *op_revoke(struct daemon *d, const struct connection *conn,
 			json_decref(object);
 			omitted++;
 		}
+	}
+	if (n_failed > 0) {
+		const struct schedule_hold *hold = schedule_hold_find(d->holds, d->n_holds, failed_id);
+		char more[96] = "";
+
+		if (n_failed > 1)
+			snprintf(more, sizeof(more), "; %zu more could not be revoked either", n_failed - 1);
+		reply = reply_error(failed_r == SL_REFUSED ? PROTO_ERR_REFUSED : PROTO_ERR_FAILED,
+				    "cannot remove the line of grant %s now: %s%s; its deadline is now, "
+				    "and sshleased tries again %s%lld s until the line is gone "
+				    "(sshlease list shows it)%s",
+				    failed_id, failed_why, more, hold ? "in " : "every ",
+				    (long long)(hold ? hold->until - daemon_now() : SCHEDULE_BACKOFF_MAX),
+				    json_array_size(revoked) + omitted ? " (the grants listed in revoked were revoked)" : "");
+		if (reply &&
+		    (json_object_set(reply, "revoked", revoked) < 0 ||
+		     json_object_set_new(reply, "omitted", json_integer((json_int_t)omitted)) < 0)) {
+			json_decref(reply);
+			reply = NULL;
+		}
+		goto out;
 	}
 	reply = json_pack("{s:b, s:O, s:I}", "ok", 1, "revoked", revoked,
 			  "omitted", (json_int_t)omitted);

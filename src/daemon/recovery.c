@@ -18,12 +18,16 @@
  *     recording the grant and writing the line; either way the access does
  *     not exist, and writing it back would override a person's decision.
  *     The grant ending is the fail-closed reading; the merchant can grant
- *     again. The same holds for a grant whose account no longer exists.
+ *     again. The same holds for a grant whose account no longer exists;
+ *     an account renamed since (same uid, usermod -l) keeps its grants,
+ *     which follow the new name, and the rename is recorded
+ *     ("account_renamed").
  *  4. A live line whose expiry-time disagrees with the grant's deadline
  *     (the daemon stopped in the middle of an extension) is rewritten in
  *     place, in one atomic edit (authkeys_replace).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,30 +58,23 @@ static int name_list_add(struct name_list *list, const char *name)
 	return 0;
 }
 
-/* End the grants ids[0..n) as one round (daemon_grants_end); log those
- * that could not end, and hold them back like the timer does. */
+/* End the grants ids[0..n) as one round (daemon_grants_end, which holds
+ * back and records those that could not end, as the timer does). */
 static void end_round(struct daemon *d, size_t n,
 		      const char (*ids)[AUTHKEYS_ID_LEN + 1], const char *event,
 		      const char *reason, const char *what)
 {
 	int *results = calloc(n + 1, sizeof(*results));
 	const char **whys = calloc(n + 1, sizeof(*whys));
-	time_t now = daemon_now();
 
 	if (!results || !whys ||
 	    daemon_grants_end(d, n, ids, event, NULL, reason, results, whys) < 0) {
 		log_err("out of memory in recovery");
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (results[i] == 0 || results[i] == SL_NOT_FOUND)
-			continue;
-		log_err("grant %s: %s, but it could not be ended: %.512s; retrying in %d s",
-			ids[i], what, whys[i] ? whys[i] : "unknown error",
-			SCHEDULE_RETRY_SECONDS);
-		schedule_hold_set(&d->holds, &d->n_holds, ids[i],
-				  now + SCHEDULE_RETRY_SECONDS);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (results[i] != 0 && results[i] != SL_NOT_FOUND)
+			log_err("grant %s: %s, but it could not be ended yet", ids[i], what);
 out:
 	free(results);
 	free(whys);
@@ -334,6 +331,69 @@ out:
 	account_free(acct);
 }
 
+/* Move grant (and its account's watch and sessions) from its old account
+ * name to name, the account's name now: the grant's record says so. */
+static int follow_rename(struct daemon *d, struct grant *grant, const char *name)
+{
+	char reason[256], *old = grant->user, *copy = strdup(name);
+	struct key_watch *kw = state_find_key_watch(d->state, grant->uid);
+
+	if (!copy || state_account_note(d->state, name) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	snprintf(reason, sizeof(reason), "the account %.64s (uid %u) is now named %.64s; the grant follows it",
+		 old, (unsigned)grant->uid, name);
+	grant->user = copy;
+	if (kw && strcmp(kw->user, old) == 0)
+		snprintf(kw->user, sizeof(kw->user), "%s", name);
+	for (size_t i = 0; i < d->state->n_sessions; i++)
+		if (strcmp(d->state->sessions[i].grant_id, grant->id) == 0)
+			snprintf(d->state->sessions[i].user, sizeof(d->state->sessions[i].user), "%s", name);
+	for (size_t i = 0; i < d->state->n_scopes; i++)
+		if (strcmp(d->state->scopes[i].grant_id, grant->id) == 0)
+			snprintf(d->state->scopes[i].user, sizeof(d->state->scopes[i].user), "%s", name);
+	log_warn("grant %s: %s", grant->id, reason);
+	daemon_grant_audit(d, grant, "account_renamed", NULL, reason, NULL);
+	free(old);
+	return 0;
+}
+
+/* Grants whose account name is gone but whose uid has an account: the
+ * account was renamed (usermod -l); the grants follow the uid. */
+static void recover_renamed_accounts(struct daemon *d)
+{
+	size_t renamed = 0;
+
+	for (size_t g = 0; g < d->state->n_grants; g++) {
+		struct grant *grant = &d->state->grants[g];
+		struct account *acct = NULL;
+		const char *why = NULL;
+		int r = account_lookup(grant->user, &acct, &why);
+
+		/* The name gone, or someone else's now: the uid counts. */
+		if (r == 0 && acct->uid != grant->uid)
+			r = SL_NOT_FOUND;
+		account_free(acct);
+		acct = NULL;
+		if (r != SL_NOT_FOUND || account_lookup_uid(grant->uid, &acct, &why) != 0) {
+			account_free(acct);
+			continue;
+		}
+		if (strcmp(acct->name, grant->user) != 0) {
+			if (follow_rename(d, grant, acct->name) < 0)
+				log_err("grant %s: out of memory following the rename of %.64s",
+					grant->id, grant->user);
+			else
+				renamed++;
+		}
+		account_free(acct);
+	}
+	if (renamed > 0 && state_save(d->config->state_dir, d->state) < 0)
+		log_err("the state could not be saved after following %zu renamed account%s; the next start follows them again",
+			renamed, renamed == 1 ? "" : "s");
+}
+
 /* Grants whose account is gone: nobody can use them; end them. */
 static void recover_vanished_accounts(struct daemon *d)
 {
@@ -350,9 +410,11 @@ static void recover_vanished_accounts(struct daemon *d)
 		const char *why = NULL;
 		int r = account_lookup(grant->user, &acct, &why);
 
-		account_free(acct);
-		if (r == SL_NOT_FOUND)
+		/* A name that is someone else's now is gone too (a rename was
+		 * followed above, by uid). */
+		if (r == SL_NOT_FOUND || (r == 0 && acct->uid != grant->uid))
 			memcpy(gone[n_gone++], grant->id, sizeof(gone[0]));
+		account_free(acct);
 	}
 	if (n_gone > 0)
 		end_round(d, n_gone, (const char (*)[AUTHKEYS_ID_LEN + 1])gone,
@@ -367,6 +429,7 @@ int daemon_recover(struct daemon *d)
 	char **copy = NULL;
 	int r = 0;
 
+	recover_renamed_accounts(d);
 	recover_expired(d);
 	recover_vanished_accounts(d);
 

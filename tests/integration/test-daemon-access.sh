@@ -154,6 +154,30 @@ as "$member" revoke "$id" >/dev/null 2>"$work/err" ||
 	fixture_fail "member revoke left the line"
 fixture_pass "a member of socket_group may list, grant and revoke"
 
+# --- a member refused in a loop is recorded once a minute (the next
+#     record counts the rest), root every time; each hears the refusal ---
+member_uid=$(id -u "$member")
+refusals_of() { # uid: refuse records by that uid
+	grep '"event":"refuse"' "$DAEMON_AUDIT" | grep -c "\"by_uid\":$1,"
+}
+before_member=$(refusals_of "$member_uid")
+before_root=$(refusals_of 0)
+for ((i = 0; i < 20; i++)); do
+	rc=0
+	as "$member" grant --yes --user root --for 1h "@$work/support.pub" >/dev/null 2>"$work/err" || rc=$?
+	[ "$rc" -eq 3 ] || fixture_fail "member grant to root, try $i: exit $rc, expected 3: $(head -c 300 "$work/err")"
+done
+for ((i = 0; i < 3; i++)); do
+	rc=0
+	sl grant --yes --user root --for 1h "@$work/support.pub" >/dev/null 2>"$work/err" || rc=$?
+	[ "$rc" -eq 3 ] || fixture_fail "root grant to root, try $i: exit $rc, expected 3: $(head -c 300 "$work/err")"
+done
+[ "$(($(refusals_of "$member_uid") - before_member))" -eq 1 ] ||
+	fixture_fail "20 refusals of a member in a row made $(($(refusals_of "$member_uid") - before_member)) records, expected 1"
+[ "$(($(refusals_of 0) - before_root))" -eq 3 ] ||
+	fixture_fail "3 refusals of root made $(($(refusals_of 0) - before_root)) records, expected 3"
+fixture_pass "a member's refusals are recorded at most once a minute, root's every time"
+
 sl audit --verify >/dev/null 2>"$work/err" ||
 	fixture_fail "audit --verify failed: $(head -c 400 "$work/err")"
 daemon_stop

@@ -19,6 +19,9 @@ fixture_require_cmd ssh ssh-keygen useradd userdel su pkill
 fixture_init
 daemon_init "${1:-}" "${2:-}"
 
+fixture_add_user slso
+other=$FIXTURE_USER
+other_ak=$FIXTURE_HOME/.ssh/authorized_keys
 fixture_add_user slst
 user=$FIXTURE_USER
 home=$FIXTURE_HOME
@@ -35,7 +38,7 @@ mkdir -p "$work"
 
 log=$FIXTURE_DIR/sshd.log
 fixture_sshd_start_elog "$log"
-daemon_config_write "[grant]" "users = $user" "[sshd]" "log = $log"
+daemon_config_write "[grant]" "users = $user, $other" "[sshd]" "log = $log"
 daemon_start
 
 login() { # key: 0 when it gets in
@@ -104,3 +107,41 @@ round STOP support1 planted1 support2
 fixture_pass "under a kill(-1, SIGSTOP) loop of the account's, revokes and the removal of a planted key are made at once"
 round KILL support3 planted2 support1
 fixture_pass "under a kill(-1, SIGKILL) loop of the account's, revokes and the removal of a planted key are made at once"
+
+# --- the account makes its ~/.ssh read-only: the revoke cannot remove
+#     the line. It says why; the failure is on record and in status and
+#     list; the other account's grant is revoked all the same; and once
+#     the directory is writable again the daemon's retry removes the line
+#     without anyone asking ---
+grant support1
+blocked=$G_ID
+sl grant --yes --json --user "$other" --for 10m "@$FIXTURE_DIR/support2.pub" >"$work/grant.json" 2>"$work/grant.err" ||
+	fixture_fail "grant to $other: $(head -c 300 "$work/grant.err")"
+su -s /bin/sh "$user" -c "chmod 0500 '$home/.ssh'" || fixture_fail "the account could not chmod its ~/.ssh"
+rc=0
+sl revoke --all >"$work/out" 2>"$work/err" || rc=$?
+[ "$rc" -ne 0 ] || fixture_fail "revoke --all succeeded although $user's ~/.ssh is read-only"
+grep -q "cannot remove the line of grant $blocked now: .*tries again in" "$work/err" ||
+	fixture_fail "the failed revoke did not say why and what comes next: $(head -c 400 "$work/err")"
+grep -qF "$(awk '{print $2}' "$FIXTURE_DIR/support2.pub")" "$other_ak" &&
+	fixture_fail "the other account's grant was not revoked with the failing one"
+no_line support1 && fixture_fail "the line went although ~/.ssh is read-only (nothing was tested)"
+grep '"event":"removal_failed"' "$DAEMON_AUDIT" | grep -qF "\"id\":\"$blocked\"" ||
+	fixture_fail "no removal_failed record for $blocked"
+sl status >"$work/status" || fixture_fail "status failed"
+grep -q "failing: *1 grant ended but its line could not be removed yet" "$work/status" ||
+	fixture_fail "status does not show the failing removal: $(cat "$work/status")"
+sl list >"$work/list" || fixture_fail "list failed"
+grep -q "grant $blocked has ended, but its line could not be removed yet" "$work/list" ||
+	fixture_fail "list does not show the failing removal: $(cat "$work/list")"
+su -s /bin/sh "$user" -c "chmod 0700 '$home/.ssh'"
+# The tries come 5, 10, 20 s apart: up to 40 s.
+for ((i = 0; i < 400; i++)); do
+	no_line support1 && break
+	sleep 0.1
+done
+no_line support1 || fixture_fail "the line is still there 40 s after ~/.ssh became writable again"
+fixture_wait_for "the grant's end record" grep -q "\"event\":\"expire\".*\"id\":\"$blocked\"" "$DAEMON_AUDIT"
+login support1 && fixture_fail "the key still logs in after the retry removed it"
+[ "$(head -n 1 "$ak")" = "# the owner" ] || fixture_fail "the owner's line is gone: $(head -c 200 "$ak")"
+fixture_pass "a revoke the account blocks says why, is on record and in status and list, spares no other grant, and is retried until the line is gone"

@@ -57,7 +57,7 @@
 #define WHY_FILE_OWNER "authorized_keys is owned by another account; sshd would ignore the keys (StrictModes)"
 #define WHY_FILE_MODE "authorized_keys is group or world writable; sshd would ignore the keys (StrictModes): chmod go-w it"
 #define WHY_FILE_ROOT "authorized_keys is owned by root, not by the account; replacing it would change its owner (chown it to the account)"
-#define WHY_FILE_SIZE "authorized_keys is or would become larger than 1 MiB"
+#define WHY_FILE_SIZE "authorized_keys is or would become larger than the engine reads (1 MiB; 64 MiB to remove a line)"
 #define WHY_EXISTS_KEY "the key is already in authorized_keys"
 #define WHY_EXISTS_ID "a line with this grant id is already in authorized_keys"
 #define WHY_CHANGED "authorized_keys kept changing while being edited; try again"
@@ -837,6 +837,18 @@ static void set_file_huge(void)
 	free(big);
 }
 
+/* Over what a removal reads: sparse, so that it costs no disk. */
+static void set_file_huger(void)
+{
+	int fd;
+
+	make_ssh(0700);
+	put_file(ak, "#\n", 2, 0600, user->uid);
+	fd = open(ak, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, AUTHKEYS_SHRINK_MAX + 1) < 0 || close(fd) < 0)
+		die("ftruncate");
+}
+
 enum { ADD = 1, REMOVE = 2, LIST = 4, ALL = 7 };
 
 static const struct attack {
@@ -869,8 +881,45 @@ static const struct attack {
 	{ "authorized_keys world-writable", set_file_world, ALL, WHY_FILE_MODE, NULL },
 	{ "authorized_keys owned by another account", set_file_other, ALL, WHY_FILE_OWNER, NULL },
 	{ "authorized_keys owned by root", set_file_root, ADD, WHY_FILE_ROOT, NULL },
-	{ "authorized_keys over 1 MiB", set_file_huge, ALL, WHY_FILE_SIZE, NULL },
+	{ "authorized_keys over 1 MiB", set_file_huge, ADD | LIST, WHY_FILE_SIZE, NULL },
+	{ "authorized_keys over 64 MiB", set_file_huger, ALL, WHY_FILE_SIZE, NULL },
 };
+
+/*
+ * An account that grows its own file past AUTHKEYS_FILE_MAX cannot keep a
+ * grant's line in it: a removal reads up to AUTHKEYS_SHRINK_MAX, takes the
+ * line out and keeps every other byte; an add is still refused.
+ */
+static void test_remove_from_big_file(void)
+{
+	size_t big_len = 3 * AUTHKEYS_FILE_MAX, removed = 0;
+	char *line = line_for(1), *big = malloc(big_len + 1), *want;
+	const char *why;
+
+	if (!big)
+		die("malloc");
+	for (size_t i = 0; i < big_len; i += 64) {
+		memset(big + i, '#', 63);
+		big[i + 63] = '\n';
+	}
+	big[big_len] = '\0';
+	reset_home();
+	make_ssh(0700);
+	want = join(big, line, "\n", big, NULL);
+	put_file(ak, want, strlen(want), 0600, user->uid);
+	CHECK_INT(add(2, &why), SL_REFUSED);
+	CHECK_STR(why, WHY_FILE_SIZE);
+	CHECK_INT(del(1, &removed, &why), 0);
+	CHECK_INT(removed, 1);
+	free(want);
+	want = join(big, big, NULL);
+	CHECK_FILE(ak, want);
+	CHECK_INT(count_temps(), 0);
+	free(want);
+	free(big);
+	free(line);
+	reset_home();
+}
 
 static void test_attacks(void)
 {
@@ -1838,6 +1887,7 @@ static int run_tests(const char *name)
 	TEST(test_replace());
 	TEST(test_list());
 	TEST(test_attacks());
+	TEST(test_remove_from_big_file());
 	TEST(test_compare_and_swap());
 	TEST(test_child_stopped());
 	TEST(test_child_clean());

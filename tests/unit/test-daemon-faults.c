@@ -382,6 +382,28 @@ static void stopper_end(pid_t stopper)
 	}
 }
 
+/* Whether the audit log's newest records hold one of event for grant id,
+ * whose reason starts with reason_start (any reason when NULL). */
+static bool audit_has(struct grants_run *g, const char *event, const char *id,
+		      const char *reason_start)
+{
+	json_t *reply = client_call(g->daemon.socket, "{\"op\":\"audit\"}"), *record;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach(json_object_get(reply, "records"), i, record) {
+		const char *e = json_string_value(json_object_get(record, "event"));
+		const char *rid = json_string_value(json_object_get(record, "id"));
+		const char *reason = json_string_value(json_object_get(record, "reason"));
+
+		if (e && rid && strcmp(e, event) == 0 && strcmp(rid, id) == 0 &&
+		    (!reason_start || (reason && strncmp(reason, reason_start, strlen(reason_start)) == 0)))
+			found = true;
+	}
+	json_decref(reply);
+	return found;
+}
+
 /*
  * Item: the account stops every process it may, each time the daemon's
  * engine process starts its write: the engine's process is not among them
@@ -464,25 +486,40 @@ static void test_grants_backoff(struct grants_run *g)
 	CHECK_INT(fixture_count(after, id), 1);
 	CHECK(strncmp(after, "# mine\n", 7) == 0 && after[strlen(after) - 1] == '\n');
 
-	/* Left alone: refused at once, with the reason, nothing changed. */
+	/* Left alone: the revoke fails at once, with the reason, nothing
+	 * changed in the file; the failure is on record and in status and
+	 * list, and the grant's deadline is now, so the daemon keeps trying. */
 	reply = client_call_json(g->daemon.socket, json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
 	CHECK_STR(client_error(reply), "failed");
 	message = json_string_value(json_object_get(reply, "message"));
-	CHECK_MSG(message && strstr(message, "leaves the account alone"), "revoke: %s",
-		  fixture_str(message));
+	CHECK_MSG(message && strstr(message, "leaves the account alone") &&
+		  strstr(message, "tries again in"), "revoke: %s", fixture_str(message));
 	json_decref(reply);
 	reply = client_call(g->daemon.socket, "{\"op\":\"status\"}");
 	CHECK_INT(json_integer_value(json_object_get(reply, "grants")), 1);
+	CHECK_INT(json_integer_value(json_object_get(reply, "removals_failing")), 1);
 	json_decref(reply);
+	reply = client_call(g->daemon.socket, "{\"op\":\"list\"}");
+	{
+		const json_t *failing = json_object_get(json_array_get(json_object_get(reply, "grants"), 0),
+							"removal_failing");
+
+		CHECK_INT(json_integer_value(json_object_get(failing, "attempts")), 1);
+		CHECK(strstr(fixture_str(json_string_value(json_object_get(failing, "reason"))),
+			     "leaves the account alone") != NULL);
+	}
+	json_decref(reply);
+	CHECK(audit_has(g, "removal_failed", id, "revoke failed: "));
 	free(before);
 	before = fixture_read_text(g->account->ak);
 	CHECK_STR(before, after);
 
+	/* A restart forgets the pause, and the grant, whose deadline is now
+	 * past, is ended before the daemon serves anyone. */
 	CHECK_INT(daemon_run_stop(&g->daemon, SIGTERM), 0);
 	CHECK_INT(daemon_run_start(&g->daemon), 0);
-	reply = client_call_json(g->daemon.socket, json_pack("{s:s, s:[s]}", "op", "revoke", "ids", id));
-	CHECK(json_is_true(json_object_get(reply, "ok")));
-	json_decref(reply);
+	CHECK_INT(status_grants(g), 0);
+	CHECK(audit_has(g, "expire", id, NULL));
 	free(before);
 	before = fixture_read_text(g->account->ak);
 	CHECK_STR(before, "# mine\n");

@@ -183,31 +183,51 @@ static void test_holds(void)
 	size_t n_holds = 0;
 	struct schedule_plan plan;
 
-	/* Ending a failed at T: hold it for the retry interval. */
-	CHECK_INT(schedule_hold_set(&holds, &n_holds, "aaaaaaaaaaaa",
-				    T + SCHEDULE_RETRY_SECONDS), 0);
+	const struct schedule_hold *hold;
+
+	/* Ending a failed at T: hold it for the first backoff. */
+	hold = schedule_hold_fail(&holds, &n_holds, "aaaaaaaaaaaa", T, "the disk is full");
+	CHECK(hold != NULL);
 	CHECK_INT(n_holds, 1);
+	CHECK_INT(hold->attempts, 1);
+	CHECK_INT(hold->since, T);
+	CHECK_STR(hold->why, "the disk is full");
 	CHECK_INT(schedule_plan(state, holds, n_holds, T, &plan), 0);
 	CHECK_INT(plan.n_due, 0);
-	CHECK_INT(plan.next_wake, T + SCHEDULE_RETRY_SECONDS);
+	CHECK_INT(plan.next_wake, T + SCHEDULE_BACKOFF_FIRST);
 	schedule_plan_finish(&plan);
 
-	/* Setting it again replaces the hold instead of adding one. */
-	CHECK_INT(schedule_hold_set(&holds, &n_holds, "aaaaaaaaaaaa", T + 30), 0);
+	/* Failing again doubles the wait, replaces the reason and keeps the
+	 * first failure's time; it stays one hold. */
+	hold = schedule_hold_fail(&holds, &n_holds, "aaaaaaaaaaaa", T + 5, "permission denied");
 	CHECK_INT(n_holds, 1);
-	CHECK_INT(schedule_plan(state, holds, n_holds, T + 30, &plan), 0);
+	CHECK_INT(hold->attempts, 2);
+	CHECK_INT(hold->since, T);
+	CHECK_INT(hold->until, T + 5 + 2 * SCHEDULE_BACKOFF_FIRST);
+	CHECK_STR(hold->why, "permission denied");
+	CHECK_INT(schedule_plan(state, holds, n_holds, T + 15, &plan), 0);
 	CHECK_INT(plan.n_due, 1);
 	CHECK_INT(plan.next_wake, T + 500);
 	schedule_plan_finish(&plan);
+	/* ... up to SCHEDULE_BACKOFF_MAX, never more. */
+	for (int k = 0; k < 20; k++)
+		hold = schedule_hold_fail(&holds, &n_holds, "aaaaaaaaaaaa", T + 20, "again");
+	CHECK_INT(hold->until, T + 20 + SCHEDULE_BACKOFF_MAX);
+	CHECK_INT(hold->attempts, 22);
+	CHECK(schedule_hold_find(holds, n_holds, "aaaaaaaaaaaa") == hold);
+	CHECK(schedule_hold_find(holds, n_holds, "bbbbbbbbbbbb") == NULL);
+	schedule_hold_clear(holds, &n_holds, "aaaaaaaaaaaa");
+	hold = schedule_hold_fail(&holds, &n_holds, "aaaaaaaaaaaa", T + 30, "once more");
+	CHECK_INT(hold->until, T + 30 + SCHEDULE_BACKOFF_FIRST);
 
 	/* A hold that lies far ahead (the clock was stepped back a week
 	 * after it was set) delays a due grant by at most
-	 * SCHEDULE_RETRY_SECONDS from now, not by a week. */
-	CHECK_INT(schedule_hold_set(&holds, &n_holds, "bbbbbbbbbbbb",
-				    T + 500 + 7 * 86400), 0);
+	 * SCHEDULE_BACKOFF_MAX from now, not by a week. */
+	hold = schedule_hold_fail(&holds, &n_holds, "bbbbbbbbbbbb", T + 500 + 7 * 86400, "stuck");
+	CHECK(hold != NULL);
 	CHECK_INT(schedule_plan(state, holds, n_holds, T + 600, &plan), 0);
 	CHECK_INT(plan.n_due, 1); /* aaaa; bbbb is held */
-	CHECK_INT(plan.next_wake, T + 600 + SCHEDULE_RETRY_SECONDS);
+	CHECK_INT(plan.next_wake, T + 600 + SCHEDULE_BACKOFF_MAX);
 	schedule_plan_finish(&plan);
 
 	schedule_hold_clear(holds, &n_holds, "bbbbbbbbbbbb");
