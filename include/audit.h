@@ -101,6 +101,10 @@ int audit_append(struct audit_log *log, const struct audit_event *event,
 /* The seq of the last line (0 for an empty log). */
 unsigned long long audit_last_seq(const struct audit_log *log);
 
+/* The event of the line that was last when the log was opened ("stop"
+ * after a clean stop of the daemon; "" for an empty log). */
+const char *audit_opened_after(const struct audit_log *log);
+
 void audit_close(struct audit_log *log);
 
 /*

@@ -35,6 +35,7 @@ struct audit_log {
 	char *head_name; /* relative to dir_fd */
 	unsigned long long seq; /* seq of the last line; 0 when empty */
 	char last_hash[HASH_HEX_LEN + 1];
+	char last_event[32]; /* the last line's event, "" when empty */
 	bool failed; /* a write or fsync failed: the end of the file is unknown */
 };
 
@@ -193,6 +194,7 @@ static int load_tail(struct audit_log *log, off_t size, const char **why)
 	int r = 0;
 
 	log->seq = 0;
+	log->last_event[0] = '\0';
 	memcpy(log->last_hash, zero_hash, sizeof(zero_hash));
 	if (size == 0)
 		return 0;
@@ -236,6 +238,13 @@ static int load_tail(struct audit_log *log, off_t size, const char **why)
 	}
 	log->seq = (unsigned long long)seq;
 	hash_hex(start, len, log->last_hash);
+	{
+		json_t *record = json_loadb(start, len, 0, NULL);
+		const char *event = json_string_value(json_object_get(record, "event"));
+
+		snprintf(log->last_event, sizeof(log->last_event), "%s", event ? event : "");
+		json_decref(record);
+	}
 out:
 	free(buf);
 	return r;
@@ -408,6 +417,11 @@ void audit_close(struct audit_log *log)
 unsigned long long audit_last_seq(const struct audit_log *log)
 {
 	return log->seq;
+}
+
+const char *audit_opened_after(const struct audit_log *log)
+{
+	return log->last_event;
 }
 
 /* Set key to value (cut to FIELD_MAX); text that is not UTF-8 is made safe

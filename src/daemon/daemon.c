@@ -290,6 +290,13 @@ int daemon_open_files(struct daemon *d)
 	r = open_state_dir(d);
 	if (r < 0)
 		return r;
+	{
+		char *path = path_join(d->config->state_dir, "state.json");
+		struct stat st;
+
+		d->state_missing = path && lstat(path, &st) < 0 && errno == ENOENT;
+		free(path);
+	}
 	r = state_load(d->config->state_dir, &d->state, &why);
 	if (r != 0) {
 		log_err("cannot load the state from %.200s: %s", d->config->state_dir,
@@ -316,6 +323,8 @@ static int start(struct daemon *d)
 	r = daemon_open_files(d);
 	if (r < 0)
 		return r;
+	/* The state and the log agree before anything else is recorded. */
+	daemon_state_from_audit(d, d->state_missing);
 	snprintf(reason, sizeof(reason), "sshleased %s, pid %ld, %zu active grants",
 		 SSHLEASE_VERSION, (long)getpid(), d->state->n_grants);
 	audit_simple(d, "start", reason);

@@ -204,6 +204,7 @@ struct daemon {
 	/* Expiry */
 	struct schedule_hold *holds;
 	size_t n_holds;
+	bool state_missing; /* no state.json at start (daemon_open_files) */
 	time_t armed_for;          /* 0: timer disarmed */
 
 	time_t started;
@@ -471,6 +472,11 @@ int daemon_open_files(struct daemon *d);
  * one stays. Socket, socket group, state directory, audit log and [sshd]
  * log need a restart. */
 void daemon_reload(struct daemon *d);
+
+/* At start, before recovery: when state.json was missing, rebuild the
+ * live grants from the audit log; after an unclean stop, write the grant
+ * and end records the state says are owed (rebuild.c). */
+void daemon_state_from_audit(struct daemon *d, bool state_missing);
 
 /* Close whatever d holds (any of it may be missing) and free its config:
  * the audit log gets a "stop" record first. */
