@@ -86,20 +86,33 @@ struct audit_log;
  */
 int audit_open(const char *path, struct audit_log **out, const char **why);
 
+/* Records held in memory at most while the log cannot be written. */
+#define AUDIT_HELD_MAX 10000
+
 /*
  * Append one event (event->event must be set; -EINVAL otherwise), stamped
  * with now, in one write(2), then fsync it and update the .head file
  * atomically. Returns 0 once the line is durable, even when the head could
  * not be updated (that is logged; the head then lags, which audit_open and
  * audit_verify accept). A short write is cut back off the file (-ENOSPC).
- * After a failed fsync every further append returns -EIO: what reached the
- * disk is unknown until the log is opened again. Otherwise -errno.
+ * A record that cannot be written (a full disk, a failed fsync: -errno) is
+ * held in memory (at most AUDIT_HELD_MAX; past that only counted), and the
+ * next append that can write first writes an "audit_gap" record (how many,
+ * from when to when, why, and whether more were lost), then the held
+ * records with their own times, then its own. After a failed fsync the
+ * log is opened again first (what reached the disk is unknown until then).
  */
 int audit_append(struct audit_log *log, const struct audit_event *event,
 		 time_t now);
 
+/* Records held back (audit_append), not yet written. */
+size_t audit_held(const struct audit_log *log);
+
 /* The seq of the last line (0 for an empty log). */
 unsigned long long audit_last_seq(const struct audit_log *log);
+
+/* The hash of the last line (64 zeros for an empty log). */
+const char *audit_last_hash(const struct audit_log *log);
 
 /* The event of the line that was last when the log was opened ("stop"
  * after a clean stop of the daemon; "" for an empty log). */

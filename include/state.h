@@ -12,6 +12,7 @@
  *               "keys_removed","links_moved","footholds"}]}, ...],
  *    "nonces":[{"value","valid_until"}, ...],
  *    "accounts":["alice", ...],
+ *    ... and last, when known, "audit":{"seq":N,"hash":"<64 hex>"},
  *    "sessions":[{"grant","user","address","port","since","pid",
  *                 "pid_start"[,"kind"]}, ...],
  *    "scopes":[{"grant","user","uid","since","pid_start","unit",
@@ -177,6 +178,10 @@ struct state {
 	size_t n_key_watches;
 	struct added_key *added_keys;
 	size_t n_added_keys;
+	/* The audit log's last record when the state was saved (seq 0: not
+	 * known), so that a log lost or replaced since is noticed at start. */
+	unsigned long long audit_seq;
+	char audit_hash[65];
 	/* Allocated slots of the arrays above; kept by state.c (0 is fine for
 	 * a state built by hand). */
 	size_t grants_alloc;

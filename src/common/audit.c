@@ -1,5 +1,5 @@
 /* The audit trail: hash-chained JSON lines, their head file, verification. */
-#define _GNU_SOURCE /* memrchr */
+#define _GNU_SOURCE /* memrchr, memmem */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -36,6 +36,14 @@ struct audit_log {
 	unsigned long long seq; /* seq of the last line; 0 when empty */
 	char last_hash[HASH_HEX_LEN + 1];
 	char last_event[32]; /* the last line's event, "" when empty */
+	char *path;          /* as opened, to open again after a failure */
+	/* Records that could not be written (a full disk, a failed fsync),
+	 * oldest first, built without seq and prev: written, after a record
+	 * of the gap, by the first append that can write again. */
+	json_t *held;
+	unsigned long dropped; /* past AUDIT_HELD_MAX, not kept */
+	time_t held_since;
+	char held_why[64];
 	bool failed; /* a write or fsync failed: the end of the file is unknown */
 };
 
@@ -328,7 +336,7 @@ int audit_open(const char *path, struct audit_log **out, const char **why)
 	if (r < 0)
 		return r;
 	log = calloc(1, sizeof(*log));
-	if (!log) {
+	if (!log || !(log->path = strdup(path))) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -411,12 +419,19 @@ void audit_close(struct audit_log *log)
 	if (log->dir_fd >= 0)
 		close(log->dir_fd);
 	free(log->head_name);
+	free(log->path);
+	json_decref(log->held);
 	free(log);
 }
 
 unsigned long long audit_last_seq(const struct audit_log *log)
 {
 	return log->seq;
+}
+
+const char *audit_last_hash(const struct audit_log *log)
+{
+	return log->last_hash;
 }
 
 const char *audit_opened_after(const struct audit_log *log)
@@ -525,28 +540,23 @@ static int record_build(const struct audit_event *ev, unsigned long long seq,
 	return 0;
 }
 
-int audit_append(struct audit_log *log, const struct audit_event *event,
-		 time_t now)
+/* Write record (built by record_build; its seq and prev are set here) as
+ * the next line: one write, fsync, then the head. 0 once durable, or -errno
+ * (-ENOSPC for a short write, which is cut back off). */
+static int write_record(struct audit_log *log, json_t *record)
 {
-	json_t *record = NULL;
 	char *text = NULL;
 	struct stat st;
 	size_t len;
 	ssize_t n;
 	int r;
 
-	if (log->failed)
-		return -EIO;
-	if (!event || !event->event)
-		return -EINVAL;
-	r = record_build(event, log->seq + 1, now, log->last_hash, &record);
-	if (r < 0)
-		goto out;
+	if (json_object_set_new(record, "seq", json_integer((json_int_t)(log->seq + 1))) < 0 ||
+	    json_object_set_new(record, "prev", json_string(log->last_hash)) < 0)
+		return -ENOMEM;
 	text = json_dumps(record, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-	if (!text) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if (!text)
+		return -ENOMEM;
 	len = strlen(text);
 	if (len + 1 > AUDIT_LINE_MAX) {
 		r = -E2BIG;
@@ -563,7 +573,7 @@ int audit_append(struct audit_log *log, const struct audit_event *event,
 	n = write(log->fd, text, len + 1);
 	if (n != (ssize_t)(len + 1)) {
 		r = n < 0 ? -errno : -ENOSPC;
-		if (n != 0 && ftruncate(log->fd, st.st_size) < 0)
+		if (n > 0 && ftruncate(log->fd, st.st_size) < 0)
 			log->failed = true;
 		goto out;
 	}
@@ -586,18 +596,123 @@ int audit_append(struct audit_log *log, const struct audit_event *event,
 	}
 out:
 	free(text);
+	return r;
+}
+
+/* After a failed fsync the end of the file is unknown: open it again,
+ * which reads its real last line and refuses a damaged one. 0 or -EIO. */
+static int reopen(struct audit_log *log)
+{
+	struct audit_log *fresh = NULL;
+	const char *why = NULL;
+
+	close(log->fd); /* drops our lock, so that the new open may take it */
+	log->fd = -1;
+	if (audit_open(log->path, &fresh, &why) != 0) {
+		log_warn("audit: cannot open the log again: %s", why ? why : "an error");
+		return -EIO;
+	}
+	log->fd = fresh->fd;
+	fresh->fd = -1;
+	log->seq = fresh->seq;
+	memcpy(log->last_hash, fresh->last_hash, sizeof(log->last_hash));
+	log->failed = false;
+	audit_close(fresh);
+	return 0;
+}
+
+/* Keep record (a reference is taken) for a later append; r says why it
+ * could not be written now. */
+static void hold(struct audit_log *log, json_t *record, time_t now, int r)
+{
+	if (!log->held)
+		log->held = json_array();
+	if (!log->held || json_array_size(log->held) >= AUDIT_HELD_MAX) {
+		log->dropped++;
+		return;
+	}
+	if (json_array_size(log->held) == 0) {
+		log->held_since = now;
+		snprintf(log->held_why, sizeof(log->held_why), "%s", strerror(-r));
+	}
+	/* seq and prev stay in their places; write_record sets them. */
+	json_array_append(log->held, record);
+}
+
+/* Write the held records, after one that records the gap. 0 when none is
+ * left held. */
+static int flush_held(struct audit_log *log, time_t now)
+{
+	char since[32], until[32], reason[400];
+	json_t *gap = NULL;
+	int r;
+
+	if (json_array_size(log->held) == 0 && log->dropped == 0)
+		return 0;
+	time_format_utc(log->held_since, since, sizeof(since));
+	time_format_utc(now, until, sizeof(until));
+	snprintf(reason, sizeof(reason),
+		 "%zu record%s could not be written from %s to %s (%s); %s%s",
+		 json_array_size(log->held), json_array_size(log->held) == 1 ? "" : "s", since, until,
+		 log->held_why, json_array_size(log->held) ? "they follow, each with its own time" : "",
+		 log->dropped ? "; more were lost, past what is held" : "");
+	/* audit_gap when some are lost (audit --verify reports it), else
+	 * audit_delayed: nothing lost, only written late. */
+	r = record_build(&(struct audit_event){ .event = log->dropped ? "audit_gap" : "audit_delayed",
+						.by_uid = -1, .reason = reason },
+			 0, now, log->last_hash, &gap);
+	if (r == 0)
+		r = write_record(log, gap);
+	json_decref(gap);
+	if (r < 0)
+		return r;
+	log->dropped = 0;
+	while (json_array_size(log->held) > 0) {
+		r = write_record(log, json_array_get(log->held, 0));
+		if (r < 0)
+			return r;
+		json_array_remove(log->held, 0);
+	}
+	return 0;
+}
+
+int audit_append(struct audit_log *log, const struct audit_event *event,
+		 time_t now)
+{
+	json_t *record = NULL;
+	int r;
+
+	if (!event || !event->event)
+		return -EINVAL;
+	r = record_build(event, log->seq + 1, now, log->last_hash, &record);
+	if (r < 0)
+		return r;
+	r = log->failed ? reopen(log) : 0;
+	if (r == 0)
+		r = flush_held(log, now);
+	if (r == 0)
+		r = write_record(log, record);
+	/* A record too long to be ours is refused; any other failure keeps it. */
+	if (r < 0 && r != -E2BIG && r != -ENOMEM)
+		hold(log, record, now, r);
 	json_decref(record);
 	return r;
+}
+
+size_t audit_held(const struct audit_log *log)
+{
+	return json_array_size(log->held) + log->dropped;
 }
 
 int audit_verify(const char *path, unsigned long *lines,
 		 unsigned long *bad_line, const char **why)
 {
+	static const char gap_event[] = "\"event\":\"audit_gap\"";
 	char prev_hash[HASH_HEX_LEN + 1], line_prev[HASH_HEX_LEN + 1];
 	char head_line_hash[HASH_HEX_LEN + 1] = "";
 	char *dir = NULL, *base = NULL, *head_name = NULL, *line = NULL;
 	const char *reason = NULL;
-	unsigned long count = 0, bad = 0;
+	unsigned long count = 0, bad = 0, gap = 0;
 	struct audit_head head = { 0 };
 	int dir_fd = -1, head_state, r;
 	size_t cap = 0;
@@ -661,6 +776,10 @@ int audit_verify(const char *path, unsigned long *lines,
 			goto refused;
 		}
 		hash_hex(line, (size_t)n, prev_hash);
+		/* A string in a record is escaped, so this can only be the
+		 * event itself. */
+		if (!gap && memmem(line, (size_t)n, gap_event, sizeof(gap_event) - 1))
+			gap = count;
 		if (head_state == 0 && head.seq == count)
 			memcpy(head_line_hash, prev_hash, sizeof(prev_hash));
 	}
@@ -689,6 +808,13 @@ int audit_verify(const char *path, unsigned long *lines,
 		goto refused;
 	}
 intact:
+	if (gap) {
+		/* The chain holds, but the log itself says records are lost. */
+		bad = gap;
+		reason = "the chain is intact, but this record says records were lost before it "
+			 "(audit_gap: see its reason)";
+		goto refused;
+	}
 	if (lines)
 		*lines = count;
 	r = 0;

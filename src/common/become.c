@@ -7,8 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <linux/securebits.h>
 #include <sys/fsuid.h>
@@ -110,6 +115,127 @@ static bool caps_all_empty(void)
 	return true;
 }
 
+#if defined(__x86_64__)
+#define SL_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define SL_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#define SL_LOAD(field) \
+	((struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field)))
+#define SL_RET(value) ((struct sock_filter)BPF_STMT(BPF_RET | BPF_K, (value)))
+#define SL_EPERM (SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA))
+
+/* Calls a process with root's ids and no capability could still use to
+ * leave the account's rights behind or to reach root's processes: the
+ * ids (setfsuid(0) needs no capability while the real uid is 0), signals
+ * and tracing of others, other processes' limits and scheduling, root's
+ * keyrings, new namespaces, io_uring. */
+static const int denied_calls[] = {
+	__NR_setuid, __NR_setgid, __NR_setreuid, __NR_setregid, __NR_setresuid,
+	__NR_setresgid, __NR_setgroups,
+	__NR_tkill, __NR_rt_sigqueueinfo, __NR_rt_tgsigqueueinfo,
+	__NR_ptrace, __NR_process_vm_readv, __NR_process_vm_writev, __NR_kcmp,
+	__NR_setpriority, __NR_sched_setscheduler, __NR_sched_setparam,
+	__NR_sched_setaffinity, __NR_ioprio_set, __NR_keyctl, __NR_add_key,
+	__NR_request_key, __NR_unshare, __NR_setns,
+#ifdef __NR_pidfd_send_signal
+	__NR_pidfd_send_signal,
+#endif
+#ifdef __NR_pidfd_open
+	__NR_pidfd_open,
+#endif
+#ifdef __NR_pidfd_getfd
+	__NR_pidfd_getfd,
+#endif
+#ifdef __NR_process_madvise
+	__NR_process_madvise,
+#endif
+#ifdef __NR_io_uring_setup
+	__NR_io_uring_setup, __NR_io_uring_enter, __NR_io_uring_register,
+#endif
+};
+
+/*
+ * A seccomp filter (no_new_privs is set already) that refuses, with
+ * EPERM, every call of denied_calls; setfsuid and setfsgid but to ask
+ * (-1); kill and tgkill but towards this
+ * process itself (raise, abort); prlimit64 but on itself; clone with a
+ * namespace flag; and clone3 (ENOSYS: the C library falls back to clone,
+ * whose flags can be read). Everything else is allowed: the filter takes
+ * away the ways out, it does not list the way in. A call from another
+ * architecture's table (x32, i386) is refused whole.
+ */
+static int deny_escapes(void)
+{
+#ifdef SL_AUDIT_ARCH
+	struct sock_filter prog[3 * SL_ARRAY_SIZE(denied_calls) + 40];
+	const __u32 self = (__u32)getpid();
+	const __u32 new_ns = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |
+			     CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP;
+	const int self_only[] = { __NR_kill, __NR_tgkill, __NR_prlimit64 };
+	const int ask_only[] = { __NR_setfsuid, __NR_setfsgid };
+	struct sock_fprog fprog;
+	size_t n = 0;
+
+	prog[n++] = SL_LOAD(arch);
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SL_AUDIT_ARCH, 1, 0);
+	prog[n++] = SL_RET(SL_EPERM);
+	prog[n++] = SL_LOAD(nr);
+#ifdef __X32_SYSCALL_BIT
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT, 0, 1);
+	prog[n++] = SL_RET(SL_EPERM);
+#endif
+	for (size_t i = 0; i < SL_ARRAY_SIZE(denied_calls); i++) {
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+							 (__u32)denied_calls[i], 0, 1);
+		prog[n++] = SL_RET(SL_EPERM);
+	}
+#ifdef __NR_clone3
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1);
+	prog[n++] = SL_RET(SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+#endif
+	/* clone: no namespace flag (flags are its first argument on both). */
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 4);
+	prog[n++] = SL_LOAD(args[0]);
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, new_ns, 0, 1);
+	prog[n++] = SL_RET(SL_EPERM);
+	prog[n++] = SL_RET(SECCOMP_RET_ALLOW);
+	/* setfsuid, setfsgid: only -1, which asks and changes nothing. */
+	for (size_t i = 0; i < SL_ARRAY_SIZE(ask_only); i++) {
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+							 (__u32)ask_only[i], 0, 4);
+		prog[n++] = SL_LOAD(args[0]);
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffffU, 1, 0);
+		prog[n++] = SL_RET(SL_EPERM);
+		prog[n++] = SL_RET(SECCOMP_RET_ALLOW);
+	}
+	/* kill, tgkill, prlimit64: towards itself only (0 means itself for
+	 * prlimit64; the low 32 bits of the first argument are the pid). */
+	for (size_t i = 0; i < SL_ARRAY_SIZE(self_only); i++) {
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+							 (__u32)self_only[i], 0, 5);
+		prog[n++] = SL_LOAD(args[0]);
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, self, 2, 0);
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+							 self_only[i] == __NR_prlimit64 ? 0 : self, 1, 0);
+		prog[n++] = SL_RET(SL_EPERM);
+		prog[n++] = SL_RET(SECCOMP_RET_ALLOW);
+	}
+	prog[n++] = SL_RET(SECCOMP_RET_ALLOW);
+	fprog = (struct sock_fprog){ .len = (unsigned short)n, .filter = prog };
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) < 0)
+		return -errno;
+	/* Proof: the way back to root's files is closed. */
+	setfsuid(0);
+	if ((uid_t)setfsuid((uid_t)-1) == 0 || setuid(0) == 0)
+		return -EPERM;
+	return 0;
+#else
+	return -ENOSYS; /* no filter for this architecture: refuse to act */
+#endif
+}
+
 int become_fs_account(const struct account *acct, const gid_t *groups,
 		      size_t ngroups)
 {
@@ -155,5 +281,5 @@ int become_fs_account(const struct account *acct, const gid_t *groups,
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setrlimit(RLIMIT_CORE, &no_core) < 0)
 		return -errno;
 	umask(077);
-	return 0;
+	return deny_escapes();
 }

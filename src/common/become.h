@@ -26,10 +26,14 @@ void become_reset_signals(void);
 /* Act as the account for file access only, in every child that touches
  * an account's files (the engine, userfs.c; the key watcher, userwatch.c):
  * the ngroups groups and the account's filesystem uid and gid, while the
- * real, effective and saved ids stay root's; then no capability in any
- * set, the bounding set emptied, no privilege from exec (securebits
- * locked, no_new_privs), not dumpable, no core, umask 077. Each step is
- * read back: 0, -EPERM when a proof fails, or -errno.
+ * real, effective and saved ids stay root's; then no capability in the
+ * permitted, effective, inheritable or ambient set, the bounding set
+ * emptied where the daemon may (CAP_SETPCAP; under sshleased.service it
+ * stays the unit's, from which nothing can be raised again: no_new_privs,
+ * and no file capabilities after it), securebits locked where it may, not
+ * dumpable, no core, umask 077; last a seccomp filter (below). Each step is
+ * read back: 0, -EPERM when a proof fails, -ENOSYS on an architecture
+ * without the filter, or -errno.
  *
  * Why this is safe, and why not the account's full ids:
  * - File access. Every permission check of a path (open, create, rename,
@@ -52,8 +56,15 @@ void become_reset_signals(void);
  *   account. The child's memory and descriptors stay out of its reach.
  * - Resource limits count per real uid: the account's RLIMIT_NPROC or its
  *   processes cannot keep the child from being forked.
- * - What the effective ids still decide (System V IPC, signals the child
- *   itself sends) the child never uses.
+ * - What root's real and effective ids would still allow without any
+ *   capability is taken away by a seccomp filter: setfsuid(0) and the
+ *   other set*id calls (a process may always return to its real uid, so
+ *   code run in the child could otherwise reach root's files again),
+ *   signals to and tracing of other processes (root's, the daemon's),
+ *   their limits and scheduling, root's keyrings, new namespaces, io_uring.
+ *   The filter is a deny list: the calls the work needs stay allowed.
+ * - System V IPC, which the effective ids still decide, the child never
+ *   uses.
  * An account with uid 0 (allow_root) is root; there the point is moot.
  * What remains: a file system the account controls could still make a
  * call block (a FUSE mount of its own, a hung network home); the daemon

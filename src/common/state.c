@@ -553,6 +553,26 @@ static int take_key(struct reader *rd, char *key, size_t size, const char **why)
 	return r;
 }
 
+/* "audit":{"seq":N,"hash":"<64 lowercase hex>"}, once. */
+static int load_audit(struct reader *rd, struct state *state, const char **why)
+{
+	json_t *value = take_value(rd);
+	json_int_t seq = 0;
+	const char *hash = NULL;
+	int r = SL_REFUSED;
+
+	*why = "state.json has a malformed audit position";
+	if (state->audit_seq == 0 && value &&
+	    json_unpack(value, "{s:I, s:s !}", "seq", &seq, "hash", &hash) == 0 && seq > 0 &&
+	    strlen(hash) == 64 && strspn(hash, "0123456789abcdef") == 64) {
+		state->audit_seq = (unsigned long long)seq;
+		memcpy(state->audit_hash, hash, 65);
+		r = 0;
+	}
+	json_decref(value);
+	return r;
+}
+
 static int parse_state(const char *text, size_t len, struct state *state,
 		       const char **why)
 {
@@ -599,6 +619,12 @@ static int parse_state(const char *text, size_t len, struct state *state,
 		r = take_key(&rd, key, sizeof(key), why);
 		if (r != 0)
 			return r;
+		if (strcmp(key, "audit") == 0) {
+			r = load_audit(&rd, state, why);
+			if (r != 0)
+				return r;
+			continue;
+		}
 		for (i = 0; i < n_names; i++) {
 			if (strcmp(key, names[i]) == 0)
 				break;
@@ -870,7 +896,15 @@ static int write_state(struct writer *w, const struct state *state)
 			r = writer_value(w, state_added_key_to_json(&state->added_keys[i]));
 	}
 	if (r == 0)
-		r = writer_text(w, "]}\n");
+		r = writer_text(w, "]");
+	if (r == 0 && state->audit_seq > 0) {
+		r = writer_text(w, ",\n\"audit\":");
+		if (r == 0)
+			r = writer_value(w, json_pack("{s:I, s:s}", "seq", (json_int_t)state->audit_seq,
+						      "hash", state->audit_hash));
+	}
+	if (r == 0)
+		r = writer_text(w, "}\n");
 	if (r == 0) {
 		writer_flush(w);
 		r = w->error;

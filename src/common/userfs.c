@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -376,7 +378,7 @@ static int child_replace(int ssh_fd, const char *name,
 	/* The file was missing: do not replace one created since. */
 	if (!cur->exists)
 		how.flags |= FSUTIL_NOREPLACE;
-	if (cur->exists && cur->st.st_gid != getgid()) {
+	if (cur->exists && cur->st.st_gid != (gid_t)setfsgid((gid_t)-1)) {
 		/* Best effort: the account may have left that group; with no
 		 * group write the group only decides who may read. */
 		how.flags |= FSUTIL_CHOWN | FSUTIL_CHOWN_MAY_FAIL;
@@ -443,23 +445,47 @@ static enum userfs_reason child_owner_kept(const struct current *cur, uid_t uid)
 static int child_may_create(int dir_fd, enum userfs_reason refusal,
 			    enum userfs_reason step, enum userfs_reason *reason)
 {
-	int e;
+	uid_t fsuid = (uid_t)setfsuid((uid_t)-1);
+	gid_t fsgid = (gid_t)setfsgid((gid_t)-1), *groups;
+	int ngroups = getgroups(0, NULL), r = 0;
+	struct statvfs vfs;
+	struct stat st;
+	mode_t want;
 
-	/* AT_EACCESS: asked with the filesystem ids (the account's), not the
-	 * real ones (root's: become_fs_account keeps them). */
-	if (faccessat(dir_fd, ".", W_OK | X_OK, AT_EACCESS) == 0)
-		return 0;
-	e = errno;
-	if (e == EACCES || e == EPERM) {
-		*reason = refusal;
-		return SL_REFUSED;
+	/* Worked out from the directory's mode, as the kernel would for the
+	 * filesystem ids (faccessat would ask with the real ids, root's, on a
+	 * C library or kernel without faccessat2). ACLs are not read: a write
+	 * they forbid fails later, as an error. */
+	groups = calloc((size_t)(ngroups > 0 ? ngroups : 0) + 1, sizeof(*groups));
+	if (!groups || fstat(dir_fd, &st) < 0 || fstatvfs(dir_fd, &vfs) < 0 || ngroups < 0 ||
+	    (ngroups = getgroups(ngroups, groups)) < 0) {
+		*reason = step;
+		r = groups ? -errno : -ENOMEM;
+		goto out;
 	}
-	if (e == EROFS) {
+	if (vfs.f_flag & ST_RDONLY) {
 		*reason = USERFS_R_READONLY;
-		return SL_REFUSED;
+		r = SL_REFUSED;
+		goto out;
 	}
-	*reason = step;
-	return -e;
+	want = S_IWOTH | S_IXOTH;
+	if (st.st_uid == fsuid) {
+		want = S_IWUSR | S_IXUSR;
+	} else {
+		bool member = st.st_gid == fsgid;
+
+		for (int i = 0; i < ngroups && !member; i++)
+			member = groups[i] == st.st_gid;
+		if (member)
+			want = S_IWGRP | S_IXGRP;
+	}
+	if ((st.st_mode & want) != want) {
+		*reason = refusal;
+		r = SL_REFUSED;
+	}
+out:
+	free(groups);
+	return r;
 }
 
 static int child_work(const struct account *acct, const struct userfs_op *op,

@@ -43,8 +43,10 @@ int daemon_audit(struct daemon *d, const struct audit_event *ev)
 	if (d->audit) {
 		r = audit_append(d->audit, ev, daemon_now());
 		if (r < 0)
-			log_err("cannot append the %s event to the audit log: %s",
-				ev->event, strerror(-r));
+			log_err("cannot append the %s event to the audit log: %s; %zu record%s held until it can be written",
+				ev->event, strerror(-r), audit_held(d->audit),
+				audit_held(d->audit) == 1 ? "" : "s");
+
 	}
 	return r;
 }
@@ -265,6 +267,23 @@ static void audit_simple(struct daemon *d, const char *event, const char *reason
 	daemon_audit(d, &ev);
 }
 
+/* The state remembers where the log ends, as of the start and the stop
+ * records (not at every record: a refused request must leave state.json
+ * as it was), so that a log deleted or cut short since is noticed at the
+ * next start (rebuild.c). */
+static void remember_audit_position(struct daemon *d)
+{
+	int r;
+
+	if (!d->state || !d->audit || audit_last_seq(d->audit) == 0)
+		return;
+	d->state->audit_seq = audit_last_seq(d->audit);
+	snprintf(d->state->audit_hash, sizeof(d->state->audit_hash), "%s", audit_last_hash(d->audit));
+	r = state_save(d->config->state_dir, d->state);
+	if (r < 0)
+		log_warn("the state could not be saved with the audit log's position: %s", strerror(-r));
+}
+
 void daemon_init(struct daemon *d, const char *config_path, bool config_explicit)
 {
 	*d = (struct daemon){
@@ -328,6 +347,7 @@ static int start(struct daemon *d)
 	snprintf(reason, sizeof(reason), "sshleased %s, pid %ld, %zu active grants",
 		 SSHLEASE_VERSION, (long)getpid(), d->state->n_grants);
 	audit_simple(d, "start", reason);
+	remember_audit_position(d);
 
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epoll_fd < 0) {
@@ -363,6 +383,7 @@ void daemon_finish(struct daemon *d)
 	 * when there was no audit log to record it in. */
 	if (d->audit) {
 		audit_simple(d, "stop", d->exit_code == 0 ? NULL : "failure");
+		remember_audit_position(d);
 		audit_close(d->audit);
 	} else {
 		log_info("sshleased stopped");

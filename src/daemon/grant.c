@@ -520,6 +520,9 @@ static void end_failed(struct daemon *d, const char *id, const char *event,
 			id, event, why ? why : "unknown error");
 		return;
 	}
+	/* Its logins end now all the same: the grant is over, whether or not
+	 * its line could be taken out yet (the same save keeps that). */
+	daemon_sessions_end_grant(d, grant, "grant ended (its line could not be removed yet)");
 	if (strcmp(event, "expire") != 0 && grant->expires > now) {
 		time_t old = grant->expires;
 
@@ -527,6 +530,8 @@ static void end_failed(struct daemon *d, const char *id, const char *event,
 		moved = state_save(d->config->state_dir, d->state) == 0;
 		if (!moved)
 			grant->expires = old;
+	} else if (state_save(d->config->state_dir, d->state) < 0) {
+		log_warn("grant %s: the state could not be saved after ending its sessions", id);
 	}
 	snprintf(reason, sizeof(reason), "%s failed: %s; attempt %u, next try in %lld s%s",
 		 event, hold->why, hold->attempts, (long long)(hold->until - now),

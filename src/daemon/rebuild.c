@@ -14,6 +14,8 @@
  *    now ("expire" when its deadline had passed, "line-missing" else, the
  *    reason saying so). A grant in the state with no "grant" record in the
  *    log (made after the log's first record) gets one.
+ * Before both, a log that ends before the record the state was saved after
+ * (or at it with another hash) gets an "audit_gap" record.
  * Recovery (recovery.c) then makes the files agree with the state.
  */
 #include <errno.h>
@@ -240,11 +242,34 @@ static void reconcile(struct daemon *d, json_t *live, time_t first)
 			 n_ends, n_ends == 1 ? "" : "s", n_grants, n_grants == 1 ? "" : "s");
 }
 
+/* The state remembers where the log ended when it was saved: a log that
+ * ends before that, or elsewhere, lost records (deleted with its head,
+ * replaced, cut). Say so in the log itself, where audit --verify finds it. */
+static void check_position(struct daemon *d)
+{
+	unsigned long long seq = audit_last_seq(d->audit);
+	char reason[400];
+
+	if (d->state->audit_seq == 0 ||
+	    (seq > d->state->audit_seq) ||
+	    (seq == d->state->audit_seq && strcmp(audit_last_hash(d->audit), d->state->audit_hash) == 0))
+		return;
+	snprintf(reason, sizeof(reason),
+		 "the audit log lost records: the state was saved after record %llu (hash %s), "
+		 "and the log now ends at record %llu%s; the log was deleted, replaced or cut",
+		 d->state->audit_seq, d->state->audit_hash, seq,
+		 seq == d->state->audit_seq ? " with another hash" : "");
+	log_err("%s", reason);
+	daemon_audit(d, &(struct audit_event){ .event = "audit_gap", .by_uid = -1, .reason = reason });
+}
+
 void daemon_state_from_audit(struct daemon *d, bool state_missing)
 {
 	json_t *records = NULL, *live = NULL;
 	time_t first = 0;
 	int r;
+
+	check_position(d);
 
 	if (audit_last_seq(d->audit) == 0 ||
 	    (!state_missing && strcmp(audit_opened_after(d->audit), "stop") == 0))

@@ -56,6 +56,16 @@ login() { # key name: 0 when it gets in
 		-o ConnectTimeout=5 -o LogLevel=ERROR -i "$FIXTURE_DIR/$1" \
 		-p "$FIXTURE_SSHD_PORT" "$2@127.0.0.1" true </dev/null 2>/dev/null
 }
+# usermod refuses while a process of the account runs (one that is ending
+# may still be there a moment): a few tries, then say which.
+rename_account() { # old new
+	local attempt
+	for ((attempt = 0; attempt < 20; attempt++)); do
+		usermod -l "$2" "$1" 2>"$work/usermod.err" && return 0
+		sleep 0.25
+	done
+	fixture_fail "usermod -l $2 $1 failed: $(cat "$work/usermod.err"); $(ps -o pid,uid,args -u "$(id -u "$1")" 2>&1 | head -c 400)"
+}
 revoke_ok() { # id
 	local rc=0
 	sl revoke "$1" >"$work/out" 2>"$work/err" || rc=$?
@@ -68,7 +78,7 @@ id1=$G_ID
 grant support2
 id2=$G_ID
 daemon_stop
-usermod -l "$new1" "$user" || fixture_fail "usermod -l $new1 $user failed"
+rename_account "$user" "$new1"
 [ "$(id -u "$new1")" = "$uid" ] || fixture_fail "the renamed account has another uid"
 daemon_start
 grep '"event":"account_renamed"' "$DAEMON_AUDIT" | grep -F "\"id\":\"$id1\"" | grep -qF "is now named $new1" ||
@@ -84,7 +94,7 @@ fixture_pass "an account renamed while the daemon was stopped keeps its grants u
 
 # --- renamed while the daemon runs, and a newcomer takes the name the
 #     grant has: the line is removed from the file of the grant's uid ---
-usermod -l "$new2" "$new1" || fixture_fail "usermod -l $new2 $new1 failed"
+rename_account "$new1" "$new2"
 useradd -m -s /bin/bash "$new1" || fixture_fail "useradd $new1 failed"
 install -d -o "$new1" -g "$(id -g "$new1")" -m 0700 "$(getent passwd "$new1" | cut -d: -f6)/.ssh"
 newcomer_ak=$(getent passwd "$new1" | cut -d: -f6)/.ssh/authorized_keys

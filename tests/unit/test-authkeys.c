@@ -1080,28 +1080,23 @@ static void hook(int ssh_fd, unsigned attempt, void *arg)
 		struct __user_cap_data_struct caps[_LINUX_CAPABILITY_U32S_3] = { 0 };
 		uid_t r, e, s, fs = (uid_t)setfsuid((uid_t)-1);
 		gid_t rg, eg, sg, fsg = (gid_t)setfsgid((gid_t)-1), groups[64];
-		int ngroups = getgroups(64, groups), fd, root_group = 0, len, has_caps, status;
+		int ngroups = getgroups(64, groups), fd, root_group = 0, len, has_caps;
 		char text[256];
-		pid_t probe;
 
 		getresuid(&r, &e, &s);
 		getresgid(&rg, &eg, &sg);
 		for (int i = 0; i < ngroups; i++)
 			root_group |= groups[i] == 0;
-		/* Root's ids without a capability: setuid(0) to the id it has
-		 * is allowed, and must give no capability back. In a process of
-		 * its own: it also makes the filesystem ids root's. */
-		probe = fork();
-		if (probe == 0) {
-			if (setuid(0) < 0 || setgid(0) < 0)
-				_exit(2);
-			_exit(syscall(SYS_capget, &cap_header, caps) < 0 || caps[0].effective ||
-			      caps[0].permitted || caps[1].effective || caps[1].permitted ||
-			      prctl(PR_CAPBSET_READ, CAP_SETUID, 0, 0, 0) != 0);
-		}
-		if (probe < 0 || waitpid(probe, &status, 0) != probe || !WIFEXITED(status))
-			_exit(4);
-		has_caps = WEXITSTATUS(status);
+		/* Root's ids without a capability: no way back to root's
+		 * files (setuid(0) would make the filesystem ids root's, and
+		 * setfsuid(0) needs no capability while the real uid is 0),
+		 * no capability, no signal to the root daemon. */
+		setfsuid(0);
+		has_caps = setuid(0) == 0 || setresuid(0, 0, 0) == 0 || setgroups(0, NULL) == 0 ||
+			   (uid_t)setfsuid((uid_t)-1) != fs || kill(getppid(), 0) == 0 ||
+			   syscall(SYS_capget, &cap_header, caps) < 0 || caps[0].effective ||
+			   caps[0].permitted || caps[1].effective || caps[1].permitted ||
+			   prctl(PR_CAPBSET_READ, CAP_SETUID, 0, 0, 0) != 0;
 		fd = openat(ssh_fd, "probe", O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (fd < 0)
 			_exit(3);

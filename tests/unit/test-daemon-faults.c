@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fanotify.h>
 #include <sys/inotify.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -297,28 +298,68 @@ static size_t children_of(pid_t parent, pid_t *out, size_t max)
 	return n;
 }
 
-/* Stop the daemon's children that were not there at the start (the key
- * watchers were): the engine's process of the moment. */
-static void stop_new_children(pid_t daemon, const pid_t *old, size_t n_old)
+/* The filesystem uid of pid, or (uid_t)-1. */
+static uid_t fsuid_of(pid_t pid)
 {
-	pid_t now[64];
-	size_t n = children_of(daemon, now, SL_ARRAY_SIZE(now));
+	char path[64], text[256];
+	unsigned long r, e, s, fs;
+	uid_t uid = (uid_t)-1;
+	FILE *in;
 
-	for (size_t i = 0; i < n; i++) {
-		bool known = false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	in = fopen(path, "re");
+	while (in && fgets(text, sizeof(text), in))
+		if (sscanf(text, "Uid: %lu %lu %lu %lu", &r, &e, &s, &fs) == 4)
+			uid = (uid_t)fs;
+	if (in)
+		fclose(in);
+	return uid;
+}
 
-		for (size_t k = 0; k < n_old; k++)
-			known |= old[k] == now[i];
-		if (!known)
-			kill(now[i], SIGSTOP);
+/* As root: each time a new child of the daemon acting as the account
+ * opens a file in ~/.ssh, stop it before the open returns (fanotify's
+ * permission event holds the opener until answered), as a file system
+ * that hangs would hold it. Runs until killed. */
+static _Noreturn void stop_engine_opens(const struct grants_run *g, pid_t daemon,
+					const pid_t *old, size_t n_old, int ready)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct fanotify_event_metadata))));
+	int fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC, O_RDONLY | O_LARGEFILE);
+
+	if (fd < 0 || fanotify_mark(fd, FAN_MARK_ADD, FAN_OPEN_PERM | FAN_EVENT_ON_CHILD,
+				    AT_FDCWD, g->account->ssh) < 0 ||
+	    write(ready, "r", 1) != 1)
+		_exit(3);
+	alarm(120); /* never outlives the test */
+	for (;;) {
+		ssize_t len = read(fd, buf, sizeof(buf));
+		const struct fanotify_event_metadata *ev = (const void *)buf;
+
+		if (len <= 0)
+			_exit(4);
+		for (; FAN_EVENT_OK(ev, len); ev = FAN_EVENT_NEXT(ev, len)) {
+			struct fanotify_response answer = { .fd = ev->fd, .response = FAN_ALLOW };
+			pid_t now[64];
+			size_t n = children_of(daemon, now, SL_ARRAY_SIZE(now));
+			bool engine = false;
+
+			for (size_t i = 0; i < n; i++)
+				engine |= now[i] == ev->pid;
+			for (size_t k = 0; k < n_old; k++)
+				engine &= old[k] != ev->pid;
+			if (engine && fsuid_of(ev->pid) == g->account->acct->uid)
+				kill(ev->pid, SIGSTOP);
+			if (write(fd, &answer, sizeof(answer)) != sizeof(answer))
+				_exit(5);
+			close(ev->fd);
+		}
 	}
 }
 
-/* Each time the daemon's engine process creates its temporary file in
- * ~/.ssh, stop processes: as the account, every one it may signal
- * (kill -1), as the account itself could; as root (as_root), the engine's
- * process itself, as a file system that hangs would hold it. Returns once
- * it is watching. */
+/* As the account: each time the daemon's engine process creates its
+ * temporary file in ~/.ssh, stop every process it may (kill -1), as the
+ * account itself could. As root (as_root): stop the engine's process as it
+ * opens a file there (stop_engine_opens). Returns once it is watching. */
 static pid_t stopper_start(const struct grants_run *g, bool as_root)
 {
 	pid_t daemon = g->daemon.pid, old[16];
@@ -333,14 +374,17 @@ static pid_t stopper_start(const struct grants_run *g, bool as_root)
 		return -1;
 	fflush(NULL);
 	pid = fork();
+	if (pid == 0 && as_root) {
+		close(ready[0]);
+		stop_engine_opens(g, daemon, old, n_old, ready[1]);
+	}
 	if (pid == 0) {
 		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 		int fd;
 
 		close(ready[0]);
-		if (!as_root &&
-		    (setgroups(0, NULL) < 0 || setresgid(g->account->acct->gid, g->account->acct->gid, g->account->acct->gid) < 0 ||
-		     setresuid(g->account->acct->uid, g->account->acct->uid, g->account->acct->uid) < 0))
+		if (setgroups(0, NULL) < 0 || setresgid(g->account->acct->gid, g->account->acct->gid, g->account->acct->gid) < 0 ||
+		    setresuid(g->account->acct->uid, g->account->acct->uid, g->account->acct->uid) < 0)
 			_exit(2);
 		fd = inotify_init1(IN_CLOEXEC);
 		if (fd < 0 || inotify_add_watch(fd, g->account->ssh, IN_CREATE) < 0 ||
@@ -355,12 +399,8 @@ static pid_t stopper_start(const struct grants_run *g, bool as_root)
 			for (char *p = buf; p < buf + len;) {
 				const struct inotify_event *ev = (const struct inotify_event *)p;
 
-				if (ev->len && strncmp(ev->name, ".authorized_keys.sshlease-", 26) == 0) {
-					if (as_root)
-						stop_new_children(daemon, old, n_old);
-					else
-						kill(-1, SIGSTOP);
-				}
+				if (ev->len && strncmp(ev->name, ".authorized_keys.sshlease-", 26) == 0)
+					kill(-1, SIGSTOP);
 				p += sizeof(*ev) + ev->len;
 			}
 		}
