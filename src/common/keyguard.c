@@ -475,8 +475,7 @@ int keyguard_sweep(const struct authkeys_ctx *ctx, const struct account *acct,
 	}
 	r = userfs_run(ctx, acct,
 		       &(struct userfs_op){ .name = sweep->name, .edit = edit_sweep,
-					    .arg = sweep, .write = sweep->remove,
-					    .shrinks = true },
+					    .arg = sweep, .write = sweep->remove },
 		       &res, why);
 	if (r == 0) {
 		r = found_parse(res.payload, res.payload_len, found, n_found);

@@ -437,27 +437,26 @@ static void end_account_lines(struct daemon *d, struct ending *endings,
 			      const char *reason, int *results, const char **whys)
 {
 	const char *user = endings[order[0]].user;
-	struct account *acct = NULL;
+	struct account *acct = NULL, *by_uid = NULL;
 	const char *why = NULL;
 	int r;
 
 	r = account_lookup(user, &acct, &why);
-	if (r == 0 && acct->uid != endings[order[0]].uid) {
-		/* The name is someone else's now: the grant's uid counts. */
-		account_free(acct);
-		acct = NULL;
-		r = SL_NOT_FOUND;
-	}
-	if (r == SL_NOT_FOUND && account_lookup_uid(endings[order[0]].uid, &acct, &why) == 0) {
-		/* Renamed since (usermod -l): the line is in the account of
-		 * that uid. The next start moves its other grants over. */
+	if ((r == SL_NOT_FOUND || (r == 0 && acct->uid != endings[order[0]].uid)) &&
+	    account_lookup_uid(endings[order[0]].uid, &by_uid, &why) == 0) {
+		/* Renamed since (usermod -l), the name gone or someone else's
+		 * now: the line is in the account of the grant's uid. The next
+		 * start moves its other grants over. */
 		log_warn("account %.64s (uid %u) is now named %.64s: ending %zu grant%s there",
-			 user, (unsigned)endings[order[0]].uid, acct->name, count, count == 1 ? "" : "s");
-		r = 0;
-	} else if (r == SL_NOT_FOUND) {
+			 user, (unsigned)endings[order[0]].uid, by_uid->name, count, count == 1 ? "" : "s");
 		account_free(acct);
-		acct = NULL;
+		acct = by_uid;
+		r = 0;
 	}
+	/* Else the name's account, whatever its uid now (usermod -u keeps
+	 * the name and the home): the edit only ever takes out the line with
+	 * this grant's marker and key, so another account's file keeps every
+	 * byte. */
 	if (r == SL_NOT_FOUND) {
 		/* Nobody can log in to an account that does not exist; its
 		 * file cannot be found by name any more either. */
@@ -536,8 +535,16 @@ static void end_failed(struct daemon *d, const char *id, const char *event,
 	snprintf(reason, sizeof(reason), "%s failed: %s; attempt %u, next try in %lld s%s",
 		 event, hold->why, hold->attempts, (long long)(hold->until - now),
 		 moved ? "; its deadline is now, so the tries go on until the line is gone" : "");
-	log_err("grant %s for %.64s could not be ended: %s", id, grant->user, reason);
-	daemon_grant_audit(d, grant, "removal_failed", peer, reason, NULL);
+	/* Recorded at attempts 1, 2, 4, 8... and then about hourly (every
+	 * 12th at the longest backoff), so that a removal failing for days
+	 * does not fill the log; a revoke's failure always. */
+	if (strcmp(event, "expire") != 0 || (hold->attempts & (hold->attempts - 1)) == 0 ||
+	    hold->attempts % 12 == 0) {
+		log_err("grant %s for %.64s could not be ended: %s", id, grant->user, reason);
+		daemon_grant_audit(d, grant, "removal_failed", peer, reason, NULL);
+	} else {
+		log_debug("grant %s for %.64s could not be ended: %s", id, grant->user, reason);
+	}
 }
 
 int daemon_grants_end(struct daemon *d, size_t n,

@@ -60,11 +60,16 @@ login() { # key name: 0 when it gets in
 # may still be there a moment): a few tries, then say which.
 rename_account() { # old new
 	local attempt
-	for ((attempt = 0; attempt < 20; attempt++)); do
+	for ((attempt = 0; attempt < 60; attempt++)); do
 		usermod -l "$2" "$1" 2>"$work/usermod.err" && return 0
+		# Nothing of the account's needs to run now (a login's sshd
+		# may still be on its way out).
+		pkill -KILL -U "$(id -u "$1")" 2>/dev/null
 		sleep 0.25
 	done
-	fixture_fail "usermod -l $2 $1 failed: $(cat "$work/usermod.err"); $(ps -o pid,uid,args -u "$(id -u "$1")" 2>&1 | head -c 400)"
+	local pid
+	pid=$(grep -o 'process [0-9]*' "$work/usermod.err" | awk '{print $2}')
+	fixture_fail "usermod -l $2 $1 failed: $(cat "$work/usermod.err"); $(grep -E '^(Name|State|PPid|Uid)' "/proc/$pid/status" 2>&1 | tr '\n' ' ')"
 }
 revoke_ok() { # id
 	local rc=0
