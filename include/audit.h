@@ -152,6 +152,28 @@ int audit_verify(const char *path, unsigned long *lines,
  */
 int audit_read(const char *path, const char *id, time_t since, json_t **out);
 
+/* What audit_read_page reads: records before seq before (0: up to the
+ * newest), for grant id (NULL: all), stamped at or after since (0: any),
+ * as many of the newest as fit in budget by size (at least one). */
+struct audit_page {
+	const char *id;
+	time_t since;
+	unsigned long long before;
+	size_t budget;
+	size_t (*size)(const json_t *record);
+};
+
+/*
+ * One page of the log, read backwards from its end so that it costs what
+ * the page holds (and the records skipped to reach it), not the whole log:
+ * the newest records page selects, oldest first, in a new array in *out;
+ * *more when an older one that page selects was left out. The read stops
+ * at the first record older than since (records are appended in time
+ * order). A final line without newline is skipped; a damaged line on the
+ * way gives -EBADMSG. 0 or -errno.
+ */
+int audit_read_page(const char *path, const struct audit_page *page, json_t **out, bool *more);
+
 /*
  * The one-sentence syslog form of an event (for the journal), e.g.
  *   granted alice access for key SHA256:... until 2026-12-01T17:00:00Z

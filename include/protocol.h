@@ -134,14 +134,15 @@
  *   cursor is a "usage" error.
  * - audit pages: "before": SEQ keeps only records with a smaller seq. To
  *   read everything, ask again with before = the seq of the first record
- *   received while omitted > 0. Every page reads the whole log again, so
- *   paging through a long log costs one full read per page.
+ *   received while omitted > 0. A page is read backwards from the log's
+ *   end, so it costs the records it holds and those skipped to reach it,
+ *   not the whole log.
  * - status also has started_unix and next_deadline_unix (unix seconds;
  *   next_deadline and next_deadline_unix are null with no grants).
  * - audit (records) also has "omitted": N. Records are oldest first; when
  *   they do not all fit in one message the newest that fit are sent and N
- *   says how many older ones were left out (page back with before, or
- *   narrow with id or since).
+ *   is 1 or more when older ones were left out (how many is not counted;
+ *   page back with before, or narrow with id or since).
  * - The daemon closes a connection that sends nothing within 5 seconds,
  *   and accepts at most 64 at once (more are closed unanswered).
  */

@@ -324,42 +324,9 @@ json_t *op_status(struct daemon *d, const struct connection *conn,
 
 /* Whether record comes before seq `before` (0: no bound). A record
  * without a seq is kept only without a bound. */
-static bool audit_before(const json_t *record, json_int_t before)
+static size_t audit_record_size(const json_t *record)
 {
-	const json_t *seq = json_object_get(record, "seq");
-
-	return before == 0 || (json_is_integer(seq) && json_integer_value(seq) < before);
-}
-
-/*
- * Keep the newest records (of those before seq `before`, 0: all) whose
- * total size fits in one answer, at least one so that paging back always
- * moves; *omitted gets the number of older ones left out.
- */
-static json_t *audit_fit(json_t *records, json_int_t before, size_t *omitted)
-{
-	size_t end = json_array_size(records), start, used = 0;
-	json_t *kept;
-
-	while (end > 0 && !audit_before(json_array_get(records, end - 1), before))
-		end--;
-	for (start = end; start > 0; start--) {
-		size_t size = reply_item_size(json_array_get(records, start - 1));
-
-		if (size == SIZE_MAX)
-			return NULL;
-		if (start < end && used + size > REPLY_ANSWER_BUDGET)
-			break;
-		used += size;
-	}
-	*omitted = start;
-	kept = json_array();
-	for (size_t i = start; kept && i < end; i++)
-		if (json_array_append(kept, json_array_get(records, i)) < 0) {
-			json_decref(kept);
-			kept = NULL;
-		}
-	return kept;
+	return reply_item_size(record);
 }
 
 json_t *op_audit(struct daemon *d, const struct connection *conn,
@@ -369,8 +336,9 @@ json_t *op_audit(struct daemon *d, const struct connection *conn,
 	const json_t *since = json_object_get(request, "since");
 	const json_t *before = json_object_get(request, "before");
 	const char *path = d->config->audit_log;
-	json_t *reply = NULL, *records = NULL, *kept = NULL;
+	json_t *reply = NULL, *kept = NULL;
 	size_t omitted = 0;
+	bool more = false;
 	int r;
 
 	if (request_bool(request, "verify")) {
@@ -401,20 +369,28 @@ json_t *op_audit(struct daemon *d, const struct connection *conn,
 		return reply_error(PROTO_ERR_USAGE, "since must not be negative");
 	if (json_is_integer(before) && json_integer_value(before) < 1)
 		return reply_error(PROTO_ERR_USAGE, "before must be a record's seq (1 or more)");
-	r = audit_read(path, id, json_is_integer(since) ? (time_t)json_integer_value(since) : 0,
-		       &records);
+	{
+		const struct audit_page page = {
+			.id = id,
+			.since = json_is_integer(since) ? (time_t)json_integer_value(since) : 0,
+			.before = json_is_integer(before) ? (unsigned long long)json_integer_value(before) : 0,
+			.budget = REPLY_ANSWER_BUDGET,
+			.size = audit_record_size,
+		};
+
+		r = audit_read_page(path, &page, &kept, &more);
+	}
 	if (r == -ENOENT)
-		records = json_array();
+		kept = json_array();
 	else if (r == -EBADMSG)
 		return reply_error(PROTO_ERR_FAILED, "the audit log has a damaged line; run 'sshlease audit --verify' to find it");
 	else if (r < 0)
 		return reply_error(PROTO_ERR_FAILED, "cannot read the audit log: %s", strerror(-r));
-	kept = audit_fit(records,
-			 json_is_integer(before) ? json_integer_value(before) : 0,
-			 &omitted);
-	json_decref(records);
 	if (!kept)
 		return NULL;
+	/* How many older ones there are is not counted (that would read
+	 * the whole log): 1 says there are more, to be paged back to. */
+	omitted = more ? 1 : 0;
 	return json_pack("{s:b, s:o, s:I}", "ok", 1, "records", kept, "omitted",
 			 (json_int_t)omitted);
 }
