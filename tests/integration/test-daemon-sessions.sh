@@ -231,12 +231,17 @@ login_bg() { # id
 	check_monitor "$BG_MONITOR"
 }
 
-# --- the deadline ends the session ---
-grant --for 6s
+# --- the deadline ends the session (12 s: a login on a busy machine may
+#     take a few, and must be seen before the deadline) ---
+grant --for 12s
 b=$G_ID
 login_bg "$b"
 client=$BG monitor=$BG_MONITOR
-fixture_wait_for "the client at the deadline" bash -c "sleep 0.5; ! kill -0 $client 2>/dev/null"
+for ((i = 0; i < 40; i++)); do
+	kill -0 "$client" 2>/dev/null || break
+	sleep 0.5
+done
+kill -0 "$client" 2>/dev/null && fixture_fail "the client of $b still runs 20 s after its login"
 gone "$monitor" || fixture_fail "the monitor of $b outlived its deadline"
 late_ms=$((($(now_ns) - G_EXPIRES * 1000000000) / 1000000))
 [ "$late_ms" -lt 3000 ] || fixture_fail "the session of $b ended ${late_ms} ms after its deadline"
@@ -252,7 +257,7 @@ c=$G_ID
 login_bg "$c"
 kept_client=$BG kept_monitor=$BG_MONITOR
 KEY=$second
-grant --for 5s
+grant --for 8s
 e=$G_ID
 login_bg "$e"
 late_client=$BG late_monitor=$BG_MONITOR
