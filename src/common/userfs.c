@@ -304,7 +304,8 @@ static int child_read(int ssh_fd, const char *name, uid_t uid, size_t max,
 
 /* Compare-and-swap check: is authorized_keys still the file we read, with
  * the same bytes? Returns 0 when it is, SL_CHANGED, or -errno. The bytes
- * are compared too because mtime only moves with the kernel's coarse clock. */
+ * are what counts (mtime only moves with the kernel's coarse clock, and
+ * the account may set it at will). */
 static int child_unchanged(int ssh_fd, const char *name,
 			   const struct current *cur)
 {
@@ -320,12 +321,13 @@ static int child_unchanged(int ssh_fd, const char *name,
 	}
 	if (!cur->exists)
 		return SL_CHANGED;
+	/* The same file (inode), owner, mode and size, and below the same
+	 * bytes: then the edit made from them is still right. Its times are
+	 * not compared: the account could otherwise keep every edit from
+	 * ever landing by touching the file in a loop (utimensat). */
 	if (now.st_dev != cur->st.st_dev || now.st_ino != cur->st.st_ino ||
-	    now.st_size != cur->st.st_size ||
-	    now.st_mtim.tv_sec != cur->st.st_mtim.tv_sec ||
-	    now.st_mtim.tv_nsec != cur->st.st_mtim.tv_nsec ||
-	    now.st_ctim.tv_sec != cur->st.st_ctim.tv_sec ||
-	    now.st_ctim.tv_nsec != cur->st.st_ctim.tv_nsec)
+	    now.st_size != cur->st.st_size || now.st_mode != cur->st.st_mode ||
+	    now.st_uid != cur->st.st_uid || now.st_gid != cur->st.st_gid)
 		return SL_CHANGED;
 	if (lseek(cur->fd, 0, SEEK_SET) < 0)
 		return -errno;

@@ -3,8 +3,9 @@
 # process of the account loops kill(-1, SIGSTOP), and then kill(-1,
 # SIGKILL), a revoke succeeds at once, its key no longer logs in, a key the
 # grantee plants is still removed within a second, and the daemon never
-# has to give up on an engine process ("did not answer"). (The engine's
-# ids themselves are read by the authkeys unit test.)
+# has to give up on an engine process ("did not answer"); a loop touching
+# its authorized_keys does not keep a revoke from landing either. (The
+# engine's ids themselves are read by the authkeys unit test.)
 #
 # usage: test-daemon-stopper.sh SSHLEASED SSHLEASE
 # Needs root, openssh-server, openssh-client, passwd.
@@ -15,7 +16,7 @@
 . "$(dirname "$0")/../lib/daemon.sh"
 
 fixture_require_root
-fixture_require_cmd ssh ssh-keygen useradd userdel su pkill
+fixture_require_cmd ssh ssh-keygen useradd userdel su pkill perl
 fixture_init
 daemon_init "${1:-}" "${2:-}"
 
@@ -107,6 +108,22 @@ round STOP support1 planted1 support2
 fixture_pass "under a kill(-1, SIGSTOP) loop of the account's, revokes and the removal of a planted key are made at once"
 round KILL support3 planted2 support1
 fixture_pass "under a kill(-1, SIGKILL) loop of the account's, revokes and the removal of a planted key are made at once"
+
+# --- the account touches its authorized_keys in a loop (utimensat): the
+#     compare-and-swap goes by the bytes, so the revoke still lands ---
+grant support3
+touched=$G_ID
+# perl (perl-base, in every Debian) for a loop fast enough to change the
+# times between every read and rename.
+su -s /bin/sh "$user" -c "exec perl -e 'utime(undef, undef, \$ARGV[0]) while 1' '$ak'" </dev/null >/dev/null 2>&1 &
+stopper=$!
+sleep 0.5
+rc=0
+sl revoke "$touched" >"$work/out" 2>"$work/err" || rc=$?
+[ "$rc" -eq 0 ] || fixture_fail "revoke under a touch loop: exit $rc: $(head -c 300 "$work/err")"
+no_line support3 || fixture_fail "the revoke under a touch loop left the key"
+stop_loop
+fixture_pass "a revoke lands while the account touches its authorized_keys in a loop"
 
 # --- the account makes its ~/.ssh read-only: the revoke cannot remove
 #     the line. It says why; the failure is on record and in status and
