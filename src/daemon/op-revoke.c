@@ -1,5 +1,6 @@
 /* op revoke: end grants by id, or all of them (of one account), now; the
  * answer lists those that fit in it and counts the rest. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ json_t *op_revoke(struct daemon *d, const struct connection *conn,
 	bool all = request_bool(request, "all");
 	char (*targets)[AUTHKEYS_ID_LEN + 1] = NULL;
 	size_t n_targets = 0, used = 0, omitted = 0, n_failed = 0;
-	char failed_id[AUTHKEYS_ID_LEN + 1] = "", failed_why[SCHEDULE_WHY_MAX] = "";
+	char failed_id[AUTHKEYS_ID_LEN + 1] = "", failed_why[SCHEDULE_WHY_MAX + 64] = "";
 	int failed_r = 0;
 	json_t *reply = NULL, *revoked = NULL;
 	size_t i;
@@ -61,6 +62,7 @@ json_t *op_revoke(struct daemon *d, const struct connection *conn,
 
 	for (size_t t = 0; t < n_targets; t++) {
 		const struct grant *grant = state_find_grant(d->state, targets[t]);
+		const struct schedule_hold *hold;
 		json_t *object;
 		const char *why = NULL;
 		size_t size;
@@ -73,6 +75,20 @@ json_t *op_revoke(struct daemon *d, const struct connection *conn,
 		if (size == SIZE_MAX) {
 			json_decref(object);
 			goto out;
+		}
+		hold = schedule_hold_find(d->holds, d->n_holds, targets[t]);
+		if (hold && hold->until > daemon_now() && grant->expires <= daemon_now()) {
+			/* Already ending, and waiting for its next try: asking
+			 * again does not run the edit again (a loop of revokes
+			 * would otherwise cost the daemon an edit each). */
+			json_decref(object);
+			if (n_failed++ == 0) {
+				snprintf(failed_id, sizeof(failed_id), "%s", targets[t]);
+				snprintf(failed_why, sizeof(failed_why), "%.240s (already failing, %u attempt%s)",
+					 hold->why, hold->attempts, hold->attempts == 1 ? "" : "s");
+				failed_r = -EAGAIN;
+			}
+			continue;
 		}
 		r = daemon_grant_end(d, targets[t], "revoke", &peer, NULL, &why);
 		if (r == SL_NOT_FOUND) {

@@ -145,6 +145,14 @@ grep -qF "$(awk '{print $2}' "$FIXTURE_DIR/support2.pub")" "$other_ak" &&
 no_line support1 && fixture_fail "the line went although ~/.ssh is read-only (nothing was tested)"
 grep '"event":"removal_failed"' "$DAEMON_AUDIT" | grep -qF "\"id\":\"$blocked\"" ||
 	fixture_fail "no removal_failed record for $blocked"
+# Asked again while it waits for its next try: the same answer at once,
+# without another edit (no second removal_failed record).
+rc=0
+sl revoke "$blocked" >"$work/out" 2>"$work/err2" || rc=$?
+[ "$rc" -ne 0 ] && grep -q "already failing, 1 attempt" "$work/err2" ||
+	fixture_fail "a second revoke of the failing grant: exit $rc: $(head -c 300 "$work/err2")"
+[ "$(grep '"event":"removal_failed"' "$DAEMON_AUDIT" | grep -cF "\"id\":\"$blocked\"")" -eq 1 ] ||
+	fixture_fail "the second revoke ran the edit again"
 sl status >"$work/status" || fixture_fail "status failed"
 grep -q "failing: *1 grant ended but its line could not be removed yet" "$work/status" ||
 	fixture_fail "status does not show the failing removal: $(cat "$work/status")"
