@@ -321,13 +321,14 @@ static int child_unchanged(int ssh_fd, const char *name,
 	}
 	if (!cur->exists)
 		return SL_CHANGED;
-	/* The same file (inode), owner, mode and size, and below the same
-	 * bytes: then the edit made from them is still right. Its times are
-	 * not compared: the account could otherwise keep every edit from
-	 * ever landing by touching the file in a loop (utimensat). */
+	/* The same file (inode), owner and size, and below the same bytes:
+	 * then the edit made from them is still right. Its times, mode and
+	 * group are not compared: the account could otherwise keep every
+	 * edit from ever landing by touching, chmod-ing or chgrp-ing the file
+	 * in a loop. The new file gets the mode and group read before the
+	 * edit (without group or world write), which sshd accepts as well. */
 	if (now.st_dev != cur->st.st_dev || now.st_ino != cur->st.st_ino ||
-	    now.st_size != cur->st.st_size || now.st_mode != cur->st.st_mode ||
-	    now.st_uid != cur->st.st_uid || now.st_gid != cur->st.st_gid)
+	    now.st_size != cur->st.st_size || now.st_uid != cur->st.st_uid)
 		return SL_CHANGED;
 	if (lseek(cur->fd, 0, SEEK_SET) < 0)
 		return -errno;

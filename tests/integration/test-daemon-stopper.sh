@@ -123,7 +123,20 @@ sl revoke "$touched" >"$work/out" 2>"$work/err" || rc=$?
 [ "$rc" -eq 0 ] || fixture_fail "revoke under a touch loop: exit $rc: $(head -c 300 "$work/err")"
 no_line support3 || fixture_fail "the revoke under a touch loop left the key"
 stop_loop
-fixture_pass "a revoke lands while the account touches its authorized_keys in a loop"
+# ...or keeps changing its mode (through 64 modes sshd accepts, so that
+# the mode seldom is the one read when the edit is checked).
+grant support3
+touched=$G_ID
+su -s /bin/sh "$user" -c "exec perl -e 'my @m = grep { (\$_ & 0400) && !(\$_ & 022) } 0 .. 0777; for (my \$i = 0;; \$i++) { chmod(\$m[\$i % @m], \$ARGV[0]) }' '$ak'" </dev/null >/dev/null 2>&1 &
+stopper=$!
+sleep 0.5
+rc=0
+sl revoke "$touched" >"$work/out" 2>"$work/err" || rc=$?
+[ "$rc" -eq 0 ] || fixture_fail "revoke under a chmod loop: exit $rc: $(head -c 300 "$work/err")"
+no_line support3 || fixture_fail "the revoke under a chmod loop left the key"
+stop_loop
+chmod 0600 "$ak"
+fixture_pass "a revoke lands while the account touches or chmods its authorized_keys in a loop"
 
 # --- the account makes its ~/.ssh read-only: the revoke cannot remove
 #     the line. It says why; the failure is on record and in status and
