@@ -367,6 +367,12 @@ json_t *daemon_grant_create(struct grant_attempt *a, struct grant *grant,
 					   "the audit log cannot be written, and the line could not be taken out again; grant %s is kept: it ends at its deadline, or now with 'sshlease revoke %s'",
 					   id, id);
 		}
+		/* The grant record is held and written once the log can be
+		 * (audit.h): so is this end, right after it, so that the log
+		 * never shows a grant that did not end. */
+		daemon_grant_audit(d, stored, "revoke", NULL,
+				   "withdrawn at once by sshleased: its grant record could not be written, and its line was taken out again; nothing was granted",
+				   NULL);
 		withdraw(d, id, a->nonce);
 		return reply_error(PROTO_ERR_FAILED, "the audit log cannot be written; nothing was granted");
 	}

@@ -66,6 +66,16 @@ grep -q "\"event\":\"revoke\",\"id\":\"$id_a\"" "$work/after" || fixture_fail "t
 grep -q "\"event\":\"grant\",\"id\":\"$id_c\"" "$work/after" || fixture_fail "the grant record is missing: $(cat "$work/after")"
 [ "$(head -n 1 "$work/after")" = '"event":"audit_delayed"' ] ||
 	fixture_fail "the held records do not follow the audit_delayed record: $(cat "$work/after")"
+# The grant refused on the full disk is on record once written, and so is
+# its withdrawal: no grant record without an end or a live grant.
+sl list --json >"$work/list.json" || fixture_fail "list failed"
+for g in $(grep -o '"event":"grant","id":"[0-9a-f]*"' "$DAEMON_AUDIT" | sed 's/.*"id":"//; s/"//'); do
+	grep -qE "\"event\":\"(revoke|expire|line-missing)\",\"id\":\"$g\"" "$DAEMON_AUDIT" ||
+		grep -qF "\"id\":\"$g\"" "$work/list.json" ||
+		fixture_fail "grant $g has a grant record, no end record and no live grant"
+done
+[ "$(grep -c '"event":"grant"' "$DAEMON_AUDIT")" -eq 3 ] ||
+	fixture_fail "expected the grant records of a, b (refused, written late) and c: $(grep -c '"event":"grant"' "$DAEMON_AUDIT")"
 sl audit --verify >"$work/out" 2>"$work/err" || fixture_fail "audit --verify after the delay: $(head -c 300 "$work/err")"
 fixture_pass "records that could not be written on a full disk are written, after an audit_delayed record, once there is room; the chain is intact"
 
