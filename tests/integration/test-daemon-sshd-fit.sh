@@ -49,6 +49,16 @@ user=$FIXTURE_USER
 home=$FIXTURE_HOME
 ak=$home/.ssh/authorized_keys
 state=$DAEMON_STATE/state.json
+stable_state() { # copy: $state once two looks 0.2 s apart agree
+	local i
+	cp "$state" "$1"
+	for ((i = 0; i < 50; i++)); do
+		sleep 0.2
+		cmp -s "$state" "$1" && return 0
+		cp "$state" "$1"
+	done
+	fixture_fail "state.json kept changing after the start"
+}
 for k in k1 k2 k3 k4 k5 k6 k7 k8 k9 ks1 ks2; do fixture_keygen "$k"; done
 
 # Three host keys, so the probe has three families to find.
@@ -200,7 +210,10 @@ for ((i = 0; i < 100; i++)); do [ -s "$work/fake.port" ] && break; sleep 0.05; d
 fake_port=$(cat "$work/fake.port")
 write_config "$fake_port" "$sshd_config"
 daemon_start
-cp "$state" "$work/state.saved"
+# Whatever the start still writes to the state once it answers settles
+# first (a copy taken at once raced with it); then the refusal must change
+# nothing.
+stable_state "$work/state.saved"
 rc=0
 sl grant --yes --user "$user" --for 1h "@$FIXTURE_DIR/k5.pub" >/dev/null 2>"$work/err" || rc=$?
 [ "$rc" -eq 3 ] || fixture_fail "unknown sshd version with auto: exit $rc, expected 3"
