@@ -208,8 +208,17 @@ for ((i = 0; i < 20; i++)); do
 	[ "$now" = "$before" ] && break
 	before=$now
 done
-sleep 2
-after=$(switches)
+# A step of the system clock wakes it on purpose (deadlines are checked
+# against the new time, and it logs that): a window with one is measured
+# again, at most three times.
+clock_sets() { grep -c "the system clock was set" "$DAEMON_LOG"; }
+for ((try = 0; try < 3; try++)); do
+	sets=$(clock_sets)
+	sleep 2
+	after=$(switches)
+	[ "$(clock_sets)" = "$sets" ] && break
+	before=$after
+done
 [ "$before" = "$after" ] ||
 	fixture_fail "idle daemon woke up: voluntary context switches went from $before to $after in 2 s"
 fixture_pass "with nothing due the daemon does not wake up"
