@@ -13,8 +13,12 @@
  *    "address","port","pid","since" (RFC 3339 UTC),"duration" (seconds),
  *    "prev":"<64 hex>"}
  * seq starts at 1 and grows by one; the first line's prev is 64 zeros.
- * XXX: rotating the log starts a new chain from seq 1; there is no record
- * yet that ties a new log to the hash of the old one.
+ *
+ * Rotation (audit_set_rotate): a log that has reached its size moves to
+ * <log>.<seq of its last line> and the chain goes on in a new file at
+ * <log>, whose first line, an "audit_rotated" record, has the next seq and
+ * the hash of the moved file's last line as its prev. Readers and
+ * audit_verify follow the chain through every file, oldest first.
  */
 #ifndef SSHLEASE_AUDIT_H
 #define SSHLEASE_AUDIT_H
@@ -86,6 +90,28 @@ struct audit_log;
  */
 int audit_open(const char *path, struct audit_log **out, const char **why);
 
+/*
+ * Rotate the log once it holds size bytes or more (0: never): checked
+ * before each append. The rename and the new file are made durable before
+ * the new file's first record; a crash between the two leaves a missing or
+ * empty log whose head names the last line of <log>.<seq>, and audit_open
+ * continues the chain from there. A rotation that fails is logged once and
+ * tried again at the next append; the records go on in the full file.
+ */
+void audit_set_rotate(struct audit_log *log, off_t size);
+
+/* Smallest rotation size accepted by the configuration. */
+#define AUDIT_ROTATE_MIN (4 * 1024)
+
+/*
+ * The files of the log at path, oldest first: those rotated away
+ * (<path>.<seq of their last line>, in seq order), then path itself
+ * (listed even when it does not exist). A new array of new strings in
+ * *files, *n entries (free with audit_files_free). 0 or -errno.
+ */
+int audit_files(const char *path, char ***files, size_t *n);
+void audit_files_free(char **files, size_t n);
+
 /* Records held in memory at most while the log cannot be written. */
 #define AUDIT_HELD_MAX 10000
 
@@ -143,6 +169,25 @@ void audit_close(struct audit_log *log);
  */
 int audit_verify(const char *path, unsigned long *lines,
 		 unsigned long *bad_line, const char **why);
+
+/* Where audit_verify_chain found the chain broken, or what it checked. */
+struct audit_check {
+	unsigned long lines;    /* records checked, in every file */
+	size_t files;           /* files checked */
+	unsigned long bad_line; /* 1-based, in bad_file */
+	char bad_file[256];     /* the file's name, without its directory */
+	const char *why;
+};
+
+/*
+ * audit_verify over the whole chain: every rotated file (audit_files),
+ * oldest first, then the log itself, each continuing the one before it
+ * (seq and prev across the boundary). The oldest file must begin the chain
+ * (seq 1): a file missing at the start, or between two others, breaks it
+ * where it is missing. Same returns as audit_verify; bad_line counts lines
+ * of bad_file.
+ */
+int audit_verify_chain(const char *path, struct audit_check *check);
 
 /*
  * Read the log's records into a new JSON array in *out, keeping only those

@@ -32,6 +32,7 @@ struct sshlease_config {
 	char *socket_group;
 	char *state_dir;
 	char *audit_log;
+	int64_t audit_rotate_size; /* bytes; 0: never */
 	/* [grant] */
 	char **users; /* NULL-terminated; NULL or empty = any account but root */
 	bool allow_root;

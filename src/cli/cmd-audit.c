@@ -104,17 +104,23 @@ static int audit_broken(const struct cli *cli, const struct audit_options *o,
 {
 	long long line = json_integer_value(json_object_get(reply, "bad_line"));
 	const char *message = cli_json_string(reply, "message");
-	char reason[CLI_TEXT_CAP + 1];
+	const char *file_given = cli_json_string(reply, "file");
+	char reason[CLI_TEXT_CAP + 1], file[CLI_TEXT_CAP + 1];
 	json_t *out;
 
 	cli_safe(reason, sizeof(reason), audit_reason(message ? message : "", line),
 		 "");
-	cli_error(cli, "audit log broken at line %lld: %s", line,
-		  reason[0] ? reason : "no reason given");
+	cli_safe(file, sizeof(file), file_given ? file_given : "", "");
+	if (file[0])
+		cli_error(cli, "audit log broken in %s at line %lld: %s", file, line,
+			  reason[0] ? reason : "no reason given");
+	else
+		cli_error(cli, "audit log broken at line %lld: %s", line,
+			  reason[0] ? reason : "no reason given");
 	if (!o->json)
 		return SL_EXIT_REFUSED;
-	out = json_pack("{s:b, s:I, s:s}", "intact", 0, "bad_line",
-			(json_int_t)line, "reason", reason);
+	out = json_pack("{s:b, s:I, s:s, s:s}", "intact", 0, "bad_line",
+			(json_int_t)line, "file", file, "reason", reason);
 	if (!out)
 		cli_out_of_memory();
 	cli_print_json(out);
@@ -125,14 +131,19 @@ static int audit_broken(const struct cli *cli, const struct audit_options *o,
 static int audit_verified(const struct audit_options *o, const json_t *reply)
 {
 	long long lines = json_integer_value(json_object_get(reply, "lines"));
+	long long files = json_integer_value(json_object_get(reply, "files"));
 	json_t *out;
 	int r = SL_EXIT_OK;
 
 	if (!o->json) {
-		printf("audit log intact (%lld records)\n", lines);
+		if (files > 1)
+			printf("audit log intact (%lld records in %lld files)\n", lines, files);
+		else
+			printf("audit log intact (%lld record%s)\n", lines, lines == 1 ? "" : "s");
 		return r;
 	}
-	out = json_pack("{s:b, s:I}", "intact", 1, "lines", (json_int_t)lines);
+	out = json_pack("{s:b, s:I, s:I}", "intact", 1, "lines", (json_int_t)lines, "files",
+			(json_int_t)(files > 0 ? files : 1));
 	if (!out)
 		cli_out_of_memory();
 	r = cli_print_json(out);

@@ -1,10 +1,11 @@
 /*
- * Reading the audit log (audit.h): every record (audit_read), or one page
- * of the newest, read backwards from the end with a binary search to the
- * page's start (audit_read_page). Writing and checking the chain are
- * audit.c's.
+ * Reading the audit log (audit.h): the files of its chain (audit_files),
+ * every record (audit_read), or one page of the newest, read backwards from
+ * the end with a binary search to the page's start (audit_read_page).
+ * Writing and checking the chain are audit.c's.
  */
 #define _GNU_SOURCE /* memrchr, memmem */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +17,115 @@
 #include "audit.h"
 #include "authkeys.h"
 #include "timeutil.h"
+
+struct rotated {
+	unsigned long long seq;
+	char *name;
+};
+
+static int rotated_order(const void *a, const void *b)
+{
+	const struct rotated *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The seq of a rotated file's name, base.SEQ (digits only, no leading
+ * zero), or 0. */
+static unsigned long long rotated_seq(const char *name, const char *base)
+{
+	size_t len = strlen(base);
+	unsigned long long seq = 0;
+	const char *p;
+
+	if (strncmp(name, base, len) != 0 || name[len] != '.' || name[len + 1] < '1' ||
+	    name[len + 1] > '9')
+		return 0;
+	for (p = name + len + 1; *p >= '0' && *p <= '9'; p++) {
+		if (seq > (~0ULL - 9) / 10)
+			return 0;
+		seq = seq * 10 + (unsigned long long)(*p - '0');
+	}
+	return *p ? 0 : seq;
+}
+
+void audit_files_free(char **files, size_t n)
+{
+	for (size_t i = 0; files && i < n; i++)
+		free(files[i]);
+	free(files);
+}
+
+int audit_files(const char *path, char ***files, size_t *count)
+{
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+	struct rotated *found = NULL;
+	size_t n = 0, cap = 0;
+	char *dir_name, **out;
+	struct dirent *e;
+	DIR *dir;
+	int r = 0;
+
+	*files = NULL;
+	*count = 0;
+	if (!*base)
+		return -EINVAL;
+	dir_name = slash == path ? strdup("/") : slash ? strndup(path, dir_len - 1) : strdup(".");
+	if (!dir_name)
+		return -ENOMEM;
+	dir = opendir(dir_name);
+	free(dir_name);
+	if (!dir)
+		return -errno;
+	while ((e = readdir(dir))) {
+		unsigned long long seq = rotated_seq(e->d_name, base);
+		char *name;
+
+		if (seq == 0)
+			continue;
+		if (n == cap) {
+			struct rotated *grown = realloc(found, (cap ? cap * 2 : 8) * sizeof(*found));
+
+			if (!grown) {
+				r = -ENOMEM;
+				break;
+			}
+			found = grown;
+			cap = cap ? cap * 2 : 8;
+		}
+		name = malloc(dir_len + strlen(e->d_name) + 1);
+		if (!name) {
+			r = -ENOMEM;
+			break;
+		}
+		memcpy(name, path, dir_len);
+		strcpy(name + dir_len, e->d_name);
+		found[n].seq = seq;
+		found[n++].name = name;
+	}
+	closedir(dir);
+	out = r == 0 ? malloc((n + 1) * sizeof(*out)) : NULL;
+	if (out && !(out[n] = strdup(path))) {
+		free(out);
+		out = NULL;
+	}
+	if (!out) {
+		for (size_t i = 0; i < n; i++)
+			free(found[i].name);
+		free(found);
+		return r ? r : -ENOMEM;
+	}
+	if (n > 0)
+		qsort(found, n, sizeof(*found), rotated_order);
+	for (size_t i = 0; i < n; i++)
+		out[i] = found[i].name;
+	free(found);
+	*files = out;
+	*count = n + 1;
+	return 0;
+}
 
 /* The seq a line starts with ({"seq":N,...}), or 0. */
 static unsigned long long line_seq(const char *line, size_t len)
@@ -129,27 +239,33 @@ static off_t seek_before(int fd, off_t size, unsigned long long before)
 	}
 }
 
-int audit_read_page(const char *path, const struct audit_page *page, json_t **out, bool *more)
+/* What one page read has taken so far, across the files of the chain. */
+struct page_read {
+	const struct audit_page *page;
+	char since_text[32];
+	json_t *newest; /* newest first */
+	size_t used;
+	bool more, done;
+};
+
+/* Take the records of the file at path, newest first, into pr->newest
+ * until the page is full or too old (pr->done). */
+static int page_of_file(const char *path, struct page_read *pr)
 {
 	enum { CHUNK = 64 * 1024 };
-	char since_text[32] = "", *buf = NULL;
-	json_t *newest = NULL;
-	size_t used = 0, held = 0, cap = 0;
+	const struct audit_page *page = pr->page;
+	char *buf = NULL;
+	size_t held = 0, cap = 0;
 	struct stat st;
 	off_t pos;
 	int fd, r = 0;
-	bool done = false, at_end = true;
+	bool at_end = true;
 
-	*out = NULL;
-	*more = false;
-	if (page->since != 0)
-		time_format_utc(page->since, since_text, sizeof(since_text));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	newest = json_array();
-	if (!newest || fstat(fd, &st) < 0) {
-		r = newest ? -errno : -ENOMEM;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
 		goto out;
 	}
 	pos = st.st_size;
@@ -160,7 +276,7 @@ int audit_read_page(const char *path, const struct audit_page *page, json_t **ou
 	}
 	/* buf holds [pos, pos + held): the start of the file that is not yet
 	 * split into lines, read a chunk at a time from the end. */
-	while (!done && (pos > 0 || held > 0)) {
+	while (!pr->done && (pos > 0 || held > 0)) {
 		size_t want = pos > CHUNK ? CHUNK : (size_t)pos;
 		char *nl;
 
@@ -193,7 +309,7 @@ int audit_read_page(const char *path, const struct audit_page *page, json_t **ou
 			at_end = false;
 		}
 		/* Every line that starts after a newline in buf is whole. */
-		while (held > 0 && !done) {
+		while (held > 0 && !pr->done) {
 			size_t end = held - 1; /* the newline ending the last line */
 			size_t start;
 			json_t *record;
@@ -203,68 +319,93 @@ int audit_read_page(const char *path, const struct audit_page *page, json_t **ou
 			if (!nl && pos > 0)
 				break; /* its start is in the part not read yet */
 			start = nl ? (size_t)(nl - buf) + 1 : 0;
-			took = back_take(buf + start, end - start, page, since_text, &record);
+			took = back_take(buf + start, end - start, page, pr->since_text, &record);
 			held = start;
 			if (took < 0) {
 				r = took;
 				goto out;
 			}
 			if (took == 2) {
-				done = true;
+				pr->done = true;
 				break;
 			}
 			if (took == 0)
 				continue;
-			if (json_array_size(newest) > 0 && used + page->size(record) > page->budget) {
-				*more = true;
+			if (json_array_size(pr->newest) > 0 &&
+			    pr->used + page->size(record) > page->budget) {
+				pr->more = true;
 				json_decref(record);
-				done = true;
+				pr->done = true;
 				break;
 			}
-			used += page->size(record);
-			if (json_array_append_new(newest, record) < 0) {
+			pr->used += page->size(record);
+			if (json_array_append_new(pr->newest, record) < 0) {
 				r = -ENOMEM;
 				goto out;
 			}
 		}
 	}
-	/* Oldest first. */
-	*out = json_array();
-	for (size_t i = json_array_size(newest); *out && i > 0; i--)
-		if (json_array_append(*out, json_array_get(newest, i - 1)) < 0) {
-			json_decref(*out);
-			*out = NULL;
-		}
-	if (!*out)
-		r = -ENOMEM;
 out:
-	json_decref(newest);
 	free(buf);
 	close(fd);
 	return r;
 }
 
-int audit_read(const char *path, const char *id, time_t since, json_t **out)
+int audit_read_page(const char *path, const struct audit_page *page, json_t **out, bool *more)
 {
-	char since_text[32] = "";
-	json_t *records = NULL;
+	struct page_read pr = { .page = page };
+	char **files = NULL;
+	size_t n = 0, found = 0;
+	int r;
+
+	*out = NULL;
+	*more = false;
+	if (page->since != 0)
+		time_format_utc(page->since, pr.since_text, sizeof(pr.since_text));
+	r = audit_files(path, &files, &n);
+	if (r < 0)
+		return r;
+	pr.newest = json_array();
+	if (!pr.newest)
+		r = -ENOMEM;
+	/* The current file first, then back through the rotated ones. */
+	for (size_t i = n; r == 0 && i > 0 && !pr.done; i--) {
+		r = page_of_file(files[i - 1], &pr);
+		if (r == -ENOENT && i == n) {
+			r = 0; /* between a rotation's two steps */
+			continue;
+		}
+		found += r == 0;
+	}
+	if (r == 0 && found == 0)
+		r = -ENOENT;
+	/* Oldest first. */
+	if (r == 0 && !(*out = json_array()))
+		r = -ENOMEM;
+	for (size_t i = json_array_size(pr.newest); r == 0 && i > 0; i--)
+		if (json_array_append(*out, json_array_get(pr.newest, i - 1)) < 0) {
+			json_decref(*out);
+			*out = NULL;
+			r = -ENOMEM;
+		}
+	*more = pr.more;
+	json_decref(pr.newest);
+	audit_files_free(files, n);
+	return r;
+}
+
+/* Append the records of the file at path that the read wants to records. */
+static int read_file(const char *path, const char *id, const char *since_text, json_t *records)
+{
 	FILE *file = NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 	int r = 0;
 
-	*out = NULL;
-	if (since != 0)
-		time_format_utc(since, since_text, sizeof(since_text));
-	records = json_array();
-	if (!records)
-		return -ENOMEM;
 	file = fopen(path, "re");
-	if (!file) {
-		r = -errno;
-		goto out;
-	}
+	if (!file)
+		return -errno;
 	while ((n = getline(&line, &cap, file)) > 0) {
 		json_t *record, *value;
 
@@ -283,7 +424,7 @@ int audit_read(const char *path, const char *id, time_t since, json_t **out)
 			if (!json_is_string(value) || strcmp(json_string_value(value), id) != 0)
 				goto skip;
 		}
-		if (since != 0) {
+		if (since_text[0]) {
 			/* RFC 3339 UTC with a four-digit year sorts as text. */
 			value = json_object_get(record, "time");
 			if (!json_is_string(value) ||
@@ -299,16 +440,46 @@ int audit_read(const char *path, const char *id, time_t since, json_t **out)
 skip:
 		json_decref(record);
 	}
-	if (ferror(file)) {
+	if (ferror(file))
 		r = -EIO;
-		goto out;
-	}
-	*out = records;
-	records = NULL;
 out:
-	if (file)
-		fclose(file);
+	fclose(file);
 	free(line);
+	return r;
+}
+
+int audit_read(const char *path, const char *id, time_t since, json_t **out)
+{
+	char since_text[32] = "", **files = NULL;
+	json_t *records = NULL;
+	size_t n = 0, found = 0;
+	int r;
+
+	*out = NULL;
+	if (since != 0)
+		time_format_utc(since, since_text, sizeof(since_text));
+	r = audit_files(path, &files, &n);
+	if (r < 0)
+		return r;
+	records = json_array();
+	if (!records)
+		r = -ENOMEM;
+	/* Oldest first: the rotated files, then the current one. */
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		r = read_file(files[i], id, since_text, records);
+		if (r == -ENOENT && i == n - 1) {
+			r = 0; /* between a rotation's two steps */
+			continue;
+		}
+		found += r == 0;
+	}
+	if (r == 0 && found == 0)
+		r = -ENOENT;
+	if (r == 0) {
+		*out = records;
+		records = NULL;
+	}
 	json_decref(records);
+	audit_files_free(files, n);
 	return r;
 }

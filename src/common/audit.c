@@ -32,6 +32,7 @@ static const char zero_hash[HASH_HEX_LEN + 1] =
 struct audit_log {
 	int fd;
 	int dir_fd;
+	char *base;      /* the log's name, relative to dir_fd */
 	char *head_name; /* relative to dir_fd */
 	unsigned long long seq; /* seq of the last line; 0 when empty */
 	char last_hash[HASH_HEX_LEN + 1];
@@ -45,6 +46,8 @@ struct audit_log {
 	time_t held_since;
 	char held_why[64];
 	bool failed; /* a write or fsync failed: the end of the file is unknown */
+	off_t rotate_size; /* 0: never */
+	bool rotate_warned; /* a failed rotation was logged */
 };
 
 struct audit_head {
@@ -321,6 +324,88 @@ static int check_file(int fd, const char **why)
 	return r;
 }
 
+/* The name a full log moves to: <base>.<seq of its last line>. */
+static char *rotated_name(const char *base, unsigned long long seq)
+{
+	char *name = NULL;
+
+	if (asprintf(&name, "%s.%llu", base, seq) < 0)
+		return NULL;
+	return name;
+}
+
+static int write_record(struct audit_log *log, json_t *record);
+static int record_build(const struct audit_event *ev, unsigned long long seq,
+			time_t now, const char *prev, json_t **out);
+
+/* The first record of a file that continues the chain of the one moved
+ * to name. */
+static int write_rotated(struct audit_log *log, const char *name, time_t now)
+{
+	char reason[512];
+	json_t *record = NULL;
+	int r;
+
+	snprintf(reason, sizeof(reason),
+		 "the log continues from %.400s, which holds the records up to %llu",
+		 name, log->seq);
+	r = record_build(&(struct audit_event){ .event = "audit_rotated", .by_uid = -1,
+						.reason = reason },
+			 log->seq + 1, now, log->last_hash, &record);
+	if (r == 0)
+		r = write_record(log, record);
+	json_decref(record);
+	return r;
+}
+
+/*
+ * The log is empty: when its head names the last line of <base>.<seq>, a
+ * rotation stopped between moving the full file away and the new file's
+ * first record. Continue the chain from the moved file: 1 when it was, 0
+ * when this is not that case (check_head then judges), SL_REFUSED or
+ * -errno.
+ */
+static int continue_rotated(struct audit_log *log, const char **why)
+{
+	struct audit_log moved = { .fd = -1 };
+	struct audit_head head;
+	char *name = NULL;
+	struct stat st;
+	int r;
+
+	r = head_read(log->dir_fd, log->head_name, &head, why);
+	if (r == -ENOENT || (r == 0 && head.seq == 0))
+		return 0;
+	if (r != 0)
+		return r;
+	name = rotated_name(log->base, head.seq);
+	if (!name)
+		return -ENOMEM;
+	moved.fd = openat(log->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (moved.fd < 0) {
+		r = errno == ENOENT ? 0 : -errno;
+		goto out;
+	}
+	r = check_file(moved.fd, why);
+	if (r == 0 && fstat(moved.fd, &st) < 0)
+		r = -errno;
+	if (r == 0)
+		r = load_tail(&moved, st.st_size, why);
+	if (r != 0 || moved.seq != head.seq || strcmp(moved.last_hash, head.hash) != 0)
+		goto out;
+	log->seq = moved.seq;
+	memcpy(log->last_hash, moved.last_hash, sizeof(log->last_hash));
+	memcpy(log->last_event, moved.last_event, sizeof(log->last_event));
+	r = write_rotated(log, name, time(NULL));
+	if (r == 0)
+		r = 1;
+out:
+	if (moved.fd >= 0)
+		close(moved.fd);
+	free(name);
+	return r;
+}
+
 int audit_open(const char *path, struct audit_log **out, const char **why)
 {
 	struct audit_log *log = NULL;
@@ -343,7 +428,8 @@ int audit_open(const char *path, struct audit_log **out, const char **why)
 	log->fd = -1;
 	log->dir_fd = -1;
 	log->head_name = concat(base, HEAD_SUFFIX);
-	if (!log->head_name) {
+	log->base = strdup(base);
+	if (!log->head_name || !log->base) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -391,7 +477,9 @@ int audit_open(const char *path, struct audit_log **out, const char **why)
 		goto out;
 	}
 	r = load_tail(log, st.st_size, why);
-	if (r != 0)
+	if (r == 0 && log->seq == 0)
+		r = continue_rotated(log, why);
+	if (r < 0 || r == SL_REFUSED)
 		goto out;
 	r = check_head(log, &rewrite, why);
 	if (r != 0)
@@ -419,6 +507,7 @@ void audit_close(struct audit_log *log)
 	if (log->dir_fd >= 0)
 		close(log->dir_fd);
 	free(log->head_name);
+	free(log->base);
 	free(log->path);
 	json_decref(log->held);
 	free(log);
@@ -676,6 +765,70 @@ static int flush_held(struct audit_log *log, time_t now)
 	return 0;
 }
 
+void audit_set_rotate(struct audit_log *log, off_t size)
+{
+	log->rotate_size = size > 0 ? size : 0;
+}
+
+/* Move the full log to <base>.<seq> and go on in a new file at <base>,
+ * whose first record (audit_rotated) continues the chain. 0, or -errno
+ * with the log as it was (or, when the full file could not be put back,
+ * marked failed: the next append opens it again, which continues from the
+ * moved file). */
+static int rotate(struct audit_log *log, time_t now)
+{
+	char *name = rotated_name(log->base, log->seq);
+	int fd = -1, r = 0;
+
+	if (!name)
+		return -ENOMEM;
+	if (renameat2(log->dir_fd, log->base, log->dir_fd, name, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		goto out;
+	}
+	fd = openat(log->dir_fd, log->base,
+		    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 || fsync(log->dir_fd) < 0) {
+		r = -errno;
+		if (fd >= 0) {
+			unlinkat(log->dir_fd, log->base, 0);
+			close(fd);
+		}
+		/* Put the full file back: the chain goes on in it. */
+		if (renameat2(log->dir_fd, name, log->dir_fd, log->base, RENAME_NOREPLACE) < 0 ||
+		    fsync(log->dir_fd) < 0)
+			log->failed = true;
+		goto out;
+	}
+	close(log->fd);
+	log->fd = fd;
+	log_info("audit: the log reached its audit_rotate_size (%lld bytes); the records up to %llu are now in %s, and a new file goes on with the chain",
+		 (long long)log->rotate_size, log->seq, name);
+	/* The chain holds without this record (the next one's prev links
+	 * the files); it only says where the earlier records went. */
+	if (write_rotated(log, name, now) < 0)
+		log_warn("audit: cannot write the first record of the new log file; the next record continues the chain");
+out:
+	free(name);
+	return r;
+}
+
+/* Rotate when the log has reached its size (audit_set_rotate). */
+static void rotate_when_full(struct audit_log *log, time_t now)
+{
+	struct stat st;
+	int r;
+
+	if (log->failed || log->rotate_size == 0 || log->seq == 0 ||
+	    fstat(log->fd, &st) < 0 || st.st_size < log->rotate_size)
+		return;
+	r = rotate(log, now);
+	if (r < 0 && !log->rotate_warned)
+		log_warn("audit: cannot rotate the log, which has reached %lld bytes: %s; the records go on in it, and rotating is tried again at each one",
+			 (long long)st.st_size, strerror(-r));
+	log->rotate_warned = r < 0;
+}
+
 int audit_append(struct audit_log *log, const struct audit_event *event,
 		 time_t now)
 {
@@ -687,6 +840,7 @@ int audit_append(struct audit_log *log, const struct audit_event *event,
 	r = record_build(event, log->seq + 1, now, log->last_hash, &record);
 	if (r < 0)
 		return r;
+	rotate_when_full(log, now);
 	r = log->failed ? reopen(log) : 0;
 	if (r == 0)
 		r = flush_held(log, now);
@@ -704,22 +858,114 @@ size_t audit_held(const struct audit_log *log)
 	return json_array_size(log->held) + log->dropped;
 }
 
-int audit_verify(const char *path, unsigned long *lines,
-		 unsigned long *bad_line, const char **why)
+/* Walking the chain through its files (audit_verify_chain). */
+struct chain_walk {
+	char prev_hash[HASH_HEX_LEN + 1];
+	unsigned long long seq; /* of the last line checked; 0 before the first */
+	unsigned long lines;
+	const struct audit_head *head; /* NULL: no head file */
+	char head_line_hash[HASH_HEX_LEN + 1];
+	unsigned long head_line; /* where the line the head names is */
+	char head_file[256];
+	unsigned long gap_line; /* the first audit_gap record */
+	char gap_file[256];
+};
+
+static const char *file_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* Check the lines of one file of the chain, continuing w. 0 when they
+ * hold, SL_REFUSED with c->bad_line and c->why, or -errno. *count: the
+ * file's lines. */
+static int verify_file(const char *path, bool first_file, struct chain_walk *w,
+		       struct audit_check *c, unsigned long *count)
 {
 	static const char gap_event[] = "\"event\":\"audit_gap\"";
-	char prev_hash[HASH_HEX_LEN + 1], line_prev[HASH_HEX_LEN + 1];
-	char head_line_hash[HASH_HEX_LEN + 1] = "";
-	char *dir = NULL, *base = NULL, *head_name = NULL, *line = NULL;
-	const char *reason = NULL;
-	unsigned long count = 0, bad = 0, gap = 0;
-	struct audit_head head = { 0 };
-	int dir_fd = -1, head_state, r;
+	char line_prev[HASH_HEX_LEN + 1];
+	const char *name = file_name(path);
+	char *line = NULL;
 	size_t cap = 0;
-	FILE *file = NULL;
+	FILE *file;
 	ssize_t n;
+	int r = 0;
 
-	memcpy(prev_hash, zero_hash, sizeof(zero_hash));
+	*count = 0;
+	file = fopen(path, "re");
+	if (!file)
+		return -errno;
+	while ((n = getline(&line, &cap, file)) > 0) {
+		json_int_t seq = 0;
+		bool seq_ok, prev_ok;
+
+		(*count)++;
+		c->bad_line = *count;
+		if (line[n - 1] != '\n') {
+			c->why = "the last line is incomplete (no final newline): the log was cut short";
+			goto refused;
+		}
+		n--;
+		if (line_parse(line, (size_t)n, &seq, line_prev, &c->why) != 0)
+			goto refused;
+		seq_ok = (unsigned long long)seq == w->seq + 1;
+		prev_ok = strcmp(line_prev, w->prev_hash) == 0;
+		if (!seq_ok || !prev_ok) {
+			if (*count == 1 && first_file && seq > 1)
+				c->why = "the chain begins here, after record 1: the files that held the "
+					 "records before this one are missing";
+			else if (*count == 1 && !first_file)
+				c->why = "this file does not continue the one before it: records are "
+					 "missing between them, or one of them was replaced";
+			else if (!seq_ok && !prev_ok)
+				c->why = "seq out of order and prev does not match: lines "
+					 "were deleted, inserted or reordered here";
+			else if (!seq_ok)
+				c->why = "seq out of order";
+			else
+				c->why = "prev does not match the previous line: the previous "
+					 "line was changed";
+			goto refused;
+		}
+		w->seq = (unsigned long long)seq;
+		w->lines++;
+		hash_hex(line, (size_t)n, w->prev_hash);
+		/* A string in a record is escaped, so this can only be the
+		 * event itself. */
+		if (!w->gap_line && memmem(line, (size_t)n, gap_event, sizeof(gap_event) - 1)) {
+			w->gap_line = *count;
+			snprintf(w->gap_file, sizeof(w->gap_file), "%s", name);
+		}
+		if (w->head && w->head->seq == w->seq) {
+			memcpy(w->head_line_hash, w->prev_hash, sizeof(w->prev_hash));
+			w->head_line = *count;
+			snprintf(w->head_file, sizeof(w->head_file), "%s", name);
+		}
+	}
+	if (ferror(file))
+		r = -EIO;
+	goto out;
+refused:
+	r = SL_REFUSED;
+out:
+	fclose(file);
+	free(line);
+	return r;
+}
+
+int audit_verify_chain(const char *path, struct audit_check *c)
+{
+	char *dir = NULL, *base = NULL, *head_name = NULL, **files = NULL;
+	struct chain_walk w = { .head = NULL };
+	struct audit_head head = { 0 };
+	unsigned long last_lines = 0;
+	int dir_fd = -1, head_state, r;
+	size_t n = 0;
+
+	memset(c, 0, sizeof(*c));
+	memcpy(w.prev_hash, zero_hash, sizeof(zero_hash));
 	r = split_path(path, &dir, &base);
 	if (r < 0)
 		goto out;
@@ -736,105 +982,90 @@ int audit_verify(const char *path, unsigned long *lines,
 	/* The head is read first: it is written after the line it names, so
 	 * a log read afterwards holds at least that line even while appends go
 	 * on. */
-	head_state = head_read(dir_fd, head_name, &head, &reason);
+	head_state = head_read(dir_fd, head_name, &head, &c->why);
 	if (head_state < 0 && head_state != -ENOENT) {
 		r = head_state;
 		goto out;
 	}
-	file = fopen(path, "re");
-	if (!file) {
-		r = -errno;
+	if (head_state == 0)
+		w.head = &head;
+	r = audit_files(path, &files, &n);
+	if (r < 0)
 		goto out;
-	}
-	while ((n = getline(&line, &cap, file)) > 0) {
-		json_int_t seq = 0;
-		bool seq_ok, prev_ok;
-
-		count++;
-		if (line[n - 1] != '\n') {
-			bad = count;
-			reason = "the last line is incomplete (no final newline): the log was cut short";
-			goto refused;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(c->bad_file, sizeof(c->bad_file), "%s", file_name(files[i]));
+		r = verify_file(files[i], i == 0, &w, c, &last_lines);
+		/* The log itself may be missing between a rotation's two
+		 * steps: then the head names the moved file's last line. */
+		if (r == -ENOENT && i == n - 1 && n > 1) {
+			last_lines = 0;
+			r = 0;
 		}
-		n--;
-		if (line_parse(line, (size_t)n, &seq, line_prev, &reason) != 0) {
-			bad = count;
-			goto refused;
-		}
-		seq_ok = seq == (json_int_t)count;
-		prev_ok = strcmp(line_prev, prev_hash) == 0;
-		if (!seq_ok || !prev_ok) {
-			bad = count;
-			if (!seq_ok && !prev_ok)
-				reason = "seq out of order and prev does not match: lines "
-					 "were deleted, inserted or reordered here";
-			else if (!seq_ok)
-				reason = "seq out of order";
-			else
-				reason = "prev does not match the previous line: the previous "
-					 "line was changed";
-			goto refused;
-		}
-		hash_hex(line, (size_t)n, prev_hash);
-		/* A string in a record is escaped, so this can only be the
-		 * event itself. */
-		if (!gap && memmem(line, (size_t)n, gap_event, sizeof(gap_event) - 1))
-			gap = count;
-		if (head_state == 0 && head.seq == count)
-			memcpy(head_line_hash, prev_hash, sizeof(prev_hash));
+		if (r != 0)
+			goto out;
+		c->files++;
 	}
-	if (ferror(file)) {
-		r = -EIO;
-		goto out;
-	}
+	c->lines = w.lines;
 	/* Without a head file (a log from before them) only the chain can be
 	 * checked; lines cut from the very end go unnoticed then. */
-	if (head_state == -ENOENT)
-		goto intact;
 	if (head_state == SL_REFUSED) {
-		bad = count + 1;
+		c->bad_line = last_lines + 1;
 		goto refused;
 	}
-	if (head.seq > count) {
-		bad = count + 1;
-		reason = "the log ends before the last line recorded in its .head file: "
+	if (head_state == 0 && head.seq > w.seq) {
+		c->bad_line = last_lines + 1;
+		c->why = "the log ends before the last line recorded in its .head file: "
 			 "lines were removed from the end";
 		goto refused;
 	}
-	if (head.seq == 0 ? strcmp(head.hash, zero_hash) != 0
-			  : strcmp(head.hash, head_line_hash) != 0) {
-		bad = head.seq ? (unsigned long)head.seq : 1;
-		reason = "this line differs from the one recorded in the .head file";
+	if (head_state == 0 && (head.seq == 0 ? strcmp(head.hash, zero_hash) != 0
+					       : strcmp(head.hash, w.head_line_hash) != 0)) {
+		if (w.head_line) {
+			c->bad_line = w.head_line;
+			snprintf(c->bad_file, sizeof(c->bad_file), "%s", w.head_file);
+		} else {
+			c->bad_line = 1;
+		}
+		c->why = "this line differs from the one recorded in the .head file";
 		goto refused;
 	}
-intact:
-	if (gap) {
+	if (w.gap_line) {
 		/* The chain holds, but the log itself says records are lost. */
-		bad = gap;
-		reason = "the chain is intact, but this record says records were lost before it "
+		c->bad_line = w.gap_line;
+		snprintf(c->bad_file, sizeof(c->bad_file), "%s", w.gap_file);
+		c->why = "the chain is intact, but this record says records were lost before it "
 			 "(audit_gap: see its reason)";
 		goto refused;
 	}
-	if (lines)
-		*lines = count;
+	c->bad_line = 0;
+	c->bad_file[0] = '\0';
 	r = 0;
 	goto out;
 refused:
-	if (lines)
-		*lines = count;
-	if (bad_line)
-		*bad_line = bad;
-	if (why)
-		*why = reason;
 	r = SL_REFUSED;
 out:
-	if (file)
-		fclose(file);
+	if (r == SL_REFUSED)
+		c->lines = w.lines;
+	audit_files_free(files, n);
 	if (dir_fd >= 0)
 		close(dir_fd);
-	free(line);
 	free(head_name);
 	free(dir);
 	free(base);
+	return r;
+}
+
+int audit_verify(const char *path, unsigned long *lines,
+		 unsigned long *bad_line, const char **why)
+{
+	struct audit_check c;
+	int r = audit_verify_chain(path, &c);
+
+	if (lines)
+		*lines = c.lines;
+	if (r == SL_REFUSED && bad_line)
+		*bad_line = c.bad_line;
+	if (r == SL_REFUSED && why)
+		*why = c.why;
 	return r;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "build-config.h"
 #include "config-internal.h"
 #include "key.h"
@@ -21,6 +22,8 @@ const struct config_key_info config_keys[] = {
 			  "where active grants and redeemed token nonces are kept (root only)" },
 	[K_AUDIT_LOG] = { "daemon", "audit_log", "/var/log/sshlease/audit.jsonl",
 			  "the hash-chained record of every grant, extension, revocation and expiry" },
+	[K_AUDIT_ROTATE_SIZE] = { "daemon", "audit_rotate_size", "64M",
+				  "the audit log's size at which it moves to audit_log.SEQ and a new file continues its chain; 0 never rotates" },
 	[K_USERS] = { "grant", "users", "",
 		      "accounts that may receive access, comma-separated; empty means any account but root" },
 	[K_ALLOW_ROOT] = { "grant", "allow_root", "no",
@@ -242,6 +245,34 @@ static void set_duration(struct load_ctx *ctx, enum config_key_id id,
 		return;
 	}
 	*field = seconds;
+}
+
+/* A size: bytes, or a number followed by K, M or G (powers of 1024);
+ * 0, or AUDIT_ROTATE_MIN to 1 TiB. */
+static void set_rotate_size(struct load_ctx *ctx, enum config_key_id id, int64_t *field,
+			    const char *value)
+{
+	unsigned long long n, unit = 1;
+	char *end = NULL;
+
+	if (value[0] < '0' || value[0] > '9')
+		goto bad;
+	errno = 0;
+	n = strtoull(value, &end, 10);
+	if (errno != 0)
+		goto bad;
+	switch (*end) {
+	case 'K': unit = 1ULL << 10; end++; break;
+	case 'M': unit = 1ULL << 20; end++; break;
+	case 'G': unit = 1ULL << 30; end++; break;
+	}
+	if (*end != '\0' || n > (1ULL << 40) / unit || (n != 0 && n * unit < AUDIT_ROTATE_MIN))
+		goto bad;
+	*field = (int64_t)(n * unit);
+	return;
+bad:
+	bad_value(ctx, id, value,
+		  "expected 0 (never) or a size from 4K to 1024G, as bytes or with K, M or G");
 }
 
 /* A decimal number in [low, high]: digits only, no sign, no spaces. */
@@ -478,6 +509,9 @@ int config_set_value(struct load_ctx *ctx, enum config_key_id id, const char *va
 		return set_path(ctx, id, &c->state_dir, value);
 	case K_AUDIT_LOG:
 		return set_path(ctx, id, &c->audit_log, value);
+	case K_AUDIT_ROTATE_SIZE:
+		set_rotate_size(ctx, id, &c->audit_rotate_size, value);
+		return 0;
 	case K_SOCKET_GROUP:
 		if (!username_valid(value)) {
 			bad_value(ctx, id, value,

@@ -140,6 +140,7 @@ void daemon_reload(struct daemon *d)
 #undef KEEP
 	d->config = config;
 	config_free(old);
+	audit_set_rotate(d->audit, (off_t)d->config->audit_rotate_size);
 	log_info("configuration reloaded");
 	/* [sshd] port, config or expiry_format may have changed, and so may
 	 * sshd itself (an upgrade is a common reason to reload). */
@@ -328,6 +329,7 @@ int daemon_open_files(struct daemon *d)
 			r < 0 ? strerror(-r) : why);
 		return r < 0 ? r : -EINVAL;
 	}
+	audit_set_rotate(d->audit, (off_t)d->config->audit_rotate_size);
 	return 0;
 }
 

@@ -342,26 +342,28 @@ json_t *op_audit(struct daemon *d, const struct connection *conn,
 	int r;
 
 	if (request_bool(request, "verify")) {
-		unsigned long lines = 0, bad_line = 0;
-		const char *why = NULL;
+		struct audit_check check;
 
 		if (id || json_is_integer(since))
 			return reply_error(PROTO_ERR_USAGE, "verify checks the whole log; it takes no id or since");
 		if (json_is_integer(before))
 			return reply_error(PROTO_ERR_USAGE, "verify checks the whole log; it takes no before");
-		r = audit_verify(path, &lines, &bad_line, &why);
+		r = audit_verify_chain(path, &check);
 		if (r < 0)
 			return reply_error(PROTO_ERR_FAILED, "cannot read the audit log: %s", strerror(-r));
 		if (r != 0) {
-			reply = reply_error(PROTO_ERR_REFUSED, "the audit log is broken at line %lu: %s",
-					    bad_line, why ? why : "chain broken");
-			if (reply)
+			reply = reply_error(PROTO_ERR_REFUSED, "the audit log is broken in %s at line %lu: %s",
+					    check.bad_file, check.bad_line,
+					    check.why ? check.why : "chain broken");
+			if (reply) {
 				json_object_set_new(reply, "bad_line",
-						    json_integer((json_int_t)bad_line));
+						    json_integer((json_int_t)check.bad_line));
+				json_object_set_new(reply, "file", json_string(check.bad_file));
+			}
 			return reply;
 		}
-		return json_pack("{s:b, s:b, s:I}", "ok", 1, "intact", 1, "lines",
-				 (json_int_t)lines);
+		return json_pack("{s:b, s:b, s:I, s:I}", "ok", 1, "intact", 1, "lines",
+				 (json_int_t)check.lines, "files", (json_int_t)check.files);
 	}
 	if (id && !request_id_valid(id))
 		return reply_not_an_id(id);

@@ -42,12 +42,7 @@ fixture_sshd_start
 daemon_config_write "[grant]" "allow_root = no"
 daemon_start
 
-grant() { # key
-	local rc=0
-	sl grant --yes --json --user "$user" --for 10m "@$FIXTURE_DIR/$1.pub" >"$work/grant.json" 2>"$work/grant.err" || rc=$?
-	[ "$rc" -eq 0 ] || fixture_fail "grant $1: exit $rc: $(head -c 400 "$work/grant.err")"
-	G_ID=$(json_field "$work/grant.json" id)
-}
+grant() { daemon_grant "$user" "$1"; } # key
 blob() { awk '{print $2}' "$FIXTURE_DIR/$1.pub"; }
 has_line() { grep -qF "$(blob "$1")" "$ak"; }
 login() { # key: 0 when it gets in

@@ -43,12 +43,7 @@ fixture_sshd_start
 daemon_config_write "[grant]" "users = $user"
 daemon_start
 
-grant() { # key
-	local rc=0
-	sl grant --yes --json --user "$user" --for 10m "@$FIXTURE_DIR/$1.pub" >"$work/grant.json" 2>"$work/grant.err" || rc=$?
-	[ "$rc" -eq 0 ] || fixture_fail "grant $1: exit $rc: $(head -c 400 "$work/grant.err")"
-	G_ID=$(json_field "$work/grant.json" id)
-}
+grant() { daemon_grant "$user" "$1"; } # key
 has_line() { grep -qF "$(awk '{print $2}' "$FIXTURE_DIR/$1.pub")" "$ak"; }
 login() { # key name: 0 when it gets in
 	ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \

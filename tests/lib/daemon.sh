@@ -73,6 +73,15 @@ sl() { # args...
 	"$SSHLEASE" --socket "$DAEMON_SOCKET" "$@"
 }
 
+# Grant user 10 minutes with the key FIXTURE_DIR/KEY.pub; the test fails
+# when it is refused. The reply in FIXTURE_DIR/grant.json, the id in G_ID.
+daemon_grant() { # user key
+	local rc=0
+	sl grant --yes --json --user "$1" --for 10m "@$FIXTURE_DIR/$2.pub" >"$FIXTURE_DIR/grant.json" 2>"$FIXTURE_DIR/grant.err" || rc=$?
+	[ "$rc" -eq 0 ] || fixture_fail "grant $2: exit $rc: $(head -c 400 "$FIXTURE_DIR/grant.err")"
+	G_ID=$(json_field "$FIXTURE_DIR/grant.json" id)
+}
+
 # Start sshleased in the foreground as a background job and wait (bounded)
 # until its socket answers a status request. Fails the test when it exits
 # or does not answer within 20 s.

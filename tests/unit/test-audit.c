@@ -664,6 +664,172 @@ static void test_read_page(void)
 	CHECK_INT(audit_read_page(path_in("r-missing.jsonl"), &page, &records, &more), -ENOENT);
 }
 
+/* The seq of the last line of the file at path, or 0. */
+static unsigned long long last_seq_of(const char *path)
+{
+	struct blob b = slurp(path);
+	unsigned long long seq = 0;
+	char *last;
+
+	if (b.len > 1) {
+		b.data[b.len - 1] = '\0';
+		last = strrchr(b.data, '\n');
+		last = last ? last + 1 : b.data;
+		sscanf(last, "{\"seq\":%llu", &seq);
+	}
+	free(b.data);
+	return seq;
+}
+
+/* The chain through rotated files: names, continuity, readers across
+ * files, verify naming the file and line of each kind of break, and a
+ * rotation cut short by a crash finished at the next open. */
+static void test_rotation(void)
+{
+	char rot[600], log_path[700], aside[720];
+	struct audit_log *log = NULL;
+	struct audit_check check;
+	struct audit_page page = { .budget = 3000, .size = page_size };
+	unsigned long long total, before = 0, expect;
+	const char *why = NULL;
+	json_t *records = NULL;
+	char **files = NULL;
+	size_t n = 0;
+	bool more = false;
+	int pages = 0;
+
+	snprintf(rot, sizeof(rot), "%s/rot", dir);
+	CHECK_INT(mkdir(rot, 0750), 0);
+	snprintf(log_path, sizeof(log_path), "%s/a.jsonl", rot);
+	CHECK_INT(audit_open(log_path, &log, &why), 0);
+	audit_set_rotate(log, AUDIT_ROTATE_MIN);
+	for (unsigned i = 0; i < 60; i++) {
+		struct audit_event e = sample_event(i);
+
+		CHECK_INT(audit_append(log, &e, NOW + (time_t)i * 60), 0);
+	}
+	total = audit_last_seq(log);
+	audit_close(log);
+
+	CHECK_INT(audit_files(log_path, &files, &n), 0);
+	CHECK_MSG(n >= 4, "%zu files", n);
+	CHECK_STR(files[n - 1], log_path);
+	for (size_t i = 0; i + 1 < n; i++) {
+		char want[800];
+		struct blob next = slurp(files[i + 1]);
+
+		/* Named after its last seq; the next file begins with the
+		 * record that says where the chain came from. */
+		snprintf(want, sizeof(want), "%s.%llu", log_path, last_seq_of(files[i]));
+		CHECK_STR(files[i], want);
+		CHECK_MSG(next.data && strstr(next.data, "\"event\":\"audit_rotated\"") &&
+			  strstr(next.data, "\"event\":\"audit_rotated\"") < strchr(next.data, '\n'),
+			  "file %zu does not begin with audit_rotated", i + 1);
+		free(next.data);
+	}
+	/* 60 records plus one audit_rotated per new file. */
+	CHECK_INT(total, 60 + (n - 1));
+	CHECK_INT(audit_verify_chain(log_path, &check), 0);
+	CHECK_INT(check.lines, total);
+	CHECK_INT(check.files, n);
+
+	/* Readers go through every file, oldest first. */
+	CHECK_INT(audit_read(log_path, NULL, 0, &records), 0);
+	CHECK_INT(json_array_size(records), total);
+	for (size_t i = 0; i < json_array_size(records); i++)
+		CHECK_INT(json_integer_value(json_object_get(json_array_get(records, i), "seq")), i + 1);
+	json_decref(records);
+	expect = total + 1;
+	do {
+		page.before = before;
+		CHECK_INT(audit_read_page(log_path, &page, &records, &more), 0);
+		CHECK(json_array_size(records) > 0);
+		for (size_t i = json_array_size(records); i > 0; i--)
+			CHECK_INT(json_integer_value(json_object_get(json_array_get(records, i - 1), "seq")),
+				  --expect);
+		before = (unsigned long long)json_integer_value(
+			json_object_get(json_array_get(records, 0), "seq"));
+		json_decref(records);
+		pages++;
+	} while (more && pages < 200);
+	CHECK_INT(expect, 1);
+
+	/* The oldest file gone: the chain begins after record 1; a file gone
+	 * between two others: the next does not continue the one before. */
+	snprintf(aside, sizeof(aside), "%s/aside", dir);
+	for (int k = 0; k < 2; k++) {
+		CHECK_INT(rename(files[k], aside), 0);
+		CHECK_INT(audit_verify_chain(log_path, &check), SL_REFUSED);
+		CHECK_STR(check.bad_file, strrchr(files[k + 1], '/') + 1);
+		CHECK_INT(check.bad_line, 1);
+		CHECK_MSG(check.why && strstr(check.why, k ? "does not continue" : "begins here"),
+			  "why = %s", check.why);
+		CHECK_INT(rename(aside, files[k]), 0);
+	}
+
+	/* A line changed inside a rotated file: the next line says so. */
+	{
+		struct blob b = slurp(files[1]), edited;
+		size_t len, at = line_at(&b, 2, &len);
+		char *alice;
+
+		edited.data = malloc(b.len);
+		memcpy(edited.data, b.data, b.len);
+		edited.len = b.len;
+		alice = memmem(edited.data + at, len, "\"ticket\":\"123456\"", 17);
+		CHECK(alice != NULL);
+		if (alice)
+			alice[10] = '9';
+		spill(files[1], edited.data, edited.len);
+		CHECK_INT(audit_verify_chain(log_path, &check), SL_REFUSED);
+		CHECK_STR(check.bad_file, strrchr(files[1], '/') + 1);
+		CHECK_INT(check.bad_line, 3);
+		spill(files[1], b.data, b.len);
+		free(edited.data);
+		free(b.data);
+	}
+	CHECK_INT(audit_verify_chain(log_path, &check), 0);
+
+	/* A crash after the full file moved away, before the new one: the
+	 * next open goes on from the moved file. Both the missing file and an
+	 * empty one. */
+	for (int empty = 0; empty < 2; empty++) {
+		char moved[800];
+		unsigned long long was = last_seq_of(log_path);
+
+		snprintf(moved, sizeof(moved), "%s.%llu", log_path, was);
+		CHECK_INT(rename(log_path, moved), 0);
+		if (empty)
+			spill(log_path, "", 0);
+		log = NULL;
+		CHECK_INT(audit_open(log_path, &log, &why), 0);
+		CHECK_INT(audit_last_seq(log), was + 1);
+		audit_close(log);
+		CHECK_INT(audit_verify_chain(log_path, &check), 0);
+		CHECK_INT(check.lines, was + 1);
+	}
+
+	/* An empty log whose head names a line that no rotated file ends
+	 * with: lines were lost, refused as before. */
+	{
+		struct blob b = slurp(log_path);
+		char moved[800];
+
+		snprintf(moved, sizeof(moved), "%s/lost", dir);
+		CHECK_INT(rename(log_path, moved), 0);
+		log = NULL;
+		why = NULL;
+		CHECK_INT(audit_open(log_path, &log, &why), SL_REFUSED);
+		CHECK_MSG(why && strstr(why, "ends before"), "why = %s", why ? why : "");
+		CHECK_INT(audit_verify_chain(log_path, &check), SL_REFUSED);
+		spill(log_path, b.data, b.len);
+		free(b.data);
+		unlink(moved);
+	}
+	CHECK_INT(audit_verify_chain(log_path, &check), 0);
+	audit_files_free(files, n);
+}
+
 static void test_sentence(void)
 {
 	char buf[512], small[24];
@@ -784,6 +950,7 @@ int main(void)
 	TEST(test_short_write());
 	TEST(test_read());
 	TEST(test_read_page());
+	TEST(test_rotation());
 	TEST(test_sentence());
 	TEST(test_sentence_cuts());
 

@@ -109,6 +109,7 @@ static bool configs_equal(const struct sshlease_config *a,
 	       strings_equal(a->socket_group, b->socket_group) &&
 	       strings_equal(a->state_dir, b->state_dir) &&
 	       strings_equal(a->audit_log, b->audit_log) &&
+	       a->audit_rotate_size == b->audit_rotate_size &&
 	       lists_equal(a->users, b->users) && a->allow_root == b->allow_root &&
 	       a->default_duration == b->default_duration &&
 	       a->max_duration == b->max_duration &&
@@ -133,6 +134,7 @@ static void check_is_default(const char *name, const struct sshlease_config *c)
 	CHECK_STR(c->socket_group, "sshlease");
 	CHECK_STR(c->state_dir, "/var/lib/sshlease");
 	CHECK_STR(c->audit_log, "/var/log/sshlease/audit.jsonl");
+	CHECK_INT(c->audit_rotate_size, 64 << 20);
 	CHECK(c->users == NULL);
 	CHECK(!c->allow_root);
 	CHECK_INT(c->default_duration, 48 * 3600);
@@ -165,7 +167,7 @@ static void test_defaults(void)
 
 static void test_key_table(void)
 {
-	CHECK_INT(config_keys_count, 20);
+	CHECK_INT(config_keys_count, 21);
 	for (size_t i = 0; i < config_keys_count; i++) {
 		const struct config_key_info *k = &config_keys[i];
 
@@ -238,6 +240,7 @@ static void test_full_file(void)
 		 "socket_group = shopadmins\n"
 		 "state_dir = /srv/sshlease/state\n"
 		 "audit_log = /srv/sshlease/audit.jsonl\n"
+		 "audit_rotate_size = 512K\n"
 		 "\n"
 		 "[grant]\n"
 		 "users = shop, deploy , www-data\n"
@@ -269,6 +272,7 @@ static void test_full_file(void)
 	CHECK_STR(c->socket_group, "shopadmins");
 	CHECK_STR(c->state_dir, "/srv/sshlease/state");
 	CHECK_STR(c->audit_log, "/srv/sshlease/audit.jsonl");
+	CHECK_INT(c->audit_rotate_size, 512 << 10);
 	CHECK_INT(count(c->users), 3);
 	if (count(c->users) == 3) {
 		CHECK_STR(c->users[0], "shop");
@@ -380,6 +384,12 @@ static void test_refusals(void)
 		ONE("both set, reported at the later line",
 		    "[grant]\nmax_duration = 1h\nmode = shell\ndefault_duration = 90m\n",
 		    "4: default_duration (1h 30m) is longer than max_duration (1h)"),
+		ONE("rotate size too small", "[daemon]\naudit_rotate_size = 1K\n",
+		    "2: audit_rotate_size = 1K: expected 0 (never) or a size from 4K to 1024G, as bytes or with K, M or G"),
+		ONE("rotate size unit", "[daemon]\naudit_rotate_size = 64MB\n",
+		    "2: audit_rotate_size = 64MB: expected 0 (never) or a size from 4K to 1024G, as bytes or with K, M or G"),
+		ONE("rotate size too big", "[daemon]\naudit_rotate_size = 1025G\n",
+		    "2: audit_rotate_size = 1025G: expected 0 (never) or a size from 4K to 1024G, as bytes or with K, M or G"),
 		ONE("RSA bits too small", "[grant]\nmin_rsa_bits = 1024\n",
 		    "2: min_rsa_bits = 1024: expected a number of bits from 2048 to 16384"),
 		ONE("RSA bits with sign", "[grant]\nmin_rsa_bits = +3072\n",
