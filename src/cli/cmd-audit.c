@@ -1,12 +1,14 @@
 /* sshlease audit: the audit trail, or a check of its hash chain. */
+#include <errno.h>
 #include <string.h>
 
+#include "audit.h"
 #include "cli.h"
 #include "timeutil.h"
 
 static const char audit_help[] =
-	"Usage: sshlease audit [--grant ID] [--since TIME] [--json]\n"
-	"       sshlease audit --verify [--json]\n\n"
+	"Usage: sshlease audit [--grant ID] [--since TIME] [--file PATH] [--json]\n"
+	"       sshlease audit --verify [--file PATH] [--json]\n\n"
 	"Show the audit trail the daemon keeps: every grant, extension,\n"
 	"revocation, expiry and refusal.\n\n"
 	"Options:\n"
@@ -16,14 +18,17 @@ static const char audit_help[] =
 	"                  from now such as 24h or 7d\n"
 	"  --verify        check the hash chain of the whole log: exit 0 when\n"
 	"                  intact, 3 when broken\n"
+	"  --file PATH     read the log at PATH (and its rotated files) here,\n"
+	"                  without the daemon: for a daemon that does not run\n"
+	"                  or a copy of the log\n"
 	"  --json          print the records as one JSON array (with\n"
 	"                  --verify: one JSON object)\n"
 	"  -h, --help      show this help\n";
 
-enum { OPT_GRANT = 0x100, OPT_SINCE, OPT_VERIFY, OPT_JSON };
+enum { OPT_GRANT = 0x100, OPT_SINCE, OPT_VERIFY, OPT_JSON, OPT_FILE };
 
 struct audit_options {
-	const char *id, *since_text;
+	const char *id, *since_text, *file;
 	time_t since;
 	bool verify, json;
 };
@@ -35,6 +40,7 @@ static int audit_option(const struct cli *cli, int opt, struct audit_options *o)
 	case OPT_SINCE:
 		return cli_set_once(cli, &o->since_text, optarg, "--since");
 	case OPT_VERIFY: o->verify = true; return 0;
+	case OPT_FILE: return cli_set_once(cli, &o->file, optarg, "--file");
 	case OPT_JSON: o->json = true; return 0;
 	default: return SL_EXIT_USAGE;
 	}
@@ -65,6 +71,7 @@ static int audit_parse(const struct cli *cli, int argc, char **argv,
 		{ "grant", required_argument, NULL, OPT_GRANT },
 		{ "since", required_argument, NULL, OPT_SINCE },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "file", required_argument, NULL, OPT_FILE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, CLI_OPT_HELP },
 		{ 0 },
@@ -277,6 +284,25 @@ static int audit_fetch(const struct cli *cli, json_t *request, json_t **out)
 	return r;
 }
 
+/* --file without --verify: the records, read here. */
+static int read_file(const struct cli *cli, const struct audit_options *o, json_t **records)
+{
+	char shown[256];
+	int r = audit_read(o->file, o->id, o->since_text ? o->since : 0, records);
+
+	if (r == -EBADMSG) {
+		cli_error(cli, "the audit log %s has a damaged line; run 'sshlease audit --verify --file %s' to find it",
+			  cli_safe(shown, sizeof(shown), o->file, ""), shown);
+		return SL_EXIT_FAILURE;
+	}
+	if (r < 0) {
+		cli_error(cli, "cannot read the audit log %s: %s",
+			  cli_safe(shown, sizeof(shown), o->file, ""), strerror(-r));
+		return SL_EXIT_FAILURE;
+	}
+	return 0;
+}
+
 static int audit_show(const struct cli *cli, const struct audit_options *o,
 		      json_t *request)
 {
@@ -285,7 +311,7 @@ static int audit_show(const struct cli *cli, const struct audit_options *o,
 	json_t *record;
 	int r;
 
-	r = audit_fetch(cli, request, &records);
+	r = o->file ? read_file(cli, o, &records) : audit_fetch(cli, request, &records);
 	if (r != 0)
 		return r;
 	if (o->json)
@@ -299,6 +325,41 @@ static int audit_show(const struct cli *cli, const struct audit_options *o,
 	return r;
 }
 
+/* --verify --file: the same check as the daemon's, here. */
+static int verify_file(const struct cli *cli, const struct audit_options *o)
+{
+	struct audit_check check;
+	char shown[256];
+	json_t *reply;
+	int r = audit_verify_chain(o->file, &check);
+
+	if (r < 0) {
+		cli_error(cli, "cannot read the audit log %s: %s",
+			  cli_safe(shown, sizeof(shown), o->file, ""), strerror(-r));
+		return SL_EXIT_FAILURE;
+	}
+	if (r == 0)
+		reply = json_pack("{s:I, s:I}", "lines", (json_int_t)check.lines, "files",
+				  (json_int_t)check.files);
+	else
+		reply = json_pack("{s:I, s:s}", "bad_line", (json_int_t)check.bad_line,
+				  "file", check.bad_file);
+	if (!reply)
+		cli_out_of_memory();
+	if (r != 0) {
+		char message[640];
+
+		snprintf(message, sizeof(message), "line %lu: %s", check.bad_line,
+			 check.why ? check.why : "chain broken");
+		json_object_set_new(reply, "message", json_string(message));
+		r = audit_broken(cli, o, reply);
+	} else {
+		r = audit_verified(o, reply);
+	}
+	json_decref(reply);
+	return r;
+}
+
 int cmd_audit(struct cli *cli, int argc, char **argv)
 {
 	struct audit_options o = { 0 };
@@ -308,6 +369,8 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 	r = audit_parse(cli, argc, argv, &o);
 	if (r != CLI_CONTINUE)
 		return r;
+	if (o.file && o.verify)
+		return verify_file(cli, &o);
 	request = cli_request_new("audit");
 	if (o.id)
 		cli_json_set_string(request, "id", o.id);

@@ -229,7 +229,7 @@ static int load_tail(struct audit_log *log, off_t size, const char **why)
 	}
 	if (buf[want - 1] != '\n') {
 		*why = "the audit log ends in an incomplete line (no final newline); "
-		       "run `sshlease audit --verify` and move the damaged log aside";
+		       "run `sshlease audit --verify --file LOG` and move the damaged log aside";
 		r = SL_REFUSED;
 		goto out;
 	}
@@ -243,7 +243,7 @@ static int load_tail(struct audit_log *log, off_t size, const char **why)
 	len = (size_t)(buf + want - 1 - start);
 	if (line_parse(start, len, &seq, prev, why) != 0) {
 		*why = "the last line of the audit log is damaged; run `sshlease audit "
-		       "--verify` and move the damaged log aside";
+		       "--verify --file LOG` and move the damaged log aside";
 		r = SL_REFUSED;
 		goto out;
 	}
@@ -282,13 +282,13 @@ static int check_head(struct audit_log *log, bool *rewrite, const char **why)
 		return r;
 	if (head.seq > log->seq) {
 		*why = "the audit log ends before the last line recorded in its .head "
-		       "file: lines were removed; run `sshlease audit --verify`";
+		       "file: lines were removed; run `sshlease audit --verify --file LOG`";
 		return SL_REFUSED;
 	}
 	if (head.seq == log->seq) {
 		if (strcmp(head.hash, log->last_hash) != 0) {
 			*why = "the last line of the audit log differs from its .head file; "
-			       "run `sshlease audit --verify`";
+			       "run `sshlease audit --verify --file LOG`";
 			return SL_REFUSED;
 		}
 		*rewrite = false;

@@ -124,3 +124,27 @@ sl audit --verify >/dev/null 2>"$work/err" || fixture_fail "verify after the cut
 grep -q '"event":"audit_gap"' $(rotated) "$log" && fixture_fail "an audit_gap was recorded for a rotation"
 fixture_pass "a rotation cut short before the new file is finished at the next start; the chain holds"
 daemon_stop
+
+# --- offline, with the daemon stopped: --file reads the log here ---
+total=$(all_lines)
+sl audit --verify --file "$log" >"$work/out" 2>"$work/err" || fixture_fail "audit --verify --file with no daemon: $(cat "$work/err")"
+grep -q "audit log intact ($total records in $(($(rotated | wc -l) + 1)) files)" "$work/out" ||
+	fixture_fail "offline verify did not count every record ($total): $(cat "$work/out")"
+sl audit --file "$log" --json >"$work/audit.json" 2>"$work/err" || fixture_fail "audit --file: $(cat "$work/err")"
+[ "$(grep -o '"seq": *[0-9]*' "$work/audit.json" | wc -l)" -eq "$total" ] || fixture_fail "audit --file did not list all $total records"
+sl audit --file "$log" --grant "$id_first" >"$work/out" 2>"$work/err" || fixture_fail "audit --file --grant: $(cat "$work/err")"
+grep -q "$id_first" "$work/out" || fixture_fail "audit --file --grant did not show the grant from the oldest file"
+mapfile -t files < <(rotated)
+cp "${files[0]}" "$work/saved"
+sed -i '1s/"event":"start"/"event":"stop"/' "${files[0]}"
+cmp -s "${files[0]}" "$work/saved" && fixture_fail "the edit changed nothing (nothing was tested)"
+rc=0
+sl audit --verify --file "$log" >"$work/out" 2>"$work/err" || rc=$?
+[ "$rc" -eq 3 ] || fixture_fail "offline verify of an edited file: exit $rc, expected 3"
+grep -q "audit log broken in $(basename "${files[0]}") at line 2: prev does not match" "$work/err" ||
+	fixture_fail "offline verify did not name the file and line: $(cat "$work/err")"
+cp "$work/saved" "${files[0]}"
+rc=0
+sl audit --verify --file "$FIXTURE_DIR/nothing-here" >"$work/out" 2>"$work/err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "cannot read the audit log" "$work/err" || fixture_fail "verify --file of a missing log: exit $rc: $(cat "$work/err")"
+fixture_pass "with the daemon stopped, audit --verify --file checks the chain and audit --file lists the records"
